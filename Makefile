@@ -36,7 +36,7 @@ lint: node_modules ## Type-check, lint and check formatting.
 .PHONY: test
 test: ## Set up what the tests need (npm packages, PostgreSQL, control plane) and run the whole suite.
 	hack/setup-test-env.sh
-	KUBEBUILDER_ASSETS="$$(hack/build-control-plane.sh)" $(NPX) mocha
+	KUBEBUILDER_ASSETS="$$(hack/build-control-plane.sh)" npm test
 
 .PHONY: control-plane
 control-plane: ## Build (once) the kube-apiserver, etcd and kubectl the tests use; prints their directory.
