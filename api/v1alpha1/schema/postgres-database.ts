@@ -1,0 +1,146 @@
+import { GROUP, VERSION, type CrdSource } from "./crd-source.js";
+import { ageColumn, conditionsSchema, observedGenerationSchema, readyColumn, reasonColumn } from "./common.js";
+
+const k8sName = { type: "string", minLength: 1, maxLength: 253 };
+
+/** The effective naming strategy in CEL: an unset field means prefix_namespace. */
+const strategyOf = (obj: string) =>
+  `(has(${obj}.databaseNamingStrategy) ? ${obj}.databaseNamingStrategy : 'prefix_namespace')`;
+
+/** A database, with an app and an inspector role and a Secret for each, on a PostgresInstance or PostgresClusterInstance. */
+export const postgresDatabase: CrdSource = {
+  group: GROUP,
+  version: VERSION,
+  kind: "PostgresDatabase",
+  plural: "postgresdatabases",
+  singular: "postgresdatabase",
+  shortNames: ["pgdb"],
+  categories: ["kompost"],
+  scope: "Namespaced",
+  description:
+    "A database on a registered PostgreSQL server, with a read-write app role, a read-only inspector role, and a Secret holding the connection details of each.",
+  printerColumns: [
+    {
+      name: "Database",
+      type: "string",
+      jsonPath: ".status.sql_db_name",
+      description: "Name of the database on the server",
+    },
+    { name: "Instance", type: "string", jsonPath: ".spec.instanceRef.name", priority: 1 },
+    { name: "Cluster Instance", type: "string", jsonPath: ".spec.clusterInstanceRef.name", priority: 1 },
+    readyColumn,
+    reasonColumn,
+    ageColumn,
+  ],
+  spec: {
+    type: "object",
+    properties: {
+      instanceRef: {
+        type: "object",
+        title: "InstanceRef",
+        description: "A PostgresInstance to create the database on.",
+        required: ["name"],
+        properties: {
+          name: { ...k8sName, description: "Name of the PostgresInstance." },
+          namespace: {
+            type: "string",
+            minLength: 1,
+            maxLength: 63,
+            description:
+              "Namespace of the PostgresInstance; this resource's own when not set. Another namespace must be admitted by the instance's kompost.chuge.li/allowed-namespaces annotation.",
+          },
+        },
+      },
+      clusterInstanceRef: {
+        type: "object",
+        title: "ClusterInstanceRef",
+        description: "A PostgresClusterInstance to create the database on.",
+        required: ["name"],
+        properties: { name: { ...k8sName, description: "Name of the PostgresClusterInstance." } },
+      },
+      databaseNamingStrategy: {
+        type: "string",
+        enum: ["prefix_namespace", "resource_name"],
+        description:
+          "How the database is named: prefix_namespace (default) gives <namespace>_<name>, resource_name gives <name>. Cannot change.",
+      },
+      params: {
+        type: "object",
+        title: "DatabaseParams",
+        description: "Parameters of CREATE DATABASE. Cannot change once the resource exists.",
+        properties: {
+          template: { type: "string", minLength: 1, maxLength: 63, description: "The database to copy." },
+          encoding: {
+            "x-kubernetes-int-or-string": true,
+            anyOf: [{ type: "integer" }, { type: "string", maxLength: 64 }],
+            description: "Character set encoding, by name (e.g. UTF8) or number.",
+          },
+          locale: {
+            type: "string",
+            minLength: 1,
+            maxLength: 128,
+            description: "Sets lc_collate and lc_ctype at once.",
+          },
+          lc_collate: { type: "string", minLength: 1, maxLength: 128, description: "Collation order (LC_COLLATE)." },
+          lc_ctype: {
+            type: "string",
+            minLength: 1,
+            maxLength: 128,
+            description: "Character classification (LC_CTYPE).",
+          },
+          connection_limit: {
+            type: "integer",
+            minimum: -1,
+            maximum: 1000000,
+            description: "How many concurrent connections the database allows; -1 means no limit.",
+          },
+          is_template: { type: "boolean", description: "Whether any role with CREATEDB may clone this database." },
+        },
+      },
+      extensions: {
+        type: "array",
+        maxItems: 64,
+        items: { type: "string", minLength: 1, maxLength: 63 },
+        description:
+          "Accepted for compatibility with the original Kompost; not supported, reported in status when set.",
+      },
+    },
+    "x-kubernetes-validations": [
+      {
+        rule: "has(self.instanceRef) != has(self.clusterInstanceRef)",
+        message: "exactly one of instanceRef or clusterInstanceRef must be set",
+      },
+      {
+        rule: "has(self.params) == has(oldSelf.params) && (!has(self.params) || self.params == oldSelf.params)",
+        message: "params cannot be changed once set: they only apply when the database is created",
+      },
+      {
+        rule: `${strategyOf("self")} == ${strategyOf("oldSelf")}`,
+        message: "databaseNamingStrategy cannot be changed: it decides the name of the existing database",
+      },
+    ],
+  },
+  status: {
+    type: "object",
+    properties: {
+      observedGeneration: observedGenerationSchema,
+      conditions: conditionsSchema,
+      sql_db_name: { type: "string", maxLength: 63, description: "Name of the database on the server." },
+      users: {
+        type: "array",
+        description: "The roles created for this database and the Secrets holding their credentials.",
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["username"],
+        items: {
+          type: "object",
+          title: "DatabaseUser",
+          required: ["username", "secret"],
+          properties: {
+            username: { type: "string", maxLength: 63, description: "Name of the role." },
+            secret: { type: "string", maxLength: 253, description: "Name of the Secret with its credentials." },
+          },
+        },
+      },
+    },
+  },
+};
