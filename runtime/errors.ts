@@ -1,0 +1,51 @@
+/** An error that retrying cannot fix (e.g. an invalid spec): the work queue logs it and does not retry the key. */
+export class TerminalError extends Error {
+  override readonly name = "TerminalError";
+
+  constructor(message: string, options?: { readonly cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** What `reconcile` may return: nothing (done) or a request to run again after a delay. */
+export type ReconcileResult = void | undefined | { readonly requeueAfterMs: number };
+
+/** A non-2xx answer of the Kubernetes API server, with the HTTP status and the `reason` of its Status body. */
+export class ApiError extends Error {
+  override readonly name = "ApiError";
+
+  constructor(
+    message: string,
+    /** HTTP status code, e.g. 404, 409, 410. */
+    readonly statusCode: number,
+    /** The Status `reason`, e.g. "NotFound", "Conflict", "Expired"; empty when the body had none. */
+    readonly reason: string,
+  ) {
+    super(message);
+  }
+}
+
+/** True when `err` is an API error with the given HTTP status code. */
+export function hasStatusCode(err: unknown, statusCode: number): boolean {
+  return err instanceof ApiError && err.statusCode === statusCode;
+}
+
+/** True for 404 Not Found. */
+export function isNotFound(err: unknown): boolean {
+  return hasStatusCode(err, 404);
+}
+
+/** True for 409 Conflict (a stale resourceVersion, or AlreadyExists on create). */
+export function isConflict(err: unknown): boolean {
+  return hasStatusCode(err, 409);
+}
+
+/** True for 410 Gone (the resourceVersion of a list or watch is too old: relist). */
+export function isGone(err: unknown): boolean {
+  return hasStatusCode(err, 410);
+}
+
+/** The message of any thrown value, for logs and status messages. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
