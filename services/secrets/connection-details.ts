@@ -1,0 +1,53 @@
+/** How a role reaches its database: everything a connection Secret says. */
+export interface ConnectionDetails {
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly user: string;
+  readonly password: string;
+  readonly ssl: { readonly enabled: boolean; readonly verify: "verify_none" | "verify_ca" | "verify_peer" };
+}
+
+/** The keys of a connection Secret, in the order they are written. */
+export const CONNECTION_SECRET_KEYS = [
+  "DB_HOST",
+  "DB_PORT",
+  "DB_NAME",
+  "DB_USER",
+  "DB_PASS",
+  "DB_SSL",
+  "DB_SSL_VERIFY",
+  "DATABASE_URL",
+] as const;
+
+/** One key of a connection Secret. */
+export type ConnectionSecretKey = (typeof CONNECTION_SECRET_KEYS)[number];
+
+const SSL_MODES = { verify_none: "require", verify_ca: "verify-ca", verify_peer: "verify-full" } as const;
+
+/** The Secret's data for these details: the original Kompost's DB_* keys plus a DATABASE_URL. */
+export function connectionSecretData(details: ConnectionDetails): Record<ConnectionSecretKey, string> {
+  return {
+    DB_HOST: details.host,
+    DB_PORT: String(details.port),
+    DB_NAME: details.database,
+    DB_USER: details.user,
+    DB_PASS: details.password,
+    DB_SSL: String(details.ssl.enabled),
+    DB_SSL_VERIFY: String(details.ssl.enabled && details.ssl.verify !== "verify_none"),
+    DATABASE_URL: databaseUrl(details),
+  };
+}
+
+/** A libpq connection URI with user, password and database percent-encoded, and the sslmode that matches. */
+export function databaseUrl(details: ConnectionDetails): string {
+  const host = details.host.includes(":") ? `[${details.host}]` : details.host;
+  const userinfo = `${encodeURIComponent(details.user)}:${encodeURIComponent(details.password)}`;
+  const sslmode = details.ssl.enabled ? SSL_MODES[details.ssl.verify] : "disable";
+  return `postgresql://${userinfo}@${host}:${details.port}/${encodeURIComponent(details.database)}?sslmode=${sslmode}`;
+}
+
+/** The name of the Secret of one role of a PostgresDatabase, as the original Kompost named it. */
+export function connectionSecretName(resourceName: string, role: "app" | "inspector"): string {
+  return `psql-${resourceName}-${role}`;
+}
