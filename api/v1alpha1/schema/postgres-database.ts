@@ -72,7 +72,7 @@ export const postgresDatabase: CrdSource = {
           template: { type: "string", minLength: 1, maxLength: 63, description: "The database to copy." },
           encoding: {
             "x-kubernetes-int-or-string": true,
-            anyOf: [{ type: "integer" }, { type: "string", maxLength: 64 }],
+            anyOf: [{ type: "integer" }, { type: "string" }],
             description: "Character set encoding, by name (e.g. UTF8) or number.",
           },
           locale: {

@@ -1,0 +1,158 @@
+import { expect } from "chai";
+import { readFile } from "node:fs/promises";
+import { controlPlane, type ControlPlane } from "../harness/control-plane.js";
+
+const seedReadme = new URL("../../../shared/seed/kompost-readme.md", import.meta.url);
+
+/** The YAML blocks of a Markdown document. */
+function yamlBlocks(markdown: string): string[] {
+  return [...markdown.matchAll(/```yaml\n([\s\S]*?)```/g)].map((match) => match[1]!);
+}
+
+const instance = (spec: string, name = "cel-instance") => `
+apiVersion: kompost.chuge.li/v1alpha1
+kind: PostgresInstance
+metadata: { name: ${name}, namespace: crd-tests }
+spec:
+${spec}`;
+
+const database = (spec: string, name = "cel-database") => `
+apiVersion: kompost.chuge.li/v1alpha1
+kind: PostgresDatabase
+metadata: { name: ${name}, namespace: crd-tests }
+spec:
+${spec}`;
+
+describe("the Kompost CRDs on a real API server", function () {
+  let cp: ControlPlane;
+
+  const apply = (manifest: string) => cp.kubectl(["apply", "-f", "-"], { input: manifest });
+
+  async function expectRejected(manifest: string, message: string): Promise<void> {
+    const result = await apply(manifest);
+    expect(result.code, result.stdout).not.to.equal(0);
+    expect(result.stderr).to.include(message);
+  }
+
+  async function expectAccepted(manifest: string): Promise<void> {
+    const result = await apply(manifest);
+    expect(result.code, result.stderr).to.equal(0);
+  }
+
+  before(async function () {
+    this.timeout(180_000);
+    cp = await controlPlane();
+    for (const ns of ["crd-tests", "awesome-application", "team-orders"]) await cp.createNamespace(ns);
+  });
+
+  it("serves the three kinds under their short names and the kompost category", async () => {
+    const byShortNames = await cp.kubectl(["get", "pginst,pgcinst,pgdb", "--all-namespaces"]);
+    expect(byShortNames.code, byShortNames.stderr).to.equal(0);
+    const byCategory = await cp.kubectl(["get", "kompost", "--all-namespaces"]);
+    expect(byCategory.code, byCategory.stderr).to.equal(0);
+  });
+
+  it("accepts every manifest of the original Kompost README unchanged", async () => {
+    const blocks = yamlBlocks(await readFile(seedReadme, "utf8"));
+    expect(blocks.length).to.be.greaterThan(2);
+    for (const block of blocks) {
+      const result = await cp.kubectl(["apply", "--dry-run=server", "-f", "-"], { input: block });
+      expect(result.code, `${result.stderr}\n${block}`).to.equal(0);
+    }
+  });
+
+  it("accepts config/samples, and applying them twice changes nothing", async () => {
+    const first = await cp.kubectl(["apply", "-k", "config/samples"]);
+    expect(first.code, first.stderr).to.equal(0);
+    const second = await cp.kubectl(["apply", "-k", "config/samples"]);
+    expect(second.code, second.stderr).to.equal(0);
+    expect(second.stdout).not.to.match(/configured|created/);
+    const diff = await cp.kubectl(["diff", "-k", "config/samples"]);
+    expect(diff.code, diff.stdout + diff.stderr).to.equal(0);
+  });
+
+  it("shows a database with kubectl describe and the printer columns", async () => {
+    await expectAccepted(database("  instanceRef: { name: app-database }", "described"));
+    const describe = await cp.kubectl(["describe", "pgdb", "-n", "crd-tests", "described"]);
+    expect(describe.code, describe.stderr).to.equal(0);
+    expect(describe.stdout).to.include("Instance Ref");
+    const wide = await cp.kubectl(["get", "pgdb", "-n", "crd-tests", "described", "-o", "wide"]);
+    expect(wide.stdout).to.match(/DATABASE\s+INSTANCE\s+CLUSTER INSTANCE\s+READY\s+REASON\s+AGE/);
+  });
+
+  describe("CEL validation", () => {
+    it("rejects an instance with both plainPassword and passwordSecretRef", () =>
+      expectRejected(
+        instance("  hostname: db\n  username: u\n  plainPassword: p\n  passwordSecretRef: { name: s, key: k }"),
+        "exactly one of plainPassword or passwordSecretRef must be set",
+      ));
+
+    it("rejects an instance with neither password source", () =>
+      expectRejected(instance("  hostname: db\n  username: u"), "exactly one of plainPassword or passwordSecretRef"));
+
+    it("rejects a cluster instance with neither password source", () =>
+      expectRejected(
+        "apiVersion: kompost.chuge.li/v1alpha1\nkind: PostgresClusterInstance\nmetadata: { name: cel }\nspec: { hostname: db, username: u }",
+        "exactly one of plainPassword or passwordSecretRef",
+      ));
+
+    it("rejects an unknown ssl.verify", () =>
+      expectRejected(
+        instance(
+          "  hostname: db\n  username: u\n  plainPassword: p\n  ssl: { enabled: true, verify: verify_everything }",
+        ),
+        'supported values: "verify_none", "verify_ca", "verify_peer"',
+      ));
+
+    it("rejects a port outside 1-65535", () =>
+      expectRejected(instance("  hostname: db\n  port: 70000\n  username: u\n  plainPassword: p"), "spec.port"));
+
+    it("rejects a database with both instanceRef and clusterInstanceRef", () =>
+      expectRejected(
+        database("  instanceRef: { name: a }\n  clusterInstanceRef: { name: b }"),
+        "exactly one of instanceRef or clusterInstanceRef must be set",
+      ));
+
+    it("rejects a database with no instance reference", () =>
+      expectRejected(
+        database("  params: { connection_limit: 3 }"),
+        "exactly one of instanceRef or clusterInstanceRef",
+      ));
+
+    it("rejects a change of params on an existing database", async () => {
+      await expectAccepted(database("  instanceRef: { name: a }\n  params: { connection_limit: 3 }", "params-change"));
+      await expectRejected(
+        database("  instanceRef: { name: a }\n  params: { connection_limit: 4 }", "params-change"),
+        "params cannot be changed once set",
+      );
+      await expectRejected(
+        database("  instanceRef: { name: a }", "params-change"),
+        "params cannot be changed once set",
+      );
+    });
+
+    it("rejects adding params to an existing database", async () => {
+      await expectAccepted(database("  instanceRef: { name: a }", "params-added"));
+      await expectRejected(
+        database("  instanceRef: { name: a }\n  params: { is_template: true }", "params-added"),
+        "params cannot be changed once set",
+      );
+    });
+
+    it("rejects a change of databaseNamingStrategy, but allows spelling out the default", async () => {
+      await expectAccepted(database("  instanceRef: { name: a }", "strategy-change"));
+      await expectAccepted(
+        database("  instanceRef: { name: a }\n  databaseNamingStrategy: prefix_namespace", "strategy-change"),
+      );
+      await expectRejected(
+        database("  instanceRef: { name: a }\n  databaseNamingStrategy: resource_name", "strategy-change"),
+        "databaseNamingStrategy cannot be changed",
+      );
+    });
+
+    it("still allows a change of the instance reference", async () => {
+      await expectAccepted(database("  instanceRef: { name: a }", "ref-change"));
+      await expectAccepted(database("  clusterInstanceRef: { name: b }", "ref-change"));
+    });
+  });
+});
