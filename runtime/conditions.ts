@@ -1,0 +1,143 @@
+import type { KubernetesObject } from "@kubernetes/client-node";
+import type { StatusMutator } from "./status.js";
+
+/** The status of a condition, as Kubernetes spells it. */
+export type ConditionStatus = "True" | "False" | "Unknown";
+
+/** One entry of `status.conditions`, with the original Kompost's `lastHeartbeatTime`. */
+export interface Condition {
+  readonly type: string;
+  readonly status: ConditionStatus;
+  readonly reason: string;
+  readonly message: string;
+  /** When `status` last flipped (RFC 3339, seconds). */
+  readonly lastTransitionTime: string;
+  /** When the condition was last confirmed: on any change, and at most once per heartbeat interval otherwise. */
+  readonly lastHeartbeatTime: string;
+  readonly observedGeneration?: number;
+}
+
+/** What a controller says about one condition; the times are filled in by `setCondition`. */
+export interface ConditionInput {
+  readonly type: string;
+  readonly status: ConditionStatus;
+  readonly reason: string;
+  readonly message: string;
+}
+
+/** The type of the summary condition computed by `readyCondition`. */
+export const READY = "Ready";
+
+/** How often an unchanged condition's heartbeat is refreshed (and so written) by default. */
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 5 * 60 * 1000;
+
+/** Options of `setCondition` and `setConditions`. */
+export interface ConditionOptions {
+  /** The clock; defaults to now. */
+  readonly now?: Date;
+  /** Refresh an unchanged condition's `lastHeartbeatTime` only after this long; default 5 min. */
+  readonly heartbeatIntervalMs?: number;
+  /** The `metadata.generation` the controller acted on. */
+  readonly observedGeneration?: number;
+}
+
+/** Formats a time like metav1.Time: RFC 3339 in UTC, whole seconds. */
+export function formatTime(date: Date): string {
+  return date.toISOString().replace(/\.\d+Z$/, "Z");
+}
+
+/** The condition of `type`, if present. */
+export function findCondition(conditions: readonly Condition[] | undefined, type: string): Condition | undefined {
+  return conditions?.find((condition) => condition.type === type);
+}
+
+/** True when the condition of `type` is present and "True". */
+export function isConditionTrue(conditions: readonly Condition[] | undefined, type: string): boolean {
+  return findCondition(conditions, type)?.status === "True";
+}
+
+/**
+ * Returns `conditions` with `input` applied. `lastTransitionTime` moves only when the status
+ * flips; when nothing changed and the heartbeat interval has not passed, the very same
+ * entry is kept, so the status stays deep-equal and nothing is written.
+ */
+export function setCondition(
+  conditions: readonly Condition[] | undefined,
+  input: ConditionInput,
+  options: ConditionOptions = {},
+): Condition[] {
+  const now = options.now ?? new Date();
+  const stamp = formatTime(now);
+  const list = [...(conditions ?? [])];
+  const index = list.findIndex((condition) => condition.type === input.type);
+  const existing = index < 0 ? undefined : list[index];
+  const next: Condition = {
+    type: input.type,
+    status: input.status,
+    reason: input.reason,
+    message: input.message,
+    lastTransitionTime: existing && existing.status === input.status ? existing.lastTransitionTime : stamp,
+    lastHeartbeatTime: stamp,
+    ...(options.observedGeneration !== undefined ? { observedGeneration: options.observedGeneration } : {}),
+  };
+  if (!existing) return [...list, next];
+  if (sameContent(existing, next) && !heartbeatDue(existing, now, options.heartbeatIntervalMs)) return list;
+  list[index] = next;
+  return list;
+}
+
+/**
+ * The `Ready` condition for `types`: "True" when every one of them is "True", else "False"
+ * with the reason and message of the first that is not.
+ */
+export function readyCondition(conditions: readonly Condition[] | undefined, types: readonly string[]): ConditionInput {
+  for (const type of types) {
+    const condition = findCondition(conditions, type);
+    if (!condition) {
+      return { type: READY, status: "False", reason: "Reconciling", message: `${type} is not known yet` };
+    }
+    if (condition.status !== "True") {
+      return { type: READY, status: "False", reason: condition.reason, message: condition.message };
+    }
+  }
+  return { type: READY, status: "True", reason: "Ready", message: "All conditions are met" };
+}
+
+/** The part of a status that `setConditions` manages. */
+export interface StatusWithConditions {
+  conditions?: Condition[];
+}
+
+/**
+ * A status mutator that applies `inputs` and, when `readyFrom` is given, the `Ready`
+ * condition computed from those types; every entry records the object's generation.
+ */
+export function setConditions<T extends KubernetesObject>(
+  inputs: readonly ConditionInput[],
+  options: Omit<ConditionOptions, "observedGeneration"> & { readonly readyFrom?: readonly string[] } = {},
+): StatusMutator<StatusWithConditions, T> {
+  return (status, obj) => {
+    const now = options.now ?? new Date();
+    const conditionOptions = { ...options, now, observedGeneration: obj.metadata?.generation };
+    let conditions = status.conditions;
+    for (const input of inputs) conditions = setCondition(conditions, input, conditionOptions);
+    if (options.readyFrom) {
+      conditions = setCondition(conditions, readyCondition(conditions, options.readyFrom), conditionOptions);
+    }
+    if (conditions !== undefined) status.conditions = conditions;
+  };
+}
+
+function sameContent(a: Condition, b: Condition): boolean {
+  return (
+    a.status === b.status &&
+    a.reason === b.reason &&
+    a.message === b.message &&
+    a.observedGeneration === b.observedGeneration
+  );
+}
+
+function heartbeatDue(condition: Condition, now: Date, intervalMs = DEFAULT_HEARTBEAT_INTERVAL_MS): boolean {
+  const last = Date.parse(condition.lastHeartbeatTime);
+  return Number.isNaN(last) || now.getTime() - last >= intervalMs;
+}

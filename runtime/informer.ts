@@ -1,0 +1,225 @@
+import type { KubernetesObject } from "@kubernetes/client-node";
+import { Backoff, sleep } from "./backoff.js";
+import { ObjectStore, type ReadonlyStore } from "./cache.js";
+import { ApiError, errorMessage, isGone } from "./errors.js";
+import type { KubeClient, Selectors, WatchEvent } from "./kube-client.js";
+import type { Logger } from "./logger.js";
+import { apiVersionOf, keyOf, keyString, type ResourceKind } from "./resource-kind.js";
+
+/** Callbacks of an informer; they run synchronously, must not throw (a throw is logged) and must not mutate objects. */
+export interface InformerHandler<T extends KubernetesObject> {
+  onAdd?(obj: T): void;
+  onUpdate?(oldObj: T, newObj: T): void;
+  /** Gets the last known state of the deleted object. */
+  onDelete?(obj: T): void;
+}
+
+/** Options of an informer. */
+export interface InformerOptions extends Selectors {
+  readonly logger: Logger;
+  /** Base of the server-side watch timeout; each watch uses between 1× and 2× this (jitter). Default 300 s. */
+  readonly watchTimeoutSeconds?: number;
+  /** Retry delays after a failure: from `backoffInitialMs` (1 s) doubling to `backoffMaxMs` (30 s). */
+  readonly backoffInitialMs?: number;
+  readonly backoffMaxMs?: number;
+  /** LIST page size; default 500. */
+  readonly pageSize?: number;
+}
+
+/** A watch that ends normally sooner than this without any event counts as a failure, to avoid a hot loop. */
+const MIN_HEALTHY_WATCH_MS = 1000;
+
+/**
+ * Keeps a local cache of one kind in step with the API server and tells handlers what
+ * changed: LIST, then WATCH from the list's resourceVersion with bookmarks; re-watch from
+ * the last seen resourceVersion when a watch ends; relist on 410 Gone (synthesising deletes
+ * for objects that vanished meanwhile); back off and retry on any other failure, forever.
+ */
+export class Informer<T extends KubernetesObject> {
+  private readonly objects = new ObjectStore<T>();
+  private readonly handlers: InformerHandler<T>[] = [];
+  private readonly abort = new AbortController();
+  private readonly backoff: Backoff;
+  private readonly logger: Logger;
+  private synced = false;
+  private syncWaiters: (() => void)[] = [];
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly client: KubeClient,
+    /** The kind this informer watches. */
+    readonly kind: ResourceKind,
+    private readonly options: InformerOptions,
+  ) {
+    this.backoff = new Backoff(options.backoffInitialMs ?? 1000, options.backoffMaxMs ?? 30_000);
+    this.logger = options.logger.child({
+      informer: kind.kind,
+      ...(options.namespace ? { watchNamespace: options.namespace } : {}),
+    });
+  }
+
+  /** The local cache. */
+  get store(): ReadonlyStore<T> {
+    return this.objects;
+  }
+
+  /** Registers callbacks; add them before `start` to see the initial list as adds. */
+  addHandler(handler: InformerHandler<T>): void {
+    this.handlers.push(handler);
+  }
+
+  /** True once the first LIST has filled the cache. */
+  hasSynced(): boolean {
+    return this.synced;
+  }
+
+  /** Starts listing and watching in the background; resolves once the cache has synced (or the informer was stopped). */
+  start(): Promise<void> {
+    if (!this.loop) this.loop = this.run();
+    return this.waitForSync();
+  }
+
+  /** Ends the watch and waits for the background loop to exit. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.releaseSyncWaiters();
+    await this.loop;
+  }
+
+  private waitForSync(): Promise<void> {
+    if (this.synced || this.abort.signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => this.syncWaiters.push(resolve));
+  }
+
+  private releaseSyncWaiters(): void {
+    for (const resolve of this.syncWaiters.splice(0)) resolve();
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.abort.signal;
+    // undefined: the cache must be (re)filled by a LIST before watching.
+    let resourceVersion: string | undefined;
+    while (!signal.aborted) {
+      try {
+        if (resourceVersion === undefined) {
+          resourceVersion = await this.relist();
+          this.backoff.reset();
+          if (!this.synced) {
+            this.synced = true;
+            this.releaseSyncWaiters();
+            this.logger.debug("Synced cache", { objects: this.objects.size });
+          }
+        }
+        const started = Date.now();
+        let events = 0;
+        await this.client.watch(
+          this.kind,
+          { ...this.selectors(), resourceVersion, timeoutSeconds: this.watchTimeoutSeconds(), signal },
+          (event) => {
+            events++;
+            resourceVersion = this.apply(event) ?? resourceVersion;
+          },
+        );
+        if (events === 0 && Date.now() - started < MIN_HEALTHY_WATCH_MS && !signal.aborted) {
+          throw new Error("watch ended at once without any event");
+        }
+        this.backoff.reset();
+      } catch (err) {
+        if (signal.aborted) break;
+        if (isGone(err)) {
+          this.logger.info("Watch expired, relisting", { resourceVersion, error: errorMessage(err) });
+          resourceVersion = undefined;
+          continue;
+        }
+        const delayMs = this.backoff.next();
+        this.logger.warn("Watch failed, retrying", { error: errorMessage(err), retryInMs: delayMs });
+        await sleep(delayMs, signal);
+      }
+    }
+  }
+
+  /** Lists every page and replaces the cache, telling handlers what changed; returns the list's resourceVersion. */
+  private async relist(): Promise<string> {
+    const items: T[] = [];
+    let page: string | undefined;
+    let resourceVersion = "";
+    do {
+      const result = await this.client.list<T>(this.kind, {
+        ...this.selectors(),
+        limit: this.options.pageSize ?? 500,
+        ...(page ? { continue: page } : {}),
+      });
+      items.push(...result.items);
+      resourceVersion = result.resourceVersion;
+      page = result.continue;
+    } while (page);
+    const seen = new Set<string>();
+    for (const item of items) {
+      const obj = this.stamp(item);
+      const key = keyString(keyOf(obj));
+      seen.add(key);
+      const previous = this.objects.set(obj);
+      if (!previous) this.emit((h) => h.onAdd?.(obj));
+      else if (previous.metadata?.resourceVersion !== obj.metadata?.resourceVersion) {
+        this.emit((h) => h.onUpdate?.(previous, obj));
+      }
+    }
+    for (const key of this.objects.keys()) {
+      if (seen.has(key)) continue;
+      const gone = this.objects.delete(key)!;
+      this.emit((h) => h.onDelete?.(gone));
+    }
+    return resourceVersion;
+  }
+
+  /** Applies one watch event to the cache; returns the resourceVersion it carries. Throws on an ERROR event. */
+  private apply(event: WatchEvent): string | undefined {
+    if (event.type === "ERROR") {
+      const status = event.object;
+      throw new ApiError(
+        `watch of ${this.kind.kind}: ${status.code ?? 0} ${status.reason ?? "error"}: ${status.message ?? ""}`,
+        status.code ?? 500,
+        status.reason ?? "",
+      );
+    }
+    const resourceVersion = event.object.metadata?.resourceVersion;
+    if (event.type === "BOOKMARK") return resourceVersion;
+    const obj = this.stamp(event.object as T);
+    if (event.type === "DELETED") {
+      const previous = this.objects.delete(keyString(keyOf(obj)));
+      this.emit((h) => h.onDelete?.(obj.metadata ? obj : (previous ?? obj)));
+    } else {
+      const previous = this.objects.set(obj);
+      if (previous) this.emit((h) => h.onUpdate?.(previous, obj));
+      else this.emit((h) => h.onAdd?.(obj));
+    }
+    return resourceVersion;
+  }
+
+  private emit(call: (handler: InformerHandler<T>) => void): void {
+    for (const handler of this.handlers) {
+      try {
+        call(handler);
+      } catch (err) {
+        this.logger.error("Informer handler failed", { error: errorMessage(err) });
+      }
+    }
+  }
+
+  /** LIST items come without apiVersion and kind; set them so every cached object is self-describing. */
+  private stamp(obj: T): T {
+    obj.apiVersion = apiVersionOf(this.kind);
+    obj.kind = this.kind.kind;
+    return obj;
+  }
+
+  private selectors(): Selectors {
+    const { namespace, labelSelector, fieldSelector } = this.options;
+    return { namespace, labelSelector, fieldSelector };
+  }
+
+  private watchTimeoutSeconds(): number {
+    const base = this.options.watchTimeoutSeconds ?? 300;
+    return Math.round(base * (1 + Math.random()));
+  }
+}
