@@ -1,0 +1,102 @@
+import { KubeConfig } from "@kubernetes/client-node";
+import { createControllers } from "../controllers/index.js";
+import { ConfigError, helpText, parseConfig, wantsHelp } from "../runtime/config.js";
+import type { OperatorConfig } from "../runtime/config.js";
+import { errorFields } from "../runtime/leader-election.js";
+import { createLogger } from "../runtime/logger.js";
+import type { Logger } from "../runtime/logger.js";
+import { Manager } from "../runtime/manager.js";
+
+/** Exit code for a bad flag or value, like Go's flag package. */
+const EXIT_USAGE = 2;
+
+function main(argv: readonly string[]): void {
+  if (wantsHelp(argv)) {
+    process.stdout.write(helpText());
+    process.exit(0);
+  }
+  const config = parseOrExit(argv);
+  const logger = createLogger(config.logLevel);
+  logProcessFailures(logger);
+  const kubeConfig = loadKubeConfig(config);
+
+  const manager = new Manager({
+    kubeConfig,
+    logger,
+    healthProbeBindAddress: config.healthProbeBindAddress,
+    metricsBindAddress: config.metricsBindAddress,
+    shutdownTimeoutMs: config.shutdownTimeoutMs,
+    ...(config.leaderElect
+      ? { leaderElection: { namespace: config.leaderElectionNamespace!, id: config.leaderElectionId } }
+      : {}),
+  });
+  for (const controller of createControllers({ kubeConfig, config, logger })) manager.add(controller);
+  stopOnSignals(manager, logger);
+
+  logger.info("Starting kompost", { config: { ...config } });
+  // A failed start stops the manager, which wait() below reports; the error is logged there.
+  manager.start().catch(() => undefined);
+  manager.wait().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      logger.error("Exiting after a fatal error", errorFields(err));
+      process.exit(1);
+    },
+  );
+}
+
+function parseOrExit(argv: readonly string[]): Readonly<OperatorConfig> {
+  try {
+    return parseConfig(argv);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`kompost: ${err.message}\n`);
+    process.exit(EXIT_USAGE);
+  }
+}
+
+function loadKubeConfig(config: Readonly<OperatorConfig>): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  try {
+    if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
+    else kubeConfig.loadFromDefault();
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`kompost: while loading the kubeconfig ${config.kubeconfig ?? "(default)"}: ${message}\n`);
+    process.exit(EXIT_USAGE);
+  }
+  return kubeConfig;
+}
+
+/** SIGTERM or SIGINT stops the manager gracefully; a second one exits at once. */
+function stopOnSignals(manager: Manager, logger: Logger): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn("Received a second signal; exiting without a graceful shutdown", { signal });
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info("Received signal; shutting down", { signal });
+    manager.stop().catch((err: unknown) => logger.error("Failed to stop the manager", errorFields(err)));
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+}
+
+/**
+ * An unhandled rejection is a bug (a missing await or catch) but its effects are local to one
+ * reconcile or request: log it with its stack and keep serving. An uncaught exception may leave
+ * state half-updated anywhere, so it is logged and the process exits for the Deployment to restart.
+ */
+function logProcessFailures(logger: Logger): void {
+  process.on("unhandledRejection", (reason) => {
+    logger.error("Unhandled promise rejection (a bug: please report it)", errorFields(reason));
+  });
+  process.on("uncaughtException", (err) => {
+    logger.error("Uncaught exception; exiting", errorFields(err));
+    process.exit(1);
+  });
+}
+
+main(process.argv.slice(2));

@@ -1,0 +1,327 @@
+import { randomUUID } from "node:crypto";
+import os from "node:os";
+import { ApiException, CoordinationV1Api, V1MicroTime } from "@kubernetes/client-node";
+import type { KubeConfig, V1Lease, V1LeaseSpec } from "@kubernetes/client-node";
+import type { Logger } from "./logger.js";
+import { leaderElectionStatus } from "./metrics.js";
+
+/** controller-runtime's defaults: a Lease is held for 15 s, must be renewed within 10 s, tried every 2 s. */
+export const DEFAULT_LEASE_DURATION_MS = 15_000;
+/** See DEFAULT_LEASE_DURATION_MS. */
+export const DEFAULT_RENEW_DEADLINE_MS = 10_000;
+/** See DEFAULT_LEASE_DURATION_MS. */
+export const DEFAULT_RETRY_PERIOD_MS = 2_000;
+
+// client-go waits retryPeriod * (1 + rand * 1.2) between attempts to acquire,
+// so that replicas started together do not hit the API server in lockstep.
+const JITTER_FACTOR = 1.2;
+
+/** How to elect a leader on a coordination.k8s.io/v1 Lease. */
+export interface LeaderElectionOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly namespace: string;
+  /** Name of the Lease (the leader election id). */
+  readonly name: string;
+  /** Defaults to `<hostname>_<uuid>`, unique per process. */
+  readonly identity?: string;
+  readonly leaseDurationMs?: number;
+  readonly renewDeadlineMs?: number;
+  readonly retryPeriodMs?: number;
+  readonly logger: Logger;
+}
+
+type State = "idle" | "campaigning" | "leading" | "lost" | "stopped";
+
+/**
+ * Campaigns for a Lease like client-go's LeaderElector: acquires it when it is free or expired,
+ * renews it every retry period, reports the loss when renewals failed for the renew deadline,
+ * and releases it on stop so a standby takes over at once.
+ */
+export class LeaderElector {
+  /** The holderIdentity this process writes into the Lease. */
+  readonly identity: string;
+  private readonly api: CoordinationV1Api;
+  private readonly leaseDurationMs: number;
+  private readonly renewDeadlineMs: number;
+  private readonly retryPeriodMs: number;
+  private readonly logger: Logger;
+  private state: State = "idle";
+  /** True while our last successful write made us the holder; decides whether stop() releases. */
+  private holding = false;
+  private lastHolder: string | undefined;
+  private inFlight: Promise<unknown> = Promise.resolve();
+  private renewDeadlineTimer: NodeJS.Timeout | undefined;
+  private wakeSleeper: (() => void) | undefined;
+  private readonly lostListeners: ((err: Error) => void)[] = [];
+
+  constructor(private readonly options: LeaderElectionOptions) {
+    this.identity = options.identity ?? `${os.hostname()}_${randomUUID()}`;
+    this.leaseDurationMs = options.leaseDurationMs ?? DEFAULT_LEASE_DURATION_MS;
+    this.renewDeadlineMs = options.renewDeadlineMs ?? DEFAULT_RENEW_DEADLINE_MS;
+    this.retryPeriodMs = options.retryPeriodMs ?? DEFAULT_RETRY_PERIOD_MS;
+    if (this.leaseDurationMs <= this.renewDeadlineMs || this.renewDeadlineMs <= this.retryPeriodMs * JITTER_FACTOR) {
+      throw new Error(
+        `while configuring leader election: need leaseDuration > renewDeadline > retryPeriod * ${JITTER_FACTOR}, got ${this.leaseDurationMs}ms, ${this.renewDeadlineMs}ms, ${this.retryPeriodMs}ms`,
+      );
+    }
+    this.api = options.kubeConfig.makeApiClient(CoordinationV1Api);
+    this.logger = options.logger.child({ lease: `${options.namespace}/${options.name}`, identity: this.identity });
+  }
+
+  /** True while this process holds the Lease and has renewed it within the renew deadline. */
+  isLeader(): boolean {
+    return this.state === "leading";
+  }
+
+  /** Registers a callback for the moment leadership is lost (renewals failed for the renew deadline). */
+  onLost(listener: (err: Error) => void): void {
+    this.lostListeners.push(listener);
+  }
+
+  /**
+   * Tries to acquire the Lease every retry period until it succeeds (resolves true, then keeps
+   * renewing in the background) or stop() is called first (resolves false).
+   */
+  async acquire(): Promise<boolean> {
+    if (this.state !== "idle") throw new Error("while acquiring the leader Lease: acquire() may be called once");
+    this.state = "campaigning";
+    leaderElectionStatus.labels(this.options.name).set(0);
+    this.logger.info("Attempting to acquire leader lease");
+    while (this.state === "campaigning") {
+      if (await this.attempt()) {
+        if (this.state !== "campaigning") return false;
+        this.becomeLeader();
+        return true;
+      }
+      await this.sleep(this.retryPeriodMs * (1 + Math.random() * JITTER_FACTOR));
+    }
+    return false;
+  }
+
+  /**
+   * Stops campaigning and renewing. With `release` (client-go's ReleaseOnCancel), a held Lease is
+   * given up by clearing holderIdentity and shortening it to 1 s, so a standby can take it at once.
+   */
+  async stop({ release }: { readonly release: boolean }): Promise<void> {
+    if (this.state === "stopped") return;
+    const wasLeading = this.state === "leading";
+    this.state = "stopped";
+    clearTimeout(this.renewDeadlineTimer);
+    this.wakeSleeper?.();
+    await this.inFlight;
+    if (wasLeading) leaderElectionStatus.labels(this.options.name).set(0);
+    if (release && this.holding) await this.release();
+    this.holding = false;
+  }
+
+  private becomeLeader(): void {
+    this.state = "leading";
+    leaderElectionStatus.labels(this.options.name).set(1);
+    this.logger.info("Acquired lease");
+    this.armRenewDeadline();
+    this.renewLoop().catch((err: unknown) =>
+      this.logger.error("Renewing the lease failed unexpectedly", errorFields(err)),
+    );
+  }
+
+  private async renewLoop(): Promise<void> {
+    while (this.state === "leading") {
+      await this.sleep(this.retryPeriodMs);
+      if (this.state !== "leading") return;
+      if ((await this.attempt()) && this.state === "leading") this.armRenewDeadline();
+    }
+  }
+
+  /** (Re)starts the countdown that ends leadership when no renewal succeeds within the renew deadline. */
+  private armRenewDeadline(): void {
+    clearTimeout(this.renewDeadlineTimer);
+    this.renewDeadlineTimer = setTimeout(() => this.loseLeadership(), this.renewDeadlineMs);
+  }
+
+  private loseLeadership(): void {
+    if (this.state !== "leading") return;
+    this.state = "lost";
+    this.holding = false;
+    this.wakeSleeper?.();
+    leaderElectionStatus.labels(this.options.name).set(0);
+    const err = new Error(
+      `leader election lost: could not renew Lease ${this.options.namespace}/${this.options.name} within ${this.renewDeadlineMs}ms`,
+    );
+    this.logger.error("Lost lease", { renewDeadlineMs: this.renewDeadlineMs });
+    for (const listener of this.lostListeners) listener(err);
+  }
+
+  /** One acquire-or-renew round, bounded by the renew deadline so a hung request cannot stall the loop. */
+  private async attempt(): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), this.renewDeadlineMs);
+    });
+    const round = this.tryAcquireOrRenew();
+    this.inFlight = round;
+    try {
+      return await Promise.race([round, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async tryAcquireOrRenew(): Promise<boolean> {
+    const { name, namespace } = this.options;
+    const now = new Date();
+    let lease: V1Lease;
+    try {
+      lease = await this.api.readNamespacedLease({ name, namespace });
+    } catch (err) {
+      if (err instanceof ApiException && err.code === 404) return this.create(now);
+      this.logger.warn("Failed to read lease", errorFields(err));
+      return false;
+    }
+    const spec: V1LeaseSpec = lease.spec ?? {};
+    const holder = spec.holderIdentity || undefined;
+    this.noticeHolder(holder);
+    if (holder !== undefined && holder !== this.identity && !leaseExpired(spec, now.getTime())) return false;
+    const renewing = holder === this.identity;
+    const body: V1Lease = {
+      apiVersion: "coordination.k8s.io/v1",
+      kind: "Lease",
+      metadata: lease.metadata, // carries resourceVersion: the update fails with 409 if someone wrote in between
+      spec: {
+        holderIdentity: this.identity,
+        leaseDurationSeconds: this.leaseDurationSeconds(),
+        acquireTime: renewing ? spec.acquireTime : new V1MicroTime(now.getTime()),
+        renewTime: new V1MicroTime(now.getTime()),
+        leaseTransitions: renewing ? (spec.leaseTransitions ?? 0) : (spec.leaseTransitions ?? 0) + 1,
+      },
+    };
+    try {
+      await this.api.replaceNamespacedLease({ name, namespace, body });
+    } catch (err) {
+      if (!(err instanceof ApiException && err.code === 409))
+        this.logger.warn("Failed to update lease", errorFields(err));
+      return false;
+    }
+    this.holding = this.state !== "lost";
+    return true;
+  }
+
+  private async create(now: Date): Promise<boolean> {
+    const { name, namespace } = this.options;
+    try {
+      await this.api.createNamespacedLease({
+        namespace,
+        body: {
+          apiVersion: "coordination.k8s.io/v1",
+          kind: "Lease",
+          metadata: { name, namespace },
+          spec: {
+            holderIdentity: this.identity,
+            leaseDurationSeconds: this.leaseDurationSeconds(),
+            acquireTime: new V1MicroTime(now.getTime()),
+            renewTime: new V1MicroTime(now.getTime()),
+            leaseTransitions: 0,
+          },
+        },
+      });
+    } catch (err) {
+      if (!(err instanceof ApiException && err.code === 409))
+        this.logger.warn("Failed to create lease", errorFields(err));
+      return false;
+    }
+    this.holding = this.state !== "lost";
+    return true;
+  }
+
+  /** Gives the Lease up the way client-go's ReleaseOnCancel does, if we still hold it. */
+  private async release(): Promise<void> {
+    const { name, namespace } = this.options;
+    try {
+      const lease = await this.api.readNamespacedLease({ name, namespace });
+      if (lease.spec?.holderIdentity !== this.identity) return;
+      const now = new V1MicroTime();
+      await this.api.replaceNamespacedLease({
+        name,
+        namespace,
+        body: {
+          apiVersion: "coordination.k8s.io/v1",
+          kind: "Lease",
+          metadata: lease.metadata,
+          spec: {
+            leaseDurationSeconds: 1,
+            acquireTime: now,
+            renewTime: now,
+            leaseTransitions: lease.spec.leaseTransitions,
+          },
+        },
+      });
+      this.logger.info("Released lease");
+    } catch (err) {
+      // Not fatal: the Lease then simply expires after its duration.
+      this.logger.warn("Failed to release lease; it expires by itself", errorFields(err));
+    }
+  }
+
+  private noticeHolder(holder: string | undefined): void {
+    if (holder === this.lastHolder) return;
+    this.lastHolder = holder;
+    if (holder !== undefined && holder !== this.identity)
+      this.logger.info("Lease is held by another replica", { holder });
+  }
+
+  private leaseDurationSeconds(): number {
+    return Math.ceil(this.leaseDurationMs / 1000);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        if (this.wakeSleeper === wake) this.wakeSleeper = undefined;
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.wakeSleeper = wake;
+    });
+  }
+}
+
+/**
+ * A Lease is expired when its renewTime plus leaseDurationSeconds lies in the past by our clock.
+ * This trusts node clocks to agree to well within the lease duration (NTP). client-go instead
+ * counts from when it last saw the record change, which makes a fresh candidate wait a full
+ * lease duration even when the holder died long ago.
+ */
+export function leaseExpired(spec: V1LeaseSpec, nowMs: number): boolean {
+  const renewed = toMillis(spec.renewTime ?? spec.acquireTime);
+  if (renewed === undefined) return true;
+  return renewed + (spec.leaseDurationSeconds ?? 0) * 1000 <= nowMs;
+}
+
+// The generated client leaves MicroTime fields as the server's strings; accept both shapes.
+function toMillis(value: unknown): number | undefined {
+  if (value instanceof Date) return value.getTime();
+  if (typeof value === "string") {
+    const ms = Date.parse(value);
+    return Number.isNaN(ms) ? undefined : ms;
+  }
+  return undefined;
+}
+
+/** Log fields for an error: its message and, when there is one, its stack. */
+export function errorFields(err: unknown): { readonly error: string; readonly stack?: string } {
+  if (err instanceof ApiException) return { error: `HTTP ${err.code}: ${bodyMessage(err.body)}` };
+  if (err instanceof Error) return { error: err.message, ...(err.stack ? { stack: err.stack } : {}) };
+  return { error: String(err) };
+}
+
+function bodyMessage(body: unknown): string {
+  if (typeof body === "string") {
+    try {
+      const parsed = JSON.parse(body) as { message?: unknown };
+      if (typeof parsed.message === "string") return parsed.message;
+    } catch {
+      return body;
+    }
+  }
+  return JSON.stringify(body);
+}
