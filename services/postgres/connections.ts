@@ -1,0 +1,347 @@
+import { createHash } from "node:crypto";
+import pg from "pg";
+import type { Logger } from "../../runtime/logger.js";
+import { silentLogger } from "../../runtime/logger.js";
+import { pgSslOptions, TlsConfigError } from "./tls.js";
+import type { SslSpec } from "./tls.js";
+
+/** How to reach and log in to a PostgreSQL server: an instance's spec with the password resolved. */
+export interface InstanceConnectionSpec {
+  readonly hostname: string;
+  readonly port: number;
+  readonly username: string;
+  readonly password: string;
+  readonly ssl?: SslSpec;
+}
+
+/** Names one instance; a PostgresInstance and a PostgresClusterInstance of the same name are different keys. */
+export type InstanceKey =
+  | { readonly kind: "PostgresInstance"; readonly namespace: string; readonly name: string }
+  | { readonly kind: "PostgresClusterInstance"; readonly name: string };
+
+/** Limits and timeouts of every connection Kompost opens. */
+export interface ConnectionSettings {
+  /** Connections per instance pool. */
+  readonly maxConnections: number;
+  /** Time to reach the server, finish TLS and log in (also the wait for a free pooled connection). */
+  readonly connectionTimeoutMillis: number;
+  /** Server-side `statement_timeout`; the client gives up a little later if the server says nothing. */
+  readonly statementTimeoutMillis: number;
+  /** How long an unused pooled connection stays open. */
+  readonly idleTimeoutMillis: number;
+}
+
+/** Small pools and short timeouts: one slow server must not hold up the others. */
+export const DEFAULT_CONNECTION_SETTINGS: ConnectionSettings = {
+  maxConnections: 4,
+  connectionTimeoutMillis: 5_000,
+  statementTimeoutMillis: 30_000,
+  idleTimeoutMillis: 30_000,
+};
+
+/** The database pools connect to: the one every server has. */
+export const MAINTENANCE_DATABASE = "postgres";
+
+/** What went wrong while connecting, as a condition reason. */
+export type ConnectionFailureReason =
+  "InvalidTLSConfig" | "Unreachable" | "Timeout" | "TLSFailed" | "AuthenticationFailed" | "ConnectionFailed";
+
+/** Connecting to an instance failed; the message names the instance and carries the server's or network's words. */
+export class ConnectionError extends Error {
+  override readonly name = "ConnectionError";
+
+  constructor(
+    readonly reason: ConnectionFailureReason,
+    message: string,
+    /** The SQLSTATE when the server refused us (28P01, 28000, ...). */
+    readonly sqlState?: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** A stable text form of a key, for maps, logs and metric labels. */
+export function instanceKeyString(key: InstanceKey): string {
+  return key.kind === "PostgresInstance"
+    ? `PostgresInstance/${key.namespace}/${key.name}`
+    : `PostgresClusterInstance/${key.name}`;
+}
+
+/** The options of a `pg` client for one database of an instance; throws TlsConfigError for a bad `ssl`. */
+export function pgClientConfig(
+  spec: InstanceConnectionSpec,
+  database: string,
+  settings: ConnectionSettings = DEFAULT_CONNECTION_SETTINGS,
+): pg.ClientConfig {
+  return {
+    host: spec.hostname,
+    port: spec.port,
+    user: spec.username,
+    password: spec.password,
+    database,
+    ssl: pgSslOptions(spec.ssl, spec.hostname),
+    application_name: "kompost",
+    connectionTimeoutMillis: settings.connectionTimeoutMillis,
+    statement_timeout: settings.statementTimeoutMillis,
+    // Later than the server's own timeout so that its clearer message usually wins; this one catches a hung server.
+    query_timeout: settings.statementTimeoutMillis + settings.connectionTimeoutMillis,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+  };
+}
+
+/** A digest of everything that makes up a connection, password included, so a change is seen without keeping it. */
+export function specFingerprint(spec: InstanceConnectionSpec): string {
+  const canonical = JSON.stringify([
+    spec.hostname,
+    spec.port,
+    spec.username,
+    spec.password,
+    spec.ssl?.enabled ?? false,
+    spec.ssl?.verify ?? null,
+    spec.ssl?.ca ?? null,
+  ]);
+  return createHash("sha256").update(canonical).digest("hex");
+}
+
+/** Turns a failure to connect into a classed ConnectionError in short, user-facing words without the password. */
+export function connectionError(
+  err: unknown,
+  spec: InstanceConnectionSpec,
+  settings: ConnectionSettings = DEFAULT_CONNECTION_SETTINGS,
+): ConnectionError {
+  if (err instanceof ConnectionError) return err;
+  const where = `${spec.hostname}:${spec.port}`;
+  const [reason, text, sqlState] = describe(err, where, settings);
+  const message = redact(text, spec.password);
+  return new ConnectionError(reason, message, sqlState, message === text ? { cause: err } : undefined);
+}
+
+type Description = [reason: ConnectionFailureReason, text: string, sqlState?: string];
+
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EADDRNOTAVAIL",
+]);
+const TIMEOUT_MESSAGES = new Set([
+  "timeout expired",
+  "Connection terminated due to connection timeout",
+  "timeout exceeded when trying to connect",
+]);
+
+function describe(err: unknown, where: string, settings: ConnectionSettings): Description {
+  if (err instanceof TlsConfigError) return ["InvalidTLSConfig", err.message];
+  if (!(err instanceof Error)) return ["ConnectionFailed", `connecting to ${where} failed: ${String(err)}`];
+  if (err instanceof pg.DatabaseError) {
+    const reason = err.code?.startsWith("28") ? "AuthenticationFailed" : "ConnectionFailed";
+    const hint = /no encryption$/.test(err.message) ? "; the server wants TLS: set spec.ssl.enabled" : "";
+    return [reason, `${where}: ${err.message} (SQLSTATE ${err.code ?? "unknown"})${hint}`, err.code];
+  }
+  const code = (err as NodeJS.ErrnoException).code ?? "";
+  if (NETWORK_CODES.has(code))
+    return ["Unreachable", err.message.includes(where) ? err.message : `${where}: ${err.message}`];
+  if (code === "ETIMEDOUT" || TIMEOUT_MESSAGES.has(err.message)) {
+    return ["Timeout", `${where}: no answer within ${settings.connectionTimeoutMillis} ms (${err.message})`];
+  }
+  // node ends its host-name complaint with an empty list separator: "... is not in the cert's list: ".
+  if (isTlsError(err, code)) return ["TLSFailed", `${where}: TLS: ${err.message.replace(/[:\s]+$/, "")}`];
+  if (err.message === "Connection terminated unexpectedly") {
+    return ["ConnectionFailed", `${where}: the server closed the connection unexpectedly`];
+  }
+  return ["ConnectionFailed", `${where}: ${err.message}`];
+}
+
+function isTlsError(err: Error, code: string): boolean {
+  return (
+    code.startsWith("ERR_TLS") ||
+    code.startsWith("ERR_SSL") ||
+    /CERT|SELF_SIGNED|UNABLE_TO|VERIFY/.test(code) ||
+    /SSL/.test(err.message) // pg: "The server does not support SSL connections"
+  );
+}
+
+function redact(text: string, password: string): string {
+  // Very short passwords would blank out ordinary words; no message we build contains one anyway.
+  return password.length >= 4 ? text.replaceAll(password, "<redacted>") : text;
+}
+
+interface PoolEntry {
+  readonly pool: pg.Pool;
+  readonly fingerprint: string;
+}
+
+/**
+ * One bounded `pg.Pool` per instance, into the maintenance database, rebuilt
+ * when the instance's connection spec (password included) changes; plus
+ * short-lived clients into tenant databases.
+ */
+export class ConnectionRegistry {
+  private readonly settings: ConnectionSettings;
+  private readonly logger: Logger;
+  private readonly entries = new Map<string, PoolEntry>();
+  private readonly retiring = new Set<Promise<void>>();
+
+  constructor(options: { readonly settings?: Partial<ConnectionSettings>; readonly logger?: Logger } = {}) {
+    this.settings = { ...DEFAULT_CONNECTION_SETTINGS, ...options.settings };
+    this.logger = options.logger ?? silentLogger();
+  }
+
+  /** Runs `fn` with a pooled client of the instance's maintenance database; a client `fn` failed with is discarded. */
+  async withClient<T>(
+    key: InstanceKey,
+    spec: InstanceConnectionSpec,
+    fn: (client: pg.ClientBase) => Promise<T>,
+  ): Promise<T> {
+    const pool = this.poolFor(key, spec);
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (err) {
+      throw this.failedToConnect(key, MAINTENANCE_DATABASE, err, spec);
+    }
+    // A checked-out client has no listener of the pool's: without ours, a dying socket would crash the process.
+    let lost: Error | undefined;
+    const onError = (err: Error): void => {
+      lost = err;
+    };
+    client.on("error", onError);
+    let failed = false;
+    try {
+      return await fn(client);
+    } catch (err) {
+      failed = true; // it may be inside an aborted transaction: not fit for the next caller
+      throw err;
+    } finally {
+      client.off("error", onError);
+      client.release(lost ?? failed);
+    }
+  }
+
+  /** Runs `fn` with a new client connected to `database` of the instance, ended afterwards whatever happens. */
+  async withTenantClient<T>(
+    key: InstanceKey,
+    spec: InstanceConnectionSpec,
+    database: string,
+    fn: (client: pg.ClientBase) => Promise<T>,
+  ): Promise<T> {
+    let client: pg.Client;
+    try {
+      client = new pg.Client(pgClientConfig(spec, database, this.settings));
+    } catch (err) {
+      throw this.failedToConnect(key, database, err, spec);
+    }
+    client.on("error", (err) =>
+      this.logger.warn("Lost PostgreSQL connection", { ...this.fields(key), database, error: err.message }),
+    );
+    try {
+      await client.connect();
+    } catch (err) {
+      throw this.failedToConnect(key, database, err, spec);
+    }
+    try {
+      return await fn(client);
+    } finally {
+      await endClient(client, this.settings.connectionTimeoutMillis);
+    }
+  }
+
+  /** True while a pool for this instance is open. */
+  has(key: InstanceKey): boolean {
+    return this.entries.has(instanceKeyString(key));
+  }
+
+  /** Closes the instance's pool (e.g. when the instance is deleted); waits for clients in use to come back. */
+  async close(key: InstanceKey): Promise<void> {
+    const id = instanceKeyString(key);
+    const entry = this.entries.get(id);
+    if (!entry) return;
+    this.entries.delete(id);
+    await entry.pool.end();
+    this.logger.info("Closed PostgreSQL connection pool", this.fields(key));
+  }
+
+  /** Closes every pool, including those still draining after a rebuild. */
+  async closeAll(): Promise<void> {
+    const pools = [...this.entries.values()].map((entry) => entry.pool.end());
+    this.entries.clear();
+    await Promise.all([...pools, ...this.retiring]);
+  }
+
+  private poolFor(key: InstanceKey, spec: InstanceConnectionSpec): pg.Pool {
+    const id = instanceKeyString(key);
+    const fingerprint = specFingerprint(spec);
+    const current = this.entries.get(id);
+    if (current?.fingerprint === fingerprint) return current.pool;
+    let config: pg.ClientConfig;
+    try {
+      config = pgClientConfig(spec, MAINTENANCE_DATABASE, this.settings);
+    } catch (err) {
+      throw this.failedToConnect(key, MAINTENANCE_DATABASE, err, spec);
+    }
+    const pool = new pg.Pool({
+      ...config,
+      max: this.settings.maxConnections,
+      idleTimeoutMillis: this.settings.idleTimeoutMillis,
+    });
+    // pg drops the broken client by itself; without a listener the 'error' event would kill the process.
+    pool.on("error", (err) => {
+      this.logger.warn("Lost idle PostgreSQL connection", { ...this.fields(key), error: err.message });
+    });
+    this.entries.set(id, { pool, fingerprint });
+    if (current) {
+      this.logger.info("Rebuilt PostgreSQL connection pool after a connection change", this.fields(key));
+      this.retire(current.pool, key);
+    }
+    return pool;
+  }
+
+  private retire(pool: pg.Pool, key: InstanceKey): void {
+    const ended: Promise<void> = pool
+      .end()
+      .catch((err: unknown) => {
+        this.logger.warn("Failed to close a replaced PostgreSQL pool", { ...this.fields(key), error: String(err) });
+      })
+      .finally(() => this.retiring.delete(ended));
+    this.retiring.add(ended);
+  }
+
+  private failedToConnect(
+    key: InstanceKey,
+    database: string,
+    err: unknown,
+    spec: InstanceConnectionSpec,
+  ): ConnectionError {
+    const cause = connectionError(err, spec, this.settings);
+    return new ConnectionError(
+      cause.reason,
+      `while connecting to database "${database}" of ${instanceKeyString(key)} as "${spec.username}": ${cause.message}`,
+      cause.sqlState,
+      { cause },
+    );
+  }
+
+  private fields(key: InstanceKey): Record<string, string> {
+    return key.kind === "PostgresInstance"
+      ? { kind: key.kind, namespace: key.namespace, name: key.name }
+      : { kind: key.kind, name: key.name };
+  }
+}
+
+/** Ends a client, but destroys its socket if a dead peer keeps the goodbye from finishing. */
+async function endClient(client: pg.Client, timeoutMillis: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), timeoutMillis);
+  });
+  try {
+    const outcome = await Promise.race([client.end().catch(() => undefined), gaveUp]);
+    if (outcome === "timeout") client.connection.stream.destroy();
+  } finally {
+    clearTimeout(timer);
+  }
+}
