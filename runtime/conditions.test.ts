@@ -97,7 +97,7 @@ describe("conditions", () => {
     const obj = (status?: Obj["status"]): Obj => ({ metadata: { name: "x", generation: 7 }, status });
 
     it("sets the conditions, Ready and observedGeneration", () => {
-      const status = computeStatus(obj(), [setConditions([connected], { now: t0, readyFrom: ["Connected"] })]);
+      const status = computeStatus(obj(), [setConditions<Obj>([connected], { now: t0, readyFrom: ["Connected"] })]);
       expect(status.observedGeneration).to.equal(7);
       expect(status.conditions!.map((c) => [c.type, c.status, c.observedGeneration])).to.deep.equal([
         ["Connected", "True", 7],

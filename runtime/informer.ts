@@ -129,11 +129,11 @@ export class Informer<T extends KubernetesObject> {
         if (isGone(err)) {
           this.logger.info("Watch expired, relisting", { resourceVersion, error: errorMessage(err) });
           resourceVersion = undefined;
-          continue;
+        } else {
+          const delayMs = this.backoff.next();
+          this.logger.warn("Watch failed, retrying", { error: errorMessage(err), retryInMs: delayMs });
+          await sleep(delayMs, signal);
         }
-        const delayMs = this.backoff.next();
-        this.logger.warn("Watch failed, retrying", { error: errorMessage(err), retryInMs: delayMs });
-        await sleep(delayMs, signal);
       }
     }
   }
@@ -142,7 +142,7 @@ export class Informer<T extends KubernetesObject> {
   private async relist(): Promise<string> {
     const items: T[] = [];
     let page: string | undefined;
-    let resourceVersion = "";
+    let resourceVersion: string;
     do {
       const result = await this.client.list<T>(this.kind, {
         ...this.selectors(),

@@ -203,7 +203,7 @@ export class KubeClient {
     const idleMs = options.idleTimeoutMs ?? (options.timeoutSeconds + 30) * 1000;
     return new Promise<void>((resolve, reject) => {
       let settled = false;
-      const finish = (err?: unknown): void => {
+      const finish = (err?: Error): void => {
         if (settled) return;
         settled = true;
         options.signal.removeEventListener("abort", abort);
@@ -236,7 +236,7 @@ export class KubeClient {
             try {
               onEvent(JSON.parse(line) as WatchEvent);
             } catch (err) {
-              return finish(err);
+              return finish(err instanceof Error ? err : new Error(String(err)));
             }
           }
         });

@@ -8,13 +8,11 @@ import { keyOf, type ResourceKind } from "./resource-kind.js";
 /** A small change to a copy of `status`; it may read the object (e.g. its generation) but must not write it. */
 export type StatusMutator<S, T extends KubernetesObject = KubernetesObject> = (status: S, obj: T) => void;
 
-/** The fields every Kompost status has. */
-export interface BaseStatus {
-  observedGeneration?: number;
-}
+/** An object that has (or may get) a status. */
+export type WithStatus = KubernetesObject & { status?: object };
 
-/** An object with a status of type S. */
-export type WithStatus<S> = KubernetesObject & { status?: S };
+/** The status type of an object type. */
+export type StatusOf<T extends WithStatus> = NonNullable<T["status"]>;
 
 /** Options of `updateStatus`. */
 export interface UpdateStatusOptions {
@@ -31,18 +29,18 @@ export interface UpdateStatusOptions {
  * 409 Conflict it reads the object again and re-applies the mutators. When nothing
  * changed, nothing is written. Returns the object as stored afterwards.
  */
-export async function updateStatus<S extends BaseStatus, T extends WithStatus<S>>(
+export async function updateStatus<T extends WithStatus>(
   client: KubeClient,
   kind: ResourceKind,
   obj: T,
-  mutators: readonly StatusMutator<S, T>[],
+  mutators: readonly StatusMutator<StatusOf<T>, T>[],
   options: UpdateStatusOptions = {},
 ): Promise<T> {
   const maxAttempts = options.maxAttempts ?? 5;
   const key = keyOf(obj);
   let current = obj;
   for (let attempt = 1; ; attempt++) {
-    const before = toJson(current.status ?? ({} as S));
+    const before = toJson(current.status ?? {});
     const after = computeStatus(current, mutators);
     if (isDeepStrictEqual(before, after)) return current;
     const patch = {
@@ -64,14 +62,14 @@ export async function updateStatus<S extends BaseStatus, T extends WithStatus<S>
 }
 
 /** The status `mutators` make of `obj.status`, with `observedGeneration` set, as plain JSON. */
-export function computeStatus<S extends BaseStatus, T extends WithStatus<S>>(
+export function computeStatus<T extends WithStatus>(
   obj: T,
-  mutators: readonly StatusMutator<S, T>[],
-): S {
-  const status = structuredClone(toJson(obj.status ?? ({} as S)));
+  mutators: readonly StatusMutator<StatusOf<T>, T>[],
+): StatusOf<T> {
+  const status = structuredClone(toJson(obj.status ?? {})) as StatusOf<T>;
   for (const mutate of mutators) mutate(status, obj);
   const generation = obj.metadata?.generation;
-  if (generation !== undefined) status.observedGeneration = generation;
+  if (generation !== undefined) (status as { observedGeneration?: number }).observedGeneration = generation;
   return toJson(status);
 }
 
