@@ -1,9 +1,9 @@
 import { execFile } from "node:child_process";
-import { mkdir } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { freePort } from "../ports.js";
-import { ServerProcess, waitFor } from "./process.js";
+import { retryOnPortClash, ServerProcess, waitFor } from "./process.js";
 
 const run = promisify(execFile);
 
@@ -16,10 +16,16 @@ export class Etcd {
 
   /** Starts etcd from `binDir` with its data and log in `dir`, and waits until it is healthy. */
   static async start(binDir: string, dir: string): Promise<Etcd> {
+    return retryOnPortClash(() => Etcd.startOnce(binDir, dir));
+  }
+
+  private static async startOnce(binDir: string, dir: string): Promise<Etcd> {
     const [clientPort, peerPort] = [await freePort(), await freePort()];
     const url = `http://127.0.0.1:${clientPort}`;
     const peerUrl = `http://127.0.0.1:${peerPort}`;
+    // A fresh data dir each attempt: a failed one may have recorded other peer URLs.
     const dataDir = path.join(dir, "etcd-data");
+    await rm(dataDir, { recursive: true, force: true });
     await mkdir(dataDir, { recursive: true });
     const binary = path.join(binDir, "etcd");
     const args = [

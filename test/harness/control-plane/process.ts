@@ -56,11 +56,11 @@ export class ServerProcess {
   }
 
   /** Sends SIGTERM, then SIGKILL after a grace period, and waits for the exit. */
-  async stop(): Promise<void> {
+  async stop(graceMs = STOP_GRACE_MS): Promise<void> {
     if (!this.running) return;
     this.child.kill("SIGTERM");
     const timer = new AbortController();
-    const killed = sleep(STOP_GRACE_MS, undefined, { signal: timer.signal }).then(
+    const killed = sleep(graceMs, undefined, { signal: timer.signal }).then(
       () => this.running && this.child.kill("SIGKILL"),
       () => undefined,
     );
@@ -106,5 +106,19 @@ export async function waitFor<T>(
       throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last}\n${tails.join("\n")}`);
     }
     await sleep(100);
+  }
+}
+
+/**
+ * Runs `start` again, up to three times in all, when it failed because another
+ * process took its port between freePort() and the bind.
+ */
+export async function retryOnPortClash<T>(start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (attempt >= 3 || !String(err).includes("address already in use")) throw err;
+    }
   }
 }

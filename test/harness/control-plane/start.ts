@@ -12,6 +12,7 @@ import { createCerts, type ControlPlaneCerts } from "./certs.js";
 import { installCRDsFrom } from "./crds.js";
 import { Etcd } from "./etcd.js";
 import { runKubectl, type KubectlResult } from "./kubectl.js";
+import { retryOnPortClash } from "./process.js";
 
 /** A day: longer than any test run, so ServiceAccount tokens never expire mid-run. */
 const TOKEN_SECONDS = 86_400;
@@ -58,10 +59,22 @@ export async function startControlPlane(options: StartOptions): Promise<RunningC
   try {
     const certs = await createCerts(dir);
     etcd = await Etcd.start(binDir, dir);
-    apiServer = new ApiServer({ binDir, dir, port: await freePort(), etcdUrl: etcd.url, certs });
-    await apiServer.start();
+    const etcdUrl = etcd.url;
+    apiServer = await retryOnPortClash(async () => {
+      const candidate = new ApiServer({ binDir, dir, port: await freePort(), etcdUrl, certs });
+      await candidate.start();
+      return candidate;
+    });
     const crdDir = options.crdDir ?? CRD_DIR;
-    const controlPlane = await LocalControlPlane.create({ binDir, dir, crdDir, certs, etcd, apiServer, stop });
+    const controlPlane = await LocalControlPlane.create({
+      binDir,
+      dir,
+      crdDir,
+      certs,
+      etcd,
+      apiServer,
+      stop,
+    });
     if (options.installCRDs) await controlPlane.installCRDs();
     return controlPlane;
   } catch (err) {
