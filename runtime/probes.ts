@@ -69,7 +69,12 @@ export class ProbeServers {
     const metricsAddress = bindAddressOrThrow(options.metricsBindAddress, "metrics");
     const servers: http.Server[] = [];
     try {
-      if (probeAddress !== "disabled" && options.healthProbeBindAddress === options.metricsBindAddress) {
+      // Port 0 means "any free port" for each server, so only a fixed, identical address is shared.
+      if (
+        probeAddress !== "disabled" &&
+        probeAddress.port !== 0 &&
+        options.healthProbeBindAddress === options.metricsBindAddress
+      ) {
         const server = await listen(
           { ...probeRoutes, ...metricsRoutes },
           probeAddress,
