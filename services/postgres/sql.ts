@@ -1,0 +1,238 @@
+/**
+ * The one module that builds SQL text. Identifiers go through `quoteIdent`,
+ * literals through `quoteLiteral`, numbers and booleans through `sqlInteger` and
+ * `sqlBoolean`; lookups are the `pg_catalog.`-qualified constants below and take
+ * `$n` parameters. Nothing else in the code base may paste a value into SQL.
+ */
+import { Buffer } from "node:buffer";
+
+/** PostgreSQL's NAMEDATALEN - 1: the longest identifier the server keeps, in bytes. */
+export const MAX_IDENTIFIER_BYTES = 63;
+
+/** Quotes an identifier for SQL: double quotes around it, inner `"` doubled; refuses what the server would mangle. */
+export function quoteIdent(name: string): string {
+  if (name.length === 0) {
+    throw new Error("while quoting an SQL identifier: the name is empty; PostgreSQL needs at least one character");
+  }
+  if (name.includes("\0")) {
+    throw new Error(
+      "while quoting an SQL identifier: the name contains a NUL character, which PostgreSQL cannot store",
+    );
+  }
+  const bytes = Buffer.byteLength(name, "utf8");
+  if (bytes > MAX_IDENTIFIER_BYTES) {
+    // The server would silently truncate, so two different names could meet in one object.
+    throw new Error(
+      `while quoting an SQL identifier: the name is ${bytes} bytes long; PostgreSQL keeps at most ${MAX_IDENTIFIER_BYTES}, use a shorter name`,
+    );
+  }
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/**
+ * Quotes a string literal for SQL the way libpq's PQescapeLiteral does: single
+ * quotes doubled, and with a backslash present the `E'...'` form with backslashes
+ * doubled, so the text means the same whatever `standard_conforming_strings` is.
+ */
+export function quoteLiteral(value: string): string {
+  if (value.includes("\0")) {
+    throw new Error("while quoting an SQL literal: the value contains a NUL character, which PostgreSQL cannot store");
+  }
+  const quoted = value.replaceAll("'", "''");
+  return value.includes("\\") ? `E'${quoted.replaceAll("\\", "\\\\")}'` : `'${quoted}'`;
+}
+
+/** Renders a validated integer for SQL; anything but a safe integer is refused. */
+export function sqlInteger(value: number): string {
+  if (!Number.isSafeInteger(value)) {
+    throw new Error(`while rendering an SQL integer: ${String(value)} is not an integer`);
+  }
+  return String(value);
+}
+
+/** Renders a boolean for SQL. */
+export function sqlBoolean(value: boolean): string {
+  return value ? "true" : "false";
+}
+
+// ---------------------------------------------------------------------------
+// Catalog reads: constants with `$n` parameters, everything qualified.
+// ---------------------------------------------------------------------------
+
+/** Catalog queries used by the SQL units; each takes only `$n` parameters. */
+export const CATALOG = {
+  /** The server's version as an integer (e.g. 150004). */
+  serverVersion: "SELECT pg_catalog.current_setting('server_version_num')::pg_catalog.int4 AS version",
+
+  /** The connected user and whether it is a superuser. */
+  currentAdmin:
+    "SELECT r.rolname AS name, r.rolsuper AS superuser FROM pg_catalog.pg_roles r WHERE r.rolname = pg_catalog.current_user()",
+
+  /** The database we are connected to. */
+  currentDatabase: "SELECT pg_catalog.current_database() AS name",
+
+  /** $1 = database name: its oid and ownership comment, if it exists. */
+  databaseByName:
+    "SELECT d.oid::pg_catalog.int8 AS oid, pg_catalog.shobj_description(d.oid, 'pg_database') AS comment FROM pg_catalog.pg_database d WHERE d.datname = $1",
+
+  /** $1 = role name: its oid, ownership comment and attributes, if it exists. */
+  roleByName:
+    "SELECT r.oid::pg_catalog.int8 AS oid, pg_catalog.shobj_description(r.oid, 'pg_authid') AS comment, r.rolcanlogin AS login, r.rolsuper AS superuser, r.rolcreatedb AS createdb, r.rolcreaterole AS createrole, r.rolreplication AS replication, r.rolbypassrls AS bypassrls FROM pg_catalog.pg_roles r WHERE r.rolname = $1",
+
+  /** Whether the connected user may read `pg_authid` (only superusers may). */
+  canReadAuthid: "SELECT pg_catalog.has_table_privilege('pg_catalog.pg_authid', 'SELECT') AS allowed",
+
+  /** $1 = role name: its stored password (a verifier) or null; superusers only. */
+  rolePassword: "SELECT a.rolpassword AS verifier FROM pg_catalog.pg_authid a WHERE a.rolname = $1",
+
+  /** $1 = encoding name: whether the server knows it. */
+  encodingKnown: "SELECT pg_catalog.pg_char_to_encoding($1) >= 0 AS known",
+
+  /** $1 = database name: whether it exists and may serve as a template. */
+  templateByName: "SELECT d.datistemplate AS istemplate FROM pg_catalog.pg_database d WHERE d.datname = $1",
+
+  /** $1 = database name: ends every other session connected to it. */
+  terminateSessions:
+    "SELECT pg_catalog.pg_terminate_backend(a.pid) AS terminated FROM pg_catalog.pg_stat_activity a WHERE a.datname = $1 AND a.pid <> pg_catalog.pg_backend_pid()",
+
+  /** $1 = role name: databases (or "shared objects") in which something still depends on the role. */
+  roleDependencies:
+    "SELECT DISTINCT COALESCE(d.datname, '(shared objects)') AS place FROM pg_catalog.pg_shdepend s LEFT JOIN pg_catalog.pg_database d ON d.oid = s.dbid WHERE s.refclassid = 'pg_catalog.pg_authid'::pg_catalog.regclass AND s.refobjid = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = $1) ORDER BY 1",
+
+  /** $1 = member, $2 = role: whether $1 holds $2's privileges (to alter its default privileges, end its sessions). */
+  isMemberOf: "SELECT pg_catalog.pg_has_role($1, $2, 'USAGE') AS member",
+
+  /** $1 = role, $2 = database, $3 = privilege: whether the role holds it on the database. */
+  hasDatabasePrivilege: "SELECT pg_catalog.has_database_privilege($1, $2, $3) AS granted",
+
+  /** $1 = role, $2 = privilege: whether the role holds it on schema public. */
+  hasPublicSchemaPrivilege: "SELECT pg_catalog.has_schema_privilege($1, 'public', $2) AS granted",
+
+  /** $1 = database name: PUBLIC's privileges on it (CONNECT, TEMPORARY, CREATE), default ACL included. */
+  publicDatabasePrivileges:
+    "SELECT a.privilege_type AS privilege FROM pg_catalog.pg_database d, pg_catalog.aclexplode(COALESCE(d.datacl, pg_catalog.acldefault('d', d.datdba))) a WHERE d.datname = $1 AND a.grantee = 0",
+
+  /** $1 = role: tables, views and sequences in schema public it cannot SELECT. */
+  publicRelationsNotReadable:
+    "SELECT c.relname AS name FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND NOT CASE WHEN c.relkind = 'S' THEN pg_catalog.has_sequence_privilege($1, c.oid, 'SELECT') ELSE pg_catalog.has_table_privilege($1, c.oid, 'SELECT') END ORDER BY 1",
+
+  /**
+   * $1 = creating role, $2 = grantee, $3 = object type ('r' tables, 'S' sequences,
+   * 'n' schemas), $4 = privilege: whether the database-wide default ACL grants it.
+   */
+  hasDefaultPrivilege:
+    "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_default_acl d, pg_catalog.aclexplode(d.defaclacl) a WHERE d.defaclrole = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = $1) AND d.defaclnamespace = 0 AND d.defaclobjtype = $3 AND a.grantee = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = $2) AND a.privilege_type = $4) AS granted",
+} as const;
+
+// ---------------------------------------------------------------------------
+// Statements: every value quoted by the helpers above.
+// ---------------------------------------------------------------------------
+
+/** The options of CREATE DATABASE, already validated (see params.ts). */
+export interface CreateDatabaseOptions {
+  readonly template?: string;
+  readonly encoding?: string;
+  readonly locale?: string;
+  readonly lcCollate?: string;
+  readonly lcCtype?: string;
+  readonly connectionLimit?: number;
+  readonly isTemplate?: boolean;
+}
+
+/** CREATE DATABASE with the given options; `serverVersion` decides whether LOCALE is known (PostgreSQL 13+). */
+export function createDatabaseSql(name: string, options: CreateDatabaseOptions, serverVersion: number): string {
+  const clauses: string[] = [];
+  if (options.template !== undefined) clauses.push(`TEMPLATE = ${quoteIdent(options.template)}`);
+  if (options.encoding !== undefined) clauses.push(`ENCODING = ${quoteLiteral(options.encoding)}`);
+  const lcCollate = options.lcCollate ?? (serverVersion < 130000 ? options.locale : undefined);
+  const lcCtype = options.lcCtype ?? (serverVersion < 130000 ? options.locale : undefined);
+  if (options.locale !== undefined && serverVersion >= 130000) clauses.push(`LOCALE = ${quoteLiteral(options.locale)}`);
+  if (lcCollate !== undefined) clauses.push(`LC_COLLATE = ${quoteLiteral(lcCollate)}`);
+  if (lcCtype !== undefined) clauses.push(`LC_CTYPE = ${quoteLiteral(lcCtype)}`);
+  if (options.connectionLimit !== undefined) clauses.push(`CONNECTION LIMIT = ${sqlInteger(options.connectionLimit)}`);
+  if (options.isTemplate !== undefined) clauses.push(`IS_TEMPLATE = ${sqlBoolean(options.isTemplate)}`);
+  const withClause = clauses.length > 0 ? ` WITH ${clauses.join(" ")}` : "";
+  return `CREATE DATABASE ${quoteIdent(name)}${withClause}`;
+}
+
+/** Takes PUBLIC's default CONNECT and TEMPORARY away from a database. */
+export function revokePublicOnDatabaseSql(name: string): string {
+  return `REVOKE ALL ON DATABASE ${quoteIdent(name)} FROM PUBLIC`;
+}
+
+/** Sets the comment (our ownership marker) of a database. */
+export function commentOnDatabaseSql(name: string, comment: string): string {
+  return `COMMENT ON DATABASE ${quoteIdent(name)} IS ${quoteLiteral(comment)}`;
+}
+
+/** Drops a database; `force` (PostgreSQL 13+) ends the sessions still connected to it. */
+export function dropDatabaseSql(name: string, force: boolean): string {
+  return `DROP DATABASE ${quoteIdent(name)}${force ? " WITH (FORCE)" : ""}`;
+}
+
+/** The attributes every tenant role has: it may log in and nothing more. */
+export const TENANT_ROLE_ATTRIBUTES = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS";
+
+/** CREATE ROLE for a tenant role with a SCRAM verifier (never a clear-text password). */
+export function createRoleSql(name: string, verifier: string): string {
+  return `CREATE ROLE ${quoteIdent(name)} ${TENANT_ROLE_ATTRIBUTES} PASSWORD ${quoteLiteral(verifier)}`;
+}
+
+/** Puts a tenant role's attributes back to what Kompost gives it. */
+export function resetRoleAttributesSql(name: string): string {
+  return `ALTER ROLE ${quoteIdent(name)} ${TENANT_ROLE_ATTRIBUTES}`;
+}
+
+/** Sets a role's password to a SCRAM verifier. */
+export function setRolePasswordSql(name: string, verifier: string): string {
+  return `ALTER ROLE ${quoteIdent(name)} PASSWORD ${quoteLiteral(verifier)}`;
+}
+
+/** Sets the comment (our ownership marker) of a role. */
+export function commentOnRoleSql(name: string, comment: string): string {
+  return `COMMENT ON ROLE ${quoteIdent(name)} IS ${quoteLiteral(comment)}`;
+}
+
+/** Drops a role. */
+export function dropRoleSql(name: string): string {
+  return `DROP ROLE ${quoteIdent(name)}`;
+}
+
+/** Makes `member` a member of `role` (used only as admin ∈ tenant role, never the other way round). */
+export function grantRoleSql(role: string, member: string): string {
+  return `GRANT ${quoteIdent(role)} TO ${quoteIdent(member)}`;
+}
+
+/** Grants privileges on a database; `privileges` is a fixed keyword list from the caller, never user input. */
+export function grantOnDatabaseSql(privileges: readonly DatabasePrivilege[], database: string, role: string): string {
+  return `GRANT ${privileges.join(", ")} ON DATABASE ${quoteIdent(database)} TO ${quoteIdent(role)}`;
+}
+
+/** Grants privileges on schema public. */
+export function grantOnPublicSchemaSql(privileges: readonly SchemaPrivilege[], role: string): string {
+  return `GRANT ${privileges.join(", ")} ON SCHEMA public TO ${quoteIdent(role)}`;
+}
+
+/** Grants SELECT on every existing table and sequence of schema public. */
+export function grantSelectOnPublicSql(role: string): string[] {
+  return [
+    `GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${quoteIdent(role)}`,
+    `GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO ${quoteIdent(role)}`,
+  ];
+}
+
+/** Default privileges so that what `creator` makes later (tables, sequences, schemas) is readable by `reader`. */
+export function defaultReadPrivilegesSql(creator: string, reader: string): string[] {
+  const prefix = `ALTER DEFAULT PRIVILEGES FOR ROLE ${quoteIdent(creator)}`;
+  return [
+    `${prefix} GRANT SELECT ON TABLES TO ${quoteIdent(reader)}`,
+    `${prefix} GRANT SELECT ON SEQUENCES TO ${quoteIdent(reader)}`,
+    `${prefix} GRANT USAGE ON SCHEMAS TO ${quoteIdent(reader)}`,
+  ];
+}
+
+/** A privilege on a database, as a fixed SQL keyword. */
+export type DatabasePrivilege = "CONNECT" | "TEMPORARY" | "CREATE";
+
+/** A privilege on a schema, as a fixed SQL keyword. */
+export type SchemaPrivilege = "USAGE" | "CREATE";
