@@ -1,0 +1,321 @@
+import { expect } from "chai";
+import { randomBytes } from "node:crypto";
+import { Writable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import type pg from "pg";
+import winston from "winston";
+import { freePort } from "../../test/harness/ports.js";
+import type { PostgresServer } from "../../test/harness/postgres.js";
+import { postgres } from "../../test/harness/postgres.js";
+import type { ConnectionSettings, InstanceConnectionSpec, InstanceKey } from "./connections.js";
+import { ConnectionError, ConnectionRegistry, instanceKeyString, specFingerprint } from "./connections.js";
+
+/** A winston logger that keeps every entry, to look at what the registry logged. */
+function capturingLogger(): { logger: winston.Logger; entries: Record<string, unknown>[]; text(): string } {
+  const entries: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      entries.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+      done();
+    },
+  });
+  const logger = winston.createLogger({
+    format: winston.format.json(),
+    transports: [new winston.transports.Stream({ stream })],
+  });
+  return { logger, entries, text: () => entries.map((e) => JSON.stringify(e)).join("\n") };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<ConnectionError> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).to.be.instanceOf(ConnectionError);
+    return err as ConnectionError;
+  }
+  throw new Error("expected a ConnectionError, but the call succeeded");
+}
+
+const backendPid = async (client: pg.ClientBase): Promise<number> =>
+  (await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
+
+describe("the connection registry", () => {
+  const settings: Partial<ConnectionSettings> = { connectionTimeoutMillis: 2_000 };
+  const instance: InstanceKey = { kind: "PostgresInstance", namespace: "team-a", name: "main" };
+  const suffix = randomBytes(4).toString("hex");
+  let srv: PostgresServer;
+  let registry: ConnectionRegistry;
+  let log: ReturnType<typeof capturingLogger>;
+
+  before(async () => (srv = await postgres()));
+  beforeEach(() => {
+    log = capturingLogger();
+    registry = new ConnectionRegistry({ settings, logger: log.logger });
+  });
+  afterEach(async () => registry.closeAll());
+
+  function spec(overrides: Partial<InstanceConnectionSpec> = {}): InstanceConnectionSpec {
+    return {
+      hostname: srv.tlsServerName,
+      port: srv.port,
+      username: srv.superuser.user,
+      password: srv.superuser.password,
+      ssl: { enabled: true, verify: "verify_peer", ca: srv.caPem },
+      ...overrides,
+    };
+  }
+
+  async function asAdmin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+    const client = await srv.connect();
+    try {
+      return await fn(client);
+    } finally {
+      await client.end();
+    }
+  }
+
+  async function backendExists(pid: number): Promise<boolean> {
+    return asAdmin(async (admin) => {
+      const { rowCount } = await admin.query("SELECT 1 FROM pg_catalog.pg_stat_activity WHERE pid = $1", [pid]);
+      return rowCount === 1;
+    });
+  }
+
+  async function waitUntilGone(pid: number): Promise<void> {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      if (!(await backendExists(pid))) return;
+      await sleep(50);
+    }
+    throw new Error(`backend ${pid} is still connected`);
+  }
+
+  describe("keys", () => {
+    it("keeps a PostgresInstance and a PostgresClusterInstance of the same name apart", async () => {
+      const cluster: InstanceKey = { kind: "PostgresClusterInstance", name: "main" };
+      expect(instanceKeyString(instance)).to.equal("PostgresInstance/team-a/main");
+      expect(instanceKeyString(cluster)).to.equal("PostgresClusterInstance/main");
+      const limited = spec({ username: srv.limitedAdmin.user, password: srv.limitedAdmin.password });
+      const userOf = async (key: InstanceKey, s: InstanceConnectionSpec): Promise<string> =>
+        registry.withClient(key, s, async (c) => (await c.query<{ u: string }>("SELECT current_user AS u")).rows[0]!.u);
+      expect(await userOf(instance, spec())).to.equal(srv.superuser.user);
+      expect(await userOf(cluster, limited)).to.equal(srv.limitedAdmin.user);
+      expect(await userOf(instance, spec())).to.equal(srv.superuser.user);
+    });
+
+    it("fingerprints every part of the spec, the password included", () => {
+      const base = spec();
+      const variants: InstanceConnectionSpec[] = [
+        { ...base, hostname: "other" },
+        { ...base, port: base.port + 1 },
+        { ...base, username: "other" },
+        { ...base, password: "other" },
+        { ...base, ssl: { enabled: false } },
+        { ...base, ssl: { enabled: true, verify: "verify_ca", ca: srv.caPem } },
+        { ...base, ssl: { enabled: true, verify: "verify_peer" } },
+      ];
+      const prints = new Set([base, ...variants].map(specFingerprint));
+      expect(prints.size).to.equal(variants.length + 1);
+      expect(specFingerprint({ ...base })).to.equal(specFingerprint(base));
+      expect(specFingerprint(base)).not.to.include(base.password);
+    });
+  });
+
+  describe("withClient", () => {
+    it("connects to the maintenance database as application kompost with a statement timeout", async () => {
+      const row = await registry.withClient(instance, spec(), async (c) => {
+        const { rows } = await c.query<{ db: string; app: string; timeout: string }>(
+          "SELECT current_database() AS db, current_setting('application_name') AS app, current_setting('statement_timeout') AS timeout",
+        );
+        return rows[0]!;
+      });
+      expect(row).to.deep.equal({ db: "postgres", app: "kompost", timeout: "30s" });
+    });
+
+    it("reuses the pooled connection for calls one after another", async () => {
+      const first = await registry.withClient(instance, spec(), backendPid);
+      const second = await registry.withClient(instance, spec(), backendPid);
+      expect(second).to.equal(first);
+    });
+
+    it("never opens more connections than its maximum", async () => {
+      const small = new ConnectionRegistry({ settings: { ...settings, maxConnections: 2 } });
+      try {
+        const pids = await Promise.all(
+          Array.from({ length: 6 }, () =>
+            small.withClient(instance, spec(), async (c) => {
+              const pid = await backendPid(c);
+              await sleep(30); // hold the client so that the calls overlap
+              return pid;
+            }),
+          ),
+        );
+        expect(pids).to.have.length(6);
+        expect(new Set(pids).size).to.be.at.most(2);
+      } finally {
+        await small.closeAll();
+      }
+    });
+
+    it("cancels a statement that runs longer than the statement timeout", async () => {
+      const impatient = new ConnectionRegistry({ settings: { ...settings, statementTimeoutMillis: 200 } });
+      try {
+        const error = await impatient
+          .withClient(instance, spec(), (c) => c.query("SELECT pg_sleep(10)"))
+          .then(
+            () => undefined,
+            (err: unknown) => err as { code?: string },
+          );
+        expect(error?.code).to.equal("57014"); // query_canceled
+      } finally {
+        await impatient.closeAll();
+      }
+    });
+
+    it("discards a client that the callback failed with, so an aborted transaction never leaks", async () => {
+      let failedPid = 0;
+      const failing = registry.withClient(instance, spec(), async (c) => {
+        failedPid = await backendPid(c);
+        await c.query("BEGIN");
+        await c.query("SELECT 1/0");
+      });
+      await failing.then(
+        () => expect.fail("expected division by zero"),
+        (err: { code?: string }) => expect(err.code).to.equal("22012"),
+      );
+      const next = await registry.withClient(instance, spec(), async (c) => {
+        await c.query("SELECT 1"); // would fail with 25P02 inside the aborted transaction
+        return backendPid(c);
+      });
+      expect(next).not.to.equal(failedPid);
+      await waitUntilGone(failedPid);
+    });
+
+    it("survives its connection dying while the callback holds it", async () => {
+      const pid = await registry.withClient(instance, spec(), async (c) => {
+        const own = await backendPid(c);
+        const ended = new Promise((resolve) => c.once("end", resolve));
+        await asAdmin((admin) => admin.query("SELECT pg_terminate_backend($1)", [own]));
+        await ended; // the socket error was emitted while the client was checked out
+        return own;
+      });
+      const next = await registry.withClient(instance, spec(), backendPid);
+      expect(next).not.to.equal(pid);
+    });
+
+    it("reports an unparsable CA as a ConnectionError and opens no pool", async () => {
+      const s = spec({ ssl: { enabled: true, verify: "verify_ca", ca: "garbage" } });
+      const error = await rejection(registry.withClient(instance, s, backendPid));
+      expect(error.reason).to.equal("InvalidTLSConfig");
+      expect(error.message)
+        .to.include("PostgresInstance/team-a/main")
+        .and.to.include("ssl.ca is not a PEM certificate");
+      expect(registry.has(instance)).to.equal(false);
+    });
+
+    it("reports a closed port with the instance, the database and the network's words", async () => {
+      const port = await freePort();
+      const error = await rejection(registry.withClient(instance, spec({ hostname: "127.0.0.1", port }), backendPid));
+      expect(error.reason).to.equal("Unreachable");
+      expect(error.message).to.equal(
+        `while connecting to database "postgres" of PostgresInstance/team-a/main as "${srv.superuser.user}": connect ECONNREFUSED 127.0.0.1:${port}`,
+      );
+    });
+  });
+
+  describe("a change of the connection spec", () => {
+    const role = `kompost_e_rotate_${suffix}`;
+    const oldPassword = randomBytes(18).toString("base64url");
+    const newPassword = randomBytes(18).toString("base64url");
+
+    before(() => asAdmin((a) => a.query(`CREATE ROLE ${role} LOGIN PASSWORD '${oldPassword}'`)));
+    after(() => asAdmin((a) => a.query(`DROP ROLE IF EXISTS ${role}`)));
+
+    it("rebuilds the pool with the new password and closes the old pool", async () => {
+      const asRole = (password: string): InstanceConnectionSpec => spec({ username: role, password });
+      const oldPid = await registry.withClient(instance, asRole(oldPassword), backendPid);
+      await asAdmin((a) => a.query(`ALTER ROLE ${role} PASSWORD '${newPassword}'`));
+
+      // The old pool still holds an authenticated idle connection: only a rebuilt pool can fail here.
+      const wrong = await rejection(registry.withClient(instance, asRole("wrong-password-1234"), backendPid));
+      expect(wrong.reason).to.equal("AuthenticationFailed");
+      expect(wrong.sqlState).to.equal("28P01");
+      expect(wrong.message).not.to.include("wrong-password-1234");
+
+      const newPid = await registry.withClient(instance, asRole(newPassword), backendPid);
+      expect(newPid).not.to.equal(oldPid);
+      await waitUntilGone(oldPid);
+      expect(log.entries.map((e) => e.message)).to.include(
+        "Rebuilt PostgreSQL connection pool after a connection change",
+      );
+      for (const secret of [oldPassword, newPassword, "wrong-password-1234"]) expect(log.text()).not.to.include(secret);
+    });
+  });
+
+  describe("withTenantClient", () => {
+    const database = `kompost_e_tenant_${suffix}`;
+    before(() => asAdmin((a) => a.query(`CREATE DATABASE ${database}`)));
+    after(() => asAdmin((a) => a.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)));
+
+    it("connects into the given database and ends the connection afterwards", async () => {
+      const [db, pid] = await registry.withTenantClient(instance, spec(), database, async (c) => {
+        const { rows } = await c.query<{ db: string }>("SELECT current_database() AS db");
+        return [rows[0]!.db, await backendPid(c)] as const;
+      });
+      expect(db).to.equal(database);
+      expect(await backendExists(pid)).to.equal(false);
+      expect(registry.has(instance)).to.equal(false); // no pool for one-off tenant work
+    });
+
+    it("ends the connection when the callback fails", async () => {
+      let pid = 0;
+      const failing = registry.withTenantClient(instance, spec(), database, async (c) => {
+        pid = await backendPid(c);
+        throw new Error("callback failed");
+      });
+      await failing.then(
+        () => expect.fail("expected the callback's error"),
+        (err: Error) => expect(err.message).to.equal("callback failed"),
+      );
+      expect(await backendExists(pid)).to.equal(false);
+    });
+
+    it("reports a database that does not exist in the server's words", async () => {
+      const error = await rejection(registry.withTenantClient(instance, spec(), `${database}_missing`, backendPid));
+      expect(error.sqlState).to.equal("3D000");
+      expect(error.message).to.include(`while connecting to database "${database}_missing"`);
+      expect(error.message).to.include(`database "${database}_missing" does not exist`);
+    });
+  });
+
+  describe("close", () => {
+    it("closes one instance's pool and ends its connections, leaving the others", async () => {
+      const other: InstanceKey = { kind: "PostgresClusterInstance", name: "other" };
+      const pid = await registry.withClient(instance, spec(), backendPid);
+      const otherPid = await registry.withClient(other, spec(), backendPid);
+      await registry.close(instance);
+      expect(registry.has(instance)).to.equal(false);
+      expect(registry.has(other)).to.equal(true);
+      await waitUntilGone(pid);
+      expect(await backendExists(otherPid)).to.equal(true);
+    });
+  });
+
+  describe("a server restart", () => {
+    it("is survived: calls fail while the server is down and work again after, with no reset", async () => {
+      const before = await registry.withClient(instance, spec(), backendPid);
+      await srv.stop();
+      try {
+        const down = await rejection(registry.withClient(instance, spec(), backendPid));
+        expect(down.reason).to.equal("Unreachable");
+        expect(down.message).to.include("ECONNREFUSED");
+      } finally {
+        await srv.start();
+      }
+      const after = await registry.withClient(instance, spec(), backendPid);
+      expect(after).not.to.equal(before);
+      const lost = log.entries.find((e) => e.message === "Lost idle PostgreSQL connection");
+      expect(lost, log.text()).to.deep.include({ kind: "PostgresInstance", namespace: "team-a", name: "main" });
+      expect(log.text()).not.to.include(srv.superuser.password);
+    });
+  });
+});
