@@ -84,6 +84,11 @@ export class Etcd {
     }
   }
 
+  /** The last lines of etcd's log, for error messages. */
+  async logTail(): Promise<string> {
+    return this.process.logTail();
+  }
+
   /** Stops etcd (SIGTERM, SIGKILL after a grace period). */
   async stop(): Promise<void> {
     await this.process.stop();

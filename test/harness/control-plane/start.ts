@@ -59,12 +59,7 @@ export async function startControlPlane(options: StartOptions): Promise<RunningC
   try {
     const certs = await createCerts(dir);
     etcd = await Etcd.start(binDir, dir);
-    const etcdUrl = etcd.url;
-    apiServer = await retryOnPortClash(async () => {
-      const candidate = new ApiServer({ binDir, dir, port: await freePort(), etcdUrl, certs });
-      await candidate.start();
-      return candidate;
-    });
+    apiServer = await startApiServer(binDir, dir, etcd, certs);
     const crdDir = options.crdDir ?? CRD_DIR;
     const controlPlane = await LocalControlPlane.create({
       binDir,
@@ -81,6 +76,14 @@ export async function startControlPlane(options: StartOptions): Promise<RunningC
     await stop();
     throw err;
   }
+}
+
+async function startApiServer(binDir: string, dir: string, etcd: Etcd, certs: ControlPlaneCerts): Promise<ApiServer> {
+  return retryOnPortClash(async () => {
+    const apiServer = new ApiServer({ binDir, dir, port: await freePort(), etcdUrl: etcd.url, certs });
+    await withEtcdLog(etcd, () => apiServer.start());
+    return apiServer;
+  });
 }
 
 interface Parts {
@@ -186,7 +189,7 @@ class LocalControlPlane implements RunningControlPlane {
   }
 
   async startApiServer(): Promise<void> {
-    await this.parts.apiServer.start();
+    await withEtcdLog(this.parts.etcd, () => this.parts.apiServer.start());
   }
 
   async compactEtcd(): Promise<void> {
@@ -203,6 +206,16 @@ class LocalControlPlane implements RunningControlPlane {
 
   async stop(): Promise<void> {
     await this.parts.stop();
+  }
+}
+
+/** The API server's failures are often etcd's: add its log tail to theirs. */
+async function withEtcdLog(etcd: Etcd, start: () => Promise<void>): Promise<void> {
+  try {
+    await start();
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new Error(`${message}\n${await etcd.logTail()}`, { cause: err });
   }
 }
 
