@@ -1,0 +1,164 @@
+/**
+ * A tenant login role as a get/create/update/drop unit. Passwords go to the
+ * server only as SCRAM verifiers computed here, never appear in error messages,
+ * and no function touches a role that does not carry this resource's marker.
+ */
+import pg from "pg";
+import { UserFixableError, classify, whileDoing } from "../errors.js";
+import { type Inspection, type Marker, judge, markerFor, requireOurs } from "../ownership.js";
+import { inTransaction, type Queryable } from "../queryable.js";
+import { scramSha256Verifier, verifierMatches } from "../scram.js";
+import {
+  CATALOG,
+  commentOnRoleSql,
+  createRoleSql,
+  dropRoleSql,
+  resetRoleAttributesSql,
+  setRolePasswordSql,
+} from "../sql.js";
+
+/** A lookup of a role; for one of ours, whether its attributes differ from LOGIN and nothing else. */
+export type RoleInspection =
+  Exclude<Inspection, { readonly state: "ours" }> | { readonly state: "ours"; readonly attributesDrifted: boolean };
+
+/** What `ensureRole` did. */
+export type EnsureRoleResult = "created" | "repaired" | "present";
+
+/** What `dropRole` did. */
+export type DropRoleResult = "dropped" | "missing";
+
+/** Tries to log in as `user` with `password`; rejects with pg's error (SQLSTATE 28P01 for a wrong password). */
+export type LoginProbe = (user: string, password: string) => Promise<void>;
+
+type RoleRow = {
+  readonly comment: string | null;
+  readonly login: boolean;
+  readonly superuser: boolean;
+  readonly createdb: boolean;
+  readonly createrole: boolean;
+  readonly replication: boolean;
+  readonly bypassrls: boolean;
+};
+
+/** Looks the role up by name: missing, ours (with attribute drift) or foreign. A cheap catalog read. */
+export async function inspectRole(db: Queryable, name: string, expected: Marker): Promise<RoleInspection> {
+  return whileDoing(`while looking up role "${name}"`, async (): Promise<RoleInspection> => {
+    const { rows } = await db.query<RoleRow>(CATALOG.roleByName, [name]);
+    const row = rows[0];
+    if (row === undefined) return { state: "missing" };
+    const found = judge(row.comment, true, expected);
+    if (found.state !== "ours") return found;
+    const drifted = !row.login || row.superuser || row.createdb || row.createrole || row.replication || row.bypassrls;
+    return { state: "ours", attributesDrifted: drifted };
+  });
+}
+
+/** Creates the role (LOGIN, nothing more) with the password's SCRAM verifier and our marker, in one transaction. */
+export async function createRole(db: Queryable, name: string, password: string, owner: Marker): Promise<void> {
+  const verifier = scramSha256Verifier(password);
+  await whileDoing(
+    `while creating role "${name}"`,
+    () =>
+      inTransaction(db, async () => {
+        await db.query(createRoleSql(name, verifier));
+        await db.query(commentOnRoleSql(name, markerFor(owner.namespace, owner.name)));
+      }),
+    [password, verifier],
+  );
+}
+
+/**
+ * Makes sure the role exists and is ours: creates it with `password` if missing,
+ * puts drifted attributes back, and throws a ForeignObjectError (changing
+ * nothing) if someone else's role has the name. The password of an existing role
+ * is left alone: see `rolePasswordInSync` and `setRolePassword`.
+ */
+export async function ensureRole(
+  db: Queryable,
+  name: string,
+  password: string,
+  owner: Marker,
+): Promise<EnsureRoleResult> {
+  const found = await inspectRole(db, name, owner);
+  requireOurs(found, "role", name, `while ensuring role "${name}"`);
+  if (found.state === "missing") {
+    await createRole(db, name, password, owner);
+    return "created";
+  }
+  if (!found.attributesDrifted) return "present";
+  await whileDoing(`while resetting the attributes of role "${name}"`, () => db.query(resetRoleAttributesSql(name)));
+  return "repaired";
+}
+
+/** Sets the password of one of our roles (as a SCRAM verifier); a foreign or missing role is refused. */
+export async function setRolePassword(db: Queryable, name: string, password: string, owner: Marker): Promise<void> {
+  const doing = `while setting the password of role "${name}"`;
+  const found = await inspectRole(db, name, owner);
+  requireOurs(found, "role", name, doing);
+  if (found.state === "missing") {
+    throw new UserFixableError(
+      "UndefinedObject",
+      doing,
+      `role "${name}" does not exist; it is re-created on the next reconcile`,
+    );
+  }
+  const verifier = scramSha256Verifier(password);
+  await whileDoing(doing, () => db.query(setRolePasswordSql(name, verifier)), [password, verifier]);
+}
+
+/**
+ * Whether the role's password on the server is `password`. A superuser admin
+ * compares the stored verifier (no login needed); any other admin cannot read
+ * pg_authid, so `probe` tries a login and a wrong-password refusal means "no".
+ */
+export async function rolePasswordInSync(
+  db: Queryable,
+  name: string,
+  password: string,
+  probe?: LoginProbe,
+): Promise<boolean> {
+  const doing = `while checking the password of role "${name}"`;
+  const canRead = await whileDoing(doing, async () => {
+    const { rows } = await db.query<{ allowed: boolean }>(CATALOG.canReadAuthid);
+    return rows[0]?.allowed === true;
+  });
+  if (canRead) {
+    const { rows } = await whileDoing(doing, () => db.query<{ verifier: string | null }>(CATALOG.rolePassword, [name]));
+    const verifier = rows[0]?.verifier;
+    return typeof verifier === "string" && verifierMatches(verifier, password);
+  }
+  if (probe === undefined) {
+    throw new Error(`${doing}: the admin cannot read pg_authid and no login probe was given`);
+  }
+  try {
+    await probe(name, password);
+    return true;
+  } catch (err) {
+    if (err instanceof pg.DatabaseError && err.code === "28P01") return false;
+    throw classify(err, doing, [password]);
+  }
+}
+
+/**
+ * Drops one of our roles. A missing role is fine; a foreign one is refused; a role
+ * that still owns or holds privileges on objects somewhere is refused with the
+ * places named, rather than dropped halfway (drop the database first).
+ */
+export async function dropRole(db: Queryable, name: string, owner: Marker): Promise<DropRoleResult> {
+  const doing = `while dropping role "${name}"`;
+  const found = await inspectRole(db, name, owner);
+  requireOurs(found, "role", name, doing);
+  if (found.state === "missing") return "missing";
+  const { rows } = await whileDoing(doing, () => db.query<{ place: string }>(CATALOG.roleDependencies, [name]));
+  if (rows.length > 0) {
+    const places = rows.map((row) => row.place).join(", ");
+    throw new UserFixableError(
+      "DependentObjects",
+      doing,
+      `role "${name}" still owns or has privileges on objects in ${places}; ` +
+        `run REASSIGN OWNED BY and DROP OWNED BY for it in each of those databases, and Kompost retries the drop`,
+    );
+  }
+  await whileDoing(doing, () => db.query(dropRoleSql(name)));
+  return "dropped";
+}

@@ -1,0 +1,166 @@
+/**
+ * `spec.params` of a PostgresDatabase, checked against what PostgreSQL accepts
+ * before any of it reaches CREATE DATABASE; every refusal names the param and
+ * says what to do, instead of echoing an SQL error.
+ */
+import pg from "pg";
+import { UserFixableError } from "./errors.js";
+import type { Queryable } from "./queryable.js";
+import { CATALOG, type CreateDatabaseOptions, MAX_IDENTIFIER_BYTES } from "./sql.js";
+
+/** Validated, typed params for CREATE DATABASE. */
+export type DatabaseParams = CreateDatabaseOptions;
+
+/** The keys `spec.params` may have (snake_case, as in the original Kompost). */
+export const PARAM_KEYS = [
+  "template",
+  "encoding",
+  "locale",
+  "lc_collate",
+  "lc_ctype",
+  "connection_limit",
+  "is_template",
+] as const;
+
+const LOCALE_PATTERN = /^[A-Za-z0-9_.@-]{1,64}$/;
+const ENCODING_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
+const MAX_CONNECTION_LIMIT = 2147483647;
+const DOING = "while checking params";
+
+/** Checks `params` (as written in the spec) on the server `db` and returns them typed; throws a user-fixable error naming the bad one. */
+export async function validateParams(
+  db: Queryable,
+  params: Readonly<Record<string, unknown>> = {},
+): Promise<DatabaseParams> {
+  const unknownKeys = Object.keys(params).filter((key) => !(PARAM_KEYS as readonly string[]).includes(key));
+  if (unknownKeys.length > 0) {
+    throw invalid(`${show(unknownKeys[0])} is not a known key of params; use one of ${PARAM_KEYS.join(", ")}`);
+  }
+  const result = {
+    template: await checkTemplate(db, params.template),
+    encoding: await checkEncoding(db, params.encoding),
+    locale: checkLocale("locale", params.locale),
+    lcCollate: checkLocale("lc_collate", params.lc_collate),
+    lcCtype: checkLocale("lc_ctype", params.lc_ctype),
+    connectionLimit: checkConnectionLimit(params.connection_limit),
+    isTemplate: checkBoolean("is_template", params.is_template),
+  };
+  if (result.locale !== undefined && (result.lcCollate !== undefined || result.lcCtype !== undefined)) {
+    throw invalid(
+      "params.locale cannot be combined with params.lc_collate or params.lc_ctype; set either locale or both of those",
+    );
+  }
+  return result;
+}
+
+/**
+ * Turns the server's refusal of CREATE DATABASE options (SQLSTATE 22023: unknown
+ * locale, encoding that does not fit the locale or the template) into a message
+ * naming the params involved; other errors are returned unchanged.
+ */
+export function explainParamsRefusal(err: unknown, params: DatabaseParams): unknown {
+  if (!(err instanceof pg.DatabaseError) || err.code !== "22023") return err;
+  const named = describeParams(params);
+  if (/locale name/i.test(err.message)) {
+    const bad = localeParams(params).find(([, value]) => err.message.includes(`"${value}"`));
+    const which = bad === undefined ? "a locale param" : `params.${bad[0]} "${bad[1]}"`;
+    return invalid(`${which} is not a locale this server knows; use one listed by \`locale -a\` on the server`);
+  }
+  if (/template/i.test(err.message) || /template/i.test(err.hint ?? "")) {
+    return invalid(
+      `the encoding or locale in params (${named}) differs from the template database's; set params.template to template0`,
+    );
+  }
+  if (/encoding/i.test(err.message)) {
+    return invalid(`params.encoding does not fit the locale on this server (${named}); choose a matching pair`);
+  }
+  return invalid(`the server refused these params (${named}); check them against CREATE DATABASE's documentation`);
+}
+
+async function checkTemplate(db: Queryable, value: unknown): Promise<string | undefined> {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "string" || value.length === 0 || value.includes("\0")) {
+    throw invalid("params.template must be a database name");
+  }
+  if (Buffer.byteLength(value, "utf8") > MAX_IDENTIFIER_BYTES) {
+    throw invalid(`params.template is longer than ${MAX_IDENTIFIER_BYTES} bytes, so no database has that name`);
+  }
+  const { rows } = await db.query<{ istemplate: boolean }>(CATALOG.templateByName, [value]);
+  // A superuser can copy any database: only real templates keep one tenant from cloning another's data.
+  // Missing and not-a-template get the same answer, so params cannot probe for other tenants' databases.
+  if (rows[0]?.istemplate !== true) {
+    throw invalid(
+      `params.template ${show(value)} is not a template database on this server; use template0, template1 or a database marked IS_TEMPLATE`,
+    );
+  }
+  return value;
+}
+
+async function checkEncoding(db: Queryable, value: unknown): Promise<string | undefined> {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "string" || !ENCODING_PATTERN.test(value)) {
+    throw invalid(`params.encoding ${show(value)} is not an encoding name (letters, digits, "_" and "-")`);
+  }
+  const { rows } = await db.query<{ known: boolean }>(CATALOG.encodingKnown, [value]);
+  if (rows[0]?.known !== true) {
+    throw invalid(`params.encoding ${show(value)} is not an encoding this server knows, e.g. UTF8`);
+  }
+  return value;
+}
+
+function checkLocale(key: string, value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "string" || !LOCALE_PATTERN.test(value)) {
+    throw invalid(
+      `params.${key} ${show(value)} is not a locale name (up to 64 letters, digits, "_", ".", "@" and "-", e.g. en_US.UTF-8)`,
+    );
+  }
+  return value;
+}
+
+function checkConnectionLimit(value: unknown): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  const number = typeof value === "string" && /^-?[0-9]{1,10}$/.test(value) ? Number(value) : value;
+  if (typeof number !== "number" || !Number.isInteger(number) || number < -1 || number > MAX_CONNECTION_LIMIT) {
+    throw invalid(
+      `params.connection_limit ${show(value)} must be an integer from -1 (no limit) to ${MAX_CONNECTION_LIMIT}`,
+    );
+  }
+  return number;
+}
+
+function checkBoolean(key: string, value: unknown): boolean | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === "boolean") return value;
+  if (value === "true" || value === "false") return value === "true";
+  throw invalid(`params.${key} ${show(value)} must be true or false`);
+}
+
+function localeParams(params: DatabaseParams): [string, string][] {
+  const entries: [string, string | undefined][] = [
+    ["locale", params.locale],
+    ["lc_collate", params.lcCollate],
+    ["lc_ctype", params.lcCtype],
+  ];
+  return entries.filter((entry): entry is [string, string] => entry[1] !== undefined);
+}
+
+function describeParams(params: DatabaseParams): string {
+  const parts = [
+    params.template === undefined ? undefined : `template ${JSON.stringify(params.template)}`,
+    params.encoding === undefined ? undefined : `encoding ${JSON.stringify(params.encoding)}`,
+    ...localeParams(params).map(([key, value]) => `${key} ${show(value)}`),
+  ];
+  const named = parts.filter((part) => part !== undefined);
+  return named.length > 0 ? named.join(", ") : "server defaults";
+}
+
+/** A user's value for a message: JSON-quoted and cut, so hostile input cannot flood a condition. */
+function show(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+function invalid(detail: string): UserFixableError {
+  return new UserFixableError("InvalidParameter", DOING, detail);
+}
