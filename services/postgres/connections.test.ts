@@ -156,6 +156,19 @@ describe("the connection registry", () => {
       }
     });
 
+    it("gives up waiting for a free connection after the connect timeout, saying the pool is busy", async () => {
+      const single = new ConnectionRegistry({ settings: { maxConnections: 1, connectionTimeoutMillis: 300 } });
+      try {
+        const waited = await single.withClient(instance, spec(), () =>
+          rejection(single.withClient(instance, spec(), backendPid)),
+        );
+        expect(waited.reason).to.equal("Timeout");
+        expect(waited.message).to.include("all 1 connections were busy and none came free within 300 ms");
+      } finally {
+        await single.closeAll();
+      }
+    });
+
     it("cancels a statement that runs longer than the statement timeout", async () => {
       const impatient = new ConnectionRegistry({ settings: { ...settings, statementTimeoutMillis: 200 } });
       try {

@@ -113,7 +113,7 @@ export function connectionError(
 ): ConnectionError {
   if (err instanceof ConnectionError) return err;
   const where = `${spec.hostname}:${spec.port}`;
-  const [reason, text, sqlState] = describe(err, where, settings);
+  const [reason, text, sqlState] = describeFailure(err, where, settings);
   const message = redact(text, spec.password);
   return new ConnectionError(reason, message, sqlState, message === text ? { cause: err } : undefined);
 }
@@ -128,13 +128,10 @@ const NETWORK_CODES = new Set([
   "ENETUNREACH",
   "EADDRNOTAVAIL",
 ]);
-const TIMEOUT_MESSAGES = new Set([
-  "timeout expired",
-  "Connection terminated due to connection timeout",
-  "timeout exceeded when trying to connect",
-]);
+const TIMEOUT_MESSAGES = new Set(["timeout expired", "Connection terminated due to connection timeout"]);
+const POOL_BUSY_MESSAGE = "timeout exceeded when trying to connect";
 
-function describe(err: unknown, where: string, settings: ConnectionSettings): Description {
+function describeFailure(err: unknown, where: string, settings: ConnectionSettings): Description {
   if (err instanceof TlsConfigError) return ["InvalidTLSConfig", err.message];
   if (!(err instanceof Error)) return ["ConnectionFailed", `connecting to ${where} failed: ${String(err)}`];
   if (err instanceof pg.DatabaseError) {
@@ -145,6 +142,13 @@ function describe(err: unknown, where: string, settings: ConnectionSettings): De
   const code = (err as NodeJS.ErrnoException).code ?? "";
   if (NETWORK_CODES.has(code))
     return ["Unreachable", err.message.includes(where) ? err.message : `${where}: ${err.message}`];
+  if (err.message === POOL_BUSY_MESSAGE) {
+    const wait = `${settings.connectionTimeoutMillis} ms`;
+    return [
+      "Timeout",
+      `${where}: all ${settings.maxConnections} connections were busy and none came free within ${wait}`,
+    ];
+  }
   if (code === "ETIMEDOUT" || TIMEOUT_MESSAGES.has(err.message)) {
     return ["Timeout", `${where}: no answer within ${settings.connectionTimeoutMillis} ms (${err.message})`];
   }
