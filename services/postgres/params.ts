@@ -53,13 +53,16 @@ export async function validateParams(
   return result;
 }
 
+/** SQLSTATEs of CREATE DATABASE refusing its options: invalid_parameter_value, and wrong_object_type (a bad locale name). */
+const PARAMS_REFUSED = new Set(["22023", "42809"]);
+
 /**
- * Turns the server's refusal of CREATE DATABASE options (SQLSTATE 22023: unknown
- * locale, encoding that does not fit the locale or the template) into a message
- * naming the params involved; other errors are returned unchanged.
+ * Turns the server's refusal of CREATE DATABASE options (unknown locale, encoding
+ * that does not fit the locale or the template) into a message naming the params
+ * involved; other errors are returned unchanged.
  */
 export function explainParamsRefusal(err: unknown, params: DatabaseParams): unknown {
-  if (!(err instanceof pg.DatabaseError) || err.code !== "22023") return err;
+  if (!(err instanceof pg.DatabaseError) || !PARAMS_REFUSED.has(err.code ?? "")) return err;
   const named = describeParams(params);
   if (/locale name/i.test(err.message)) {
     const bad = localeParams(params).find(([, value]) => err.message.includes(`"${value}"`));
