@@ -1,0 +1,235 @@
+import { expect } from "chai";
+import type { V1ConfigMap } from "@kubernetes/client-node";
+import { controlPlane, type ControlPlane } from "../test/harness/control-plane.js";
+import { delay, eventually } from "../test/support/eventually.js";
+import { TerminalError, type ReconcileResult } from "./errors.js";
+import { KubeClient } from "./kube-client.js";
+import { Operator, type OperatorDeps, type ReconcileContext } from "./operator.js";
+import { ExponentialBackoffLimiter } from "./rate-limiter.js";
+import { configMapKind, keyString, type ObjectKey } from "./resource-kind.js";
+import { CountingClient } from "./testing/counting-client.js";
+import { testLogger, uniqueName } from "./testing/fixtures.js";
+import { TcpProxy } from "./testing/tcp-proxy.js";
+
+type Behaviour = (cm: V1ConfigMap, ctx: ReconcileContext) => Promise<ReconcileResult>;
+
+/** A controller of ConfigMaps that records what it was asked to do. */
+class ConfigMapOperator extends Operator<V1ConfigMap> {
+  readonly name = "configmap-test";
+  protected readonly forKind = configMapKind;
+  protected override readonly concurrency = 4;
+  /** Every reconcile: the key, the data it saw and when. */
+  readonly calls: { key: string; data: Record<string, string>; at: number }[] = [];
+  readonly gone: string[] = [];
+  inFlight = new Map<string, number>();
+  maxInFlight = 0;
+
+  constructor(
+    deps: OperatorDeps,
+    private readonly behaviour: Behaviour = () => Promise.resolve(),
+  ) {
+    super(deps);
+  }
+
+  callsFor(name: string): { data: Record<string, string>; at: number }[] {
+    return this.calls.filter((call) => call.key.endsWith(`/${name}`));
+  }
+
+  protected async reconcile(cm: V1ConfigMap, ctx: ReconcileContext): Promise<ReconcileResult> {
+    const key = keyString(ctx.key);
+    const running = (this.inFlight.get(key) ?? 0) + 1;
+    this.inFlight.set(key, running);
+    this.maxInFlight = Math.max(this.maxInFlight, running);
+    this.calls.push({ key, data: { ...cm.data }, at: Date.now() });
+    try {
+      return await this.behaviour(cm, ctx);
+    } finally {
+      this.inFlight.set(key, (this.inFlight.get(key) ?? 1) - 1);
+    }
+  }
+
+  protected override onGone(key: ObjectKey): void {
+    this.gone.push(keyString(key));
+  }
+}
+
+describe("Operator (against a real API server)", function () {
+  let cp: ControlPlane;
+  let admin: KubeClient;
+  let namespace: string;
+  let operator: ConfigMapOperator | undefined;
+
+  const deps = (client: KubeClient = admin): OperatorDeps => ({
+    client,
+    logger: testLogger(),
+    namespace,
+    rateLimiter: new ExponentialBackoffLimiter(50, 5000),
+    watchBackoffMaxMs: 1000,
+  });
+
+  const start = async (behaviour?: Behaviour, client?: KubeClient): Promise<ConfigMapOperator> => {
+    operator = new ConfigMapOperator(deps(client), behaviour);
+    await operator.start();
+    expect(operator.hasSynced()).to.equal(true);
+    return operator;
+  };
+
+  const createConfigMap = (name: string, data: Record<string, string>): Promise<V1ConfigMap> =>
+    admin.create<V1ConfigMap>(configMapKind, { metadata: { name, namespace }, data });
+
+  const setData = (name: string, data: Record<string, string>): Promise<V1ConfigMap> =>
+    admin.patch<V1ConfigMap>(configMapKind, { namespace, name }, { data });
+
+  before(async () => {
+    cp = await controlPlane();
+    admin = new KubeClient(cp.kubeConfig);
+  });
+
+  beforeEach(async () => {
+    namespace = uniqueName("operator");
+    await cp.createNamespace(namespace);
+  });
+
+  afterEach(async () => {
+    await operator?.stop(5000);
+    operator = undefined;
+  });
+
+  it("reconciles added and updated ConfigMaps with the latest object, and reports deleted ones as gone", async () => {
+    const op = await start();
+    await createConfigMap("one", { v: "1" });
+    await eventually(() => expect(op.callsFor("one").map((c) => c.data.v)).to.include("1"));
+    await setData("one", { v: "2" });
+    await eventually(() => expect(op.callsFor("one").at(-1)?.data.v).to.equal("2"));
+    await admin.delete(configMapKind, { namespace, name: "one" });
+    await eventually(() => expect(op.gone).to.include(`${namespace}/one`));
+  });
+
+  it("reconciles objects that existed before it started", async () => {
+    await createConfigMap("early", { v: "0" });
+    const op = await start();
+    await eventually(() => expect(op.callsFor("early")).to.have.length.greaterThan(0));
+  });
+
+  it("coalesces a burst of 100 updates into far fewer reconciles, never two at once for one key", async () => {
+    const op = await start(() => delay(50));
+    await createConfigMap("burst", { n: "0" });
+    for (let n = 1; n <= 100; n++) await setData("burst", { n: String(n) });
+    await eventually(() => expect(op.callsFor("burst").at(-1)?.data.n).to.equal("100"));
+    await delay(300);
+    expect(op.callsFor("burst").length).to.be.lessThan(50);
+    expect(op.maxInFlight).to.equal(1);
+  });
+
+  it("runs different keys in parallel up to its concurrency", async () => {
+    const op = await start(() => delay(300));
+    let running = 0;
+    let peak = 0;
+    const sampler = setInterval(() => {
+      running = [...op.inFlight.values()].reduce((sum, n) => sum + n, 0);
+      peak = Math.max(peak, running);
+    }, 10);
+    try {
+      await Promise.all(["a", "b", "c", "d", "e", "f"].map((name) => createConfigMap(name, {})));
+      await eventually(() => expect(op.calls.length).to.be.at.least(6));
+    } finally {
+      clearInterval(sampler);
+    }
+    expect(peak).to.be.greaterThan(1);
+    expect(peak).to.be.at.most(4);
+  });
+
+  it("retries a throwing reconcile with growing delays until it succeeds", async () => {
+    const op = await start((cm) => {
+      if (op.callsFor(cm.metadata!.name!).length <= 5) return Promise.reject(new Error("not yet"));
+      return Promise.resolve();
+    });
+    await createConfigMap("flaky", {});
+    await eventually(() => expect(op.callsFor("flaky")).to.have.length(6));
+    const at = op.callsFor("flaky").map((call) => call.at);
+    const gaps = at.slice(1).map((time, i) => time - at[i]!);
+    for (let i = 1; i < gaps.length; i++) expect(gaps[i]).to.be.greaterThan(gaps[i - 1]!);
+    await delay(1000);
+    expect(op.callsFor("flaky")).to.have.length(6);
+  });
+
+  it("reconciles again after requeueAfter without any change to the object", async () => {
+    const op = await start((cm) =>
+      Promise.resolve(op.callsFor(cm.metadata!.name!).length < 3 ? { requeueAfterMs: 200 } : undefined),
+    );
+    await createConfigMap("later", {});
+    await eventually(() => expect(op.callsFor("later")).to.have.length(3));
+    const [first, second] = op.callsFor("later");
+    expect(second!.at - first!.at).to.be.at.least(190);
+    await delay(600);
+    expect(op.callsFor("later")).to.have.length(3);
+  });
+
+  it("does not retry a TerminalError, but reconciles the object again when it changes", async () => {
+    const op = await start(() => Promise.reject(new TerminalError("bad spec")));
+    await createConfigMap("broken", { v: "1" });
+    await eventually(() => expect(op.callsFor("broken")).to.have.length(1));
+    await delay(1000);
+    expect(op.callsFor("broken")).to.have.length(1);
+    await setData("broken", { v: "2" });
+    await eventually(() => expect(op.callsFor("broken")).to.have.length(2));
+  });
+
+  it("re-reconciles every cached object each resync period", async () => {
+    operator = new (class extends ConfigMapOperator {
+      protected override readonly resyncPeriodMs = 300;
+    })(deps());
+    await operator.start();
+    await createConfigMap("steady", {});
+    await eventually(() => expect(operator!.callsFor("steady").length).to.be.at.least(3));
+  });
+
+  it("keeps running through an API server restart and sees changes made afterwards", async function () {
+    this.timeout(120_000);
+    const op = await start();
+    await createConfigMap("survivor", { v: "1" });
+    await eventually(() => expect(op.callsFor("survivor").at(-1)?.data.v).to.equal("1"));
+    await cp.stopApiServer();
+    await delay(1500);
+    await cp.startApiServer();
+    await setData("survivor", { v: "2" });
+    await createConfigMap("newcomer", {});
+    await eventually(() => expect(op.callsFor("survivor").at(-1)?.data.v).to.equal("2"), 60_000);
+    await eventually(() => expect(op.callsFor("newcomer")).to.have.length.greaterThan(0), 30_000);
+  });
+
+  describe("when its watch is cut off and etcd is compacted meanwhile", () => {
+    let proxy: TcpProxy;
+
+    beforeEach(async () => {
+      const server = new URL(cp.server);
+      proxy = await TcpProxy.start(server.hostname, Number(server.port));
+    });
+
+    afterEach(() => proxy.close());
+
+    it("relists after 410 Gone and misses no change, including a delete", async () => {
+      const client = new CountingClient(proxy.kubeConfigVia(cp.kubeConfig));
+      const op = await start(undefined, client);
+      await createConfigMap("changed", { v: "1" });
+      await createConfigMap("deleted", {});
+      await eventually(() => {
+        expect(op.callsFor("changed")).to.have.length.greaterThan(0);
+        expect(op.callsFor("deleted")).to.have.length.greaterThan(0);
+      });
+      const listsBefore = client.lists;
+      proxy.cut();
+      await setData("changed", { v: "2" });
+      await admin.delete(configMapKind, { namespace, name: "deleted" });
+      await createConfigMap("created", {});
+      await cp.compactEtcd();
+      proxy.restore();
+      await eventually(() => {
+        expect(op.callsFor("changed").at(-1)?.data.v).to.equal("2");
+        expect(op.gone).to.include(`${namespace}/deleted`);
+        expect(op.callsFor("created")).to.have.length.greaterThan(0);
+      }, 30_000);
+      expect(client.lists).to.be.greaterThan(listsBefore);
+    });
+  });
+});

@@ -1,0 +1,317 @@
+import type { KubernetesObject } from "@kubernetes/client-node";
+import { ObjectStore, type ReadonlyStore } from "./cache.js";
+import { TerminalError, errorMessage, type ReconcileResult } from "./errors.js";
+import { EventRecorder } from "./events.js";
+import { Informer, type InformerHandler } from "./informer.js";
+import type { KubeClient } from "./kube-client.js";
+import type { Logger } from "./logger.js";
+import type { ManagedController } from "./managed-controller.js";
+import {
+  activeWorkers,
+  maxConcurrentReconciles,
+  reconcileErrorsTotal,
+  reconcileTimeSeconds,
+  reconcileTotal,
+  terminalReconcileErrorsTotal,
+} from "./metrics.js";
+import { controllerOf } from "./owner-references.js";
+import type { RateLimiter } from "./rate-limiter.js";
+import { keyOf, keyString, parseKey, type ObjectKey, type ResourceKind } from "./resource-kind.js";
+import { WorkQueue } from "./workqueue.js";
+
+/** What every Operator gets from the process: clients, logger and operator-wide settings. */
+export interface OperatorDeps {
+  readonly client: KubeClient;
+  readonly logger: Logger;
+  /** Shared Event recorder; one is created when absent. */
+  readonly recorder?: EventRecorder;
+  /** Watch only this namespace (tests, single-namespace installs); absent: the whole cluster. */
+  readonly namespace?: string;
+  /** Workers when the subclass does not set `concurrency`; default 1. */
+  readonly maxConcurrentReconciles?: number;
+  /** Resync period when the subclass does not set `resyncPeriodMs`; default 5 min. */
+  readonly resyncPeriodMs?: number;
+  /** Retry delays of failed reconciles; default `defaultControllerRateLimiter()` (100 ms → 5 min, 10 qps). */
+  readonly rateLimiter?: RateLimiter;
+  /** Informer tuning (tests shorten these). */
+  readonly watchTimeoutSeconds?: number;
+  readonly watchBackoffMaxMs?: number;
+}
+
+/** Objects to watch besides the reconciled kind, narrowed by selectors. */
+export interface WatchSource {
+  readonly kind: ResourceKind;
+  readonly labelSelector?: string;
+  readonly fieldSelector?: string;
+}
+
+/** Objects whose changes map to reconcile requests, e.g. a Secret to the instances that reference it. */
+export interface MappedWatch extends WatchSource {
+  /** The keys of the reconciled kind to enqueue for a changed (added, updated or deleted) object. */
+  readonly map: (obj: KubernetesObject) => readonly ObjectKey[];
+}
+
+/** What `reconcile` gets besides the object. */
+export interface ReconcileContext {
+  readonly key: ObjectKey;
+  /** A logger with controller, namespace and name on every line. */
+  readonly logger: Logger;
+}
+
+/** The default period of the resync that re-reconciles every object. */
+export const DEFAULT_RESYNC_PERIOD_MS = 5 * 60 * 1000;
+
+/**
+ * The base class of a controller: a subclass declares `name`, `forKind` and optionally
+ * `owns`, `watches`, `concurrency`, `resyncPeriodMs`, and implements `reconcile`. Informers
+ * feed a de-duplicating work queue; `reconcile` gets a copy of the latest cached object for
+ * the key (events only trigger), never runs twice at once for one key, is retried with
+ * per-key backoff when it throws (not for a TerminalError), and runs again after
+ * `requeueAfterMs` when asked. Every object is re-reconciled each resync period (±10%).
+ */
+export abstract class Operator<T extends KubernetesObject> implements ManagedController {
+  /** Controller name, for metrics and logs, e.g. "postgresdatabase". */
+  abstract readonly name: string;
+  /** The kind this controller reconciles. */
+  protected abstract readonly forKind: ResourceKind;
+  /** Narrows the reconciled kind's watch. */
+  protected readonly labelSelector?: string;
+  /** Kinds this controller creates with a controller ownerReference to its objects (e.g. Secrets). */
+  protected readonly owns: readonly WatchSource[] = [];
+  /** Other kinds whose changes map to objects of `forKind`. */
+  protected readonly watches: readonly MappedWatch[] = [];
+  /** Workers; default `deps.maxConcurrentReconciles`, else 1. */
+  protected readonly concurrency?: number;
+  /** Resync period; default `deps.resyncPeriodMs`, else 5 min; 0 turns resync off. */
+  protected readonly resyncPeriodMs?: number;
+
+  /** The REST client, for the subclass's own reads and writes. */
+  protected readonly client: KubeClient;
+  /** Records Events shown by `kubectl describe`. */
+  protected readonly recorder: EventRecorder;
+
+  private readonly informers = new Map<string, Informer<KubernetesObject>>();
+  private primary: Informer<T> | undefined;
+  private queue: WorkQueue | undefined;
+  private workers: Promise<void>[] = [];
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private state: "new" | "starting" | "running" | "stopped" = "new";
+  private baseLogger: Logger | undefined;
+
+  constructor(protected readonly deps: OperatorDeps) {
+    this.client = deps.client;
+    this.recorder = deps.recorder ?? new EventRecorder(deps.client, { logger: deps.logger });
+  }
+
+  /**
+   * Brings the object to its desired state. Gets a private copy of the latest cached object;
+   * return `{ requeueAfterMs }` to run again later; throw to retry with backoff; throw a
+   * TerminalError for a failure retrying cannot fix.
+   */
+  protected abstract reconcile(obj: T, ctx: ReconcileContext): Promise<ReconcileResult>;
+
+  /** Called instead of `reconcile` when the key's object is no longer in the cache (clean up in-memory state). */
+  protected onGone(_key: ObjectKey, _ctx: ReconcileContext): void | Promise<void> {}
+
+  /** The controller's logger, with `controller` set. */
+  protected get logger(): Logger {
+    this.baseLogger ??= this.deps.logger.child({ controller: this.name });
+    return this.baseLogger;
+  }
+
+  /** The cache of the reconciled kind (read-only, shared objects: clone before changing). */
+  protected get cache(): ReadonlyStore<T> {
+    return this.primary?.store ?? new ObjectStore<T>();
+  }
+
+  /** The cache of an owned or watched kind (read-only, shared objects). */
+  protected cacheOf<O extends KubernetesObject>(source: WatchSource): ReadonlyStore<O> {
+    const informer = this.informers.get(informerKey(source));
+    if (!informer) throw new Error(`${this.name} does not watch ${source.kind.kind} with these selectors`);
+    return informer.store as unknown as ReadonlyStore<O>;
+  }
+
+  /** Queues a key for reconcile (e.g. from a subclass's own trigger). */
+  protected enqueue(key: ObjectKey): void {
+    this.queue?.add(keyString(key));
+  }
+
+  /** Starts the informers, waits for their caches to sync, then starts the workers and the resync. */
+  async start(): Promise<void> {
+    if (this.state !== "new") throw new Error(`controller ${this.name} was already started`);
+    this.state = "starting";
+    const queue = new WorkQueue({
+      name: this.name,
+      ...(this.deps.rateLimiter ? { rateLimiter: this.deps.rateLimiter } : {}),
+    });
+    this.queue = queue;
+    const enqueue = (key: ObjectKey): void => queue.add(keyString(key));
+    const enqueueObject = (obj: KubernetesObject): void => enqueue(keyOf(obj));
+    this.primary = this.informer<T>(
+      { kind: this.forKind, labelSelector: this.labelSelector },
+      // Old and new versions share the key: enqueue once, or a reconcile might start between the two adds and run twice.
+      { onAdd: enqueueObject, onUpdate: (_old, obj) => enqueueObject(obj), onDelete: enqueueObject },
+    );
+    for (const source of this.owns) {
+      this.informer(
+        source,
+        forEachVersion((obj) => this.ownerKey(obj).forEach(enqueue)),
+      );
+    }
+    for (const source of this.watches) {
+      this.informer(
+        source,
+        forEachVersion((obj) => this.mapped(source, obj).forEach(enqueue)),
+      );
+    }
+    await Promise.all([...this.informers.values()].map((informer) => informer.start()));
+    if (this.state !== "starting") return;
+    this.state = "running";
+    const workers = this.concurrency ?? this.deps.maxConcurrentReconciles ?? 1;
+    maxConcurrentReconciles.set({ controller: this.name }, workers);
+    activeWorkers.set({ controller: this.name }, 0);
+    this.workers = Array.from({ length: workers }, () => this.work(queue));
+    this.scheduleResync();
+    this.logger.info("Started controller", { workers, kind: this.forKind.kind });
+  }
+
+  /** True once every informer of this controller has listed at least once. */
+  hasSynced(): boolean {
+    return this.informers.size > 0 && [...this.informers.values()].every((informer) => informer.hasSynced());
+  }
+
+  /** Stops taking work, waits up to `timeoutMs` for reconciles in flight, then stops the informers. */
+  async stop(timeoutMs: number): Promise<void> {
+    if (this.state === "stopped") return;
+    this.state = "stopped";
+    clearTimeout(this.resyncTimer);
+    this.queue?.shutDown();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs)));
+    const finished = await Promise.race([Promise.all(this.workers).then(() => false), timedOut]);
+    clearTimeout(timer);
+    if (finished) this.logger.warn("Reconciles still running at shutdown", { timeoutMs });
+    await Promise.all([...this.informers.values()].map((informer) => informer.stop()));
+    this.logger.info("Stopped controller");
+  }
+
+  private informer<O extends KubernetesObject>(source: WatchSource, handler: InformerHandler<O>): Informer<O> {
+    const key = informerKey(source);
+    let informer = this.informers.get(key) as Informer<O> | undefined;
+    if (!informer) {
+      informer = new Informer<O>(this.client, source.kind, {
+        logger: this.logger,
+        namespace: source.kind.namespaced ? this.deps.namespace : undefined,
+        labelSelector: source.labelSelector,
+        fieldSelector: source.fieldSelector,
+        watchTimeoutSeconds: this.deps.watchTimeoutSeconds,
+        backoffMaxMs: this.deps.watchBackoffMaxMs,
+      });
+      this.informers.set(key, informer);
+    }
+    informer.addHandler(handler);
+    return informer;
+  }
+
+  /** The reconciled object that controls `obj`, through its controller ownerReference. */
+  private ownerKey(obj: KubernetesObject): ObjectKey[] {
+    const owner = controllerOf(obj);
+    if (!owner || owner.kind !== this.forKind.kind || groupOf(owner.apiVersion) !== this.forKind.group) return [];
+    const namespace = obj.metadata?.namespace;
+    return [this.forKind.namespaced && namespace ? { namespace, name: owner.name } : { name: owner.name }];
+  }
+
+  private mapped(source: MappedWatch, obj: KubernetesObject): readonly ObjectKey[] {
+    try {
+      return source.map(obj);
+    } catch (err) {
+      this.logger.error("Mapping a watched object failed", { kind: source.kind.kind, error: errorMessage(err) });
+      return [];
+    }
+  }
+
+  private async work(queue: WorkQueue): Promise<void> {
+    for (let key = await queue.get(); key !== undefined; key = await queue.get()) {
+      try {
+        await this.process(queue, key);
+      } finally {
+        queue.done(key);
+      }
+    }
+  }
+
+  private async process(queue: WorkQueue, key: string): Promise<void> {
+    const objectKey = parseKey(key);
+    const logger = this.logger.child(objectKey);
+    const ctx: ReconcileContext = { key: objectKey, logger };
+    const cached = this.primary?.store.get(key);
+    const labels = { controller: this.name };
+    const started = process.hrtime.bigint();
+    activeWorkers.inc(labels);
+    try {
+      if (!cached) {
+        await this.onGone(objectKey, ctx);
+        queue.forget(key);
+        reconcileTotal.inc({ ...labels, result: "success" });
+        return;
+      }
+      const result = await this.reconcile(structuredClone(cached), ctx);
+      queue.forget(key);
+      if (result && result.requeueAfterMs > 0) {
+        queue.addAfter(key, result.requeueAfterMs);
+        reconcileTotal.inc({ ...labels, result: "requeue_after" });
+      } else {
+        reconcileTotal.inc({ ...labels, result: "success" });
+      }
+    } catch (err) {
+      reconcileErrorsTotal.inc(labels);
+      reconcileTotal.inc({ ...labels, result: "error" });
+      if (err instanceof TerminalError) {
+        terminalReconcileErrorsTotal.inc(labels);
+        queue.forget(key);
+        logger.error("Reconcile failed, not retrying", { error: errorMessage(err) });
+      } else {
+        queue.addRateLimited(key);
+        logger.error("Reconcile failed, retrying", { error: errorMessage(err), retries: queue.retries(key) });
+      }
+    } finally {
+      activeWorkers.dec(labels);
+      reconcileTimeSeconds.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  private scheduleResync(): void {
+    const period = this.resyncPeriodMs ?? this.deps.resyncPeriodMs ?? DEFAULT_RESYNC_PERIOD_MS;
+    if (period <= 0 || this.state !== "running") return;
+    this.resyncTimer = setTimeout(
+      () => {
+        for (const key of this.cache.keys()) this.queue?.add(key);
+        this.scheduleResync();
+      },
+      period * (0.9 + Math.random() * 0.2),
+    );
+    this.resyncTimer.unref();
+  }
+}
+
+/** A handler that calls `fn` with every version of an object an informer reports (old and new on update). */
+function forEachVersion<O extends KubernetesObject>(fn: (obj: O) => void): InformerHandler<O> {
+  return {
+    onAdd: fn,
+    onUpdate: (oldObj, newObj) => {
+      fn(oldObj);
+      fn(newObj);
+    },
+    onDelete: fn,
+  };
+}
+
+function informerKey(source: WatchSource): string {
+  const { group, version, plural } = source.kind;
+  return JSON.stringify([group, version, plural, source.labelSelector ?? "", source.fieldSelector ?? ""]);
+}
+
+function groupOf(apiVersion: string): string {
+  const slash = apiVersion.indexOf("/");
+  return slash < 0 ? "" : apiVersion.slice(0, slash);
+}

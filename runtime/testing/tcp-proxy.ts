@@ -1,0 +1,85 @@
+import net from "node:net";
+import { KubeConfig } from "@kubernetes/client-node";
+
+/**
+ * A TCP forwarder to a real server that a test can cut (drop every connection and refuse new
+ * ones) and restore: network trouble between a client and the real API server, on demand.
+ */
+export class TcpProxy {
+  private readonly sockets = new Set<net.Socket>();
+  private isCut = false;
+
+  private constructor(
+    private readonly server: net.Server,
+    /** The port the proxy listens on, on 127.0.0.1. */
+    readonly port: number,
+    private readonly target: { readonly host: string; readonly port: number },
+  ) {
+    server.on("connection", (client) => this.forward(client));
+  }
+
+  /** Starts a proxy on a free loopback port forwarding to host:port. */
+  static async start(host: string, port: number): Promise<TcpProxy> {
+    const server = net.createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => resolve());
+    });
+    return new TcpProxy(server, (server.address() as net.AddressInfo).port, { host, port });
+  }
+
+  /** Drops every open connection and refuses new ones until `restore`. */
+  cut(): void {
+    this.isCut = true;
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+  }
+
+  /** Accepts connections again. */
+  restore(): void {
+    this.isCut = false;
+  }
+
+  /** Drops every connection and stops listening. */
+  async close(): Promise<void> {
+    this.cut();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** A copy of `kubeConfig` whose current cluster is reached through this proxy. */
+  kubeConfigVia(kubeConfig: KubeConfig): KubeConfig {
+    const current = kubeConfig.getCurrentCluster();
+    if (!current) throw new Error("the kubeconfig has no current cluster");
+    const url = new URL(current.server);
+    url.port = String(this.port);
+    const proxied = new KubeConfig();
+    proxied.loadFromOptions({
+      clusters: kubeConfig.clusters.map((cluster) =>
+        cluster.name === current.name ? { ...cluster, server: url.origin } : cluster,
+      ),
+      users: kubeConfig.users,
+      contexts: kubeConfig.contexts,
+      currentContext: kubeConfig.currentContext,
+    });
+    return proxied;
+  }
+
+  private forward(client: net.Socket): void {
+    if (this.isCut) {
+      client.destroy();
+      return;
+    }
+    const upstream = net.connect(this.target.port, this.target.host);
+    for (const socket of [client, upstream]) {
+      this.sockets.add(socket);
+      socket.on("error", () => undefined);
+      socket.on("close", () => {
+        this.sockets.delete(socket);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+}
