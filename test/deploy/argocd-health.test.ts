@@ -79,11 +79,13 @@ describe("the Argo CD health checks (config/argocd)", function () {
       );
     });
     dir = await mkdtemp(path.join(os.tmpdir(), "kompost-argocd-health-"));
-    [argocdCm] = parseManifests(await readFile(repoPath("config", "argocd", "argocd-cm.yaml"), "utf8"));
-    const data = argocdCm!.data as Record<string, string>;
+    const manifests = parseManifests(await readFile(repoPath("config", "argocd", "argocd-cm.yaml"), "utf8"));
+    expect(manifests).to.have.length(1);
+    argocdCm = manifests[0]!;
+    const data = argocdCm.data as Record<string, string>;
     for (const kind of KINDS) {
       const file = path.join(dir, `${kind}.lua`);
-      await writeFile(file, data[healthKey(kind)] ?? "error('no health check for " + kind + "')");
+      await writeFile(file, data[healthKey(kind)] ?? `error("no health check for ${kind}")`);
       scripts.set(kind, file);
     }
   });
