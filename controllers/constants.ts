@@ -9,7 +9,7 @@
 export const FINALIZER = "kompost.chuge.li/finalizer";
 
 /** Annotation: regular expressions of the namespaces that may use an instance. */
-export const ALLOWED_NAMESPACES_ANNOTATION = "kompost.chuge.li/allowed-namespaces";
+export { ALLOWED_NAMESPACES_ANNOTATION } from "../services/access/allowed-namespaces.js";
 
 /** Annotation: `abandon` keeps the database and roles when a PostgresDatabase is deleted. */
 export const DELETION_POLICY_ANNOTATION = "kompost.chuge.li/deletion-policy";
