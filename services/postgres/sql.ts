@@ -178,9 +178,13 @@ export function createRoleSql(name: string, verifier: string): string {
   return `CREATE ROLE ${quoteIdent(name)} ${TENANT_ROLE_ATTRIBUTES} PASSWORD ${quoteLiteral(verifier)}`;
 }
 
-/** Puts a tenant role's attributes back to what Kompost gives it. */
-export function resetRoleAttributesSql(name: string): string {
-  return `ALTER ROLE ${quoteIdent(name)} ${TENANT_ROLE_ATTRIBUTES}`;
+/** A role attribute as Kompost wants it on tenant roles, as a fixed SQL keyword. */
+export type TenantRoleAttribute =
+  "LOGIN" | "NOSUPERUSER" | "NOCREATEDB" | "NOCREATEROLE" | "NOREPLICATION" | "NOBYPASSRLS";
+
+/** Puts the given attributes of a tenant role back (only those: a non-superuser may not name SUPERUSER and the like). */
+export function resetRoleAttributesSql(name: string, attributes: readonly TenantRoleAttribute[]): string {
+  return `ALTER ROLE ${quoteIdent(name)} ${attributes.join(" ")}`;
 }
 
 /** Sets a role's password to a SCRAM verifier. */

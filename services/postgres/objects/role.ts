@@ -15,11 +15,13 @@ import {
   dropRoleSql,
   resetRoleAttributesSql,
   setRolePasswordSql,
+  type TenantRoleAttribute,
 } from "../sql.js";
 
-/** A lookup of a role; for one of ours, whether its attributes differ from LOGIN and nothing else. */
+/** A lookup of a role; for one of ours, the attributes that drifted from LOGIN-and-nothing-more (empty if none). */
 export type RoleInspection =
-  Exclude<Inspection, { readonly state: "ours" }> | { readonly state: "ours"; readonly attributesDrifted: boolean };
+  | Exclude<Inspection, { readonly state: "ours" }>
+  | { readonly state: "ours"; readonly drift: readonly TenantRoleAttribute[] };
 
 /** What `ensureRole` did. */
 export type EnsureRoleResult = "created" | "repaired" | "present";
@@ -48,8 +50,15 @@ export async function inspectRole(db: Queryable, name: string, expected: Marker)
     if (row === undefined) return { state: "missing" };
     const found = judge(row.comment, true, expected);
     if (found.state !== "ours") return found;
-    const drifted = !row.login || row.superuser || row.createdb || row.createrole || row.replication || row.bypassrls;
-    return { state: "ours", attributesDrifted: drifted };
+    const wanted: [boolean, TenantRoleAttribute][] = [
+      [row.login, "LOGIN"],
+      [!row.superuser, "NOSUPERUSER"],
+      [!row.createdb, "NOCREATEDB"],
+      [!row.createrole, "NOCREATEROLE"],
+      [!row.replication, "NOREPLICATION"],
+      [!row.bypassrls, "NOBYPASSRLS"],
+    ];
+    return { state: "ours", drift: wanted.filter(([ok]) => !ok).map(([, attribute]) => attribute) };
   });
 }
 
@@ -85,8 +94,10 @@ export async function ensureRole(
     await createRole(db, name, password, owner);
     return "created";
   }
-  if (!found.attributesDrifted) return "present";
-  await whileDoing(`while resetting the attributes of role "${name}"`, () => db.query(resetRoleAttributesSql(name)));
+  if (found.drift.length === 0) return "present";
+  await whileDoing(`while resetting the attributes of role "${name}"`, () =>
+    db.query(resetRoleAttributesSql(name, found.drift)),
+  );
   return "repaired";
 }
 
