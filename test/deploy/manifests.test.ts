@@ -111,7 +111,7 @@ describe("the deploy manifests (config/default)", function () {
     expect(container.resources!.limits).to.deep.equal({ cpu: "500m", memory: "256Mi" });
     expect(container.env).to.deep.include({
       name: "POD_NAMESPACE",
-      valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } },
+      valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "metadata.namespace" } },
     });
   });
 
