@@ -63,6 +63,7 @@ export function removeFinalizer<T extends KubernetesObject>(
   );
 }
 
+/** Attempts before a conflict is returned to the caller (whose reconcile is then retried), like client-go's RetryOnConflict. */
 const MAX_ATTEMPTS = 5;
 
 /**
