@@ -46,6 +46,40 @@ export const INSTANCE_READY_CONDITIONS = [
   InstanceCondition.Privileged,
 ] as const;
 
+/** Condition reasons and Event reasons of both instance kinds. */
+export const InstanceReason = {
+  /** Credentials True from spec.plainPassword; also the Warning Event recommending a Secret. */
+  PlainPassword: "PlainPassword",
+  /** Credentials True from the referenced Secret. */
+  SecretResolved: "SecretResolved",
+  SecretNotFound: "SecretNotFound",
+  SecretKeyNotFound: "SecretKeyNotFound",
+  SecretValueEmpty: "SecretValueEmpty",
+  /** Neither plainPassword nor passwordSecretRef (the CRD normally rejects this). */
+  NoPassword: "NoPassword",
+  /** Connected or Privileged Unknown: an earlier step failed, so this one was not checked. */
+  NotChecked: "NotChecked",
+  /** Connected True; also the Normal Event of the first success. */
+  Connected: "Connected",
+  Privileged: "Privileged",
+  InsufficientPrivileges: "InsufficientPrivileges",
+  /** Privileged Unknown: the query failed after the connection was made. */
+  PrivilegeCheckFailed: "PrivilegeCheckFailed",
+  AnnotationValid: "AnnotationValid",
+  InvalidAnnotation: "InvalidAnnotation",
+  /** Ready False and a Warning Event while PostgresDatabases still use a deleted instance. */
+  DeletionBlocked: "DeletionBlocked",
+} as const;
+
+/** The original Kompost's message of a successful connection. */
+export const CONNECTED_MESSAGE = "Connection to database was established";
+
+/** The message of a successful privilege check. */
+export const PRIVILEGED_MESSAGE = "The connected user has the required privileges";
+
+/** How soon an instance that is not Ready is checked again (a Ready one waits for the periodic resync). */
+export const INSTANCE_RETRY_MS = 15_000;
+
 // ---- PostgresDatabase ----------------------------------------------------
 
 /** Condition types of PostgresDatabase (the original Kompost's names). */
