@@ -102,3 +102,54 @@ export const DATABASE_READY_CONDITIONS = [
 
 /** Label on the Secrets of a PostgresDatabase: the resource's name. */
 export const DATABASE_LABEL = "kompost.chuge.li/postgres-database";
+
+/** Condition reasons and Event reasons of PostgresDatabase (user-fixable SQL errors use their own `reason`). */
+export const DatabaseReason = {
+  Connected: "Connected",
+  InstanceNotFound: "InstanceNotFound",
+  InstanceNotAllowed: "InstanceNotAllowed",
+  InstanceNotReady: "InstanceNotReady",
+  AccessGranted: "AccessGranted",
+  /** Database True; also the Normal Event when it was created. */
+  DatabaseCreated: "DatabaseCreated",
+  /** AppUser / InspectorUser True; also the Normal Event when a role was created. */
+  UserCreated: "UserCreated",
+  /** Normal Event: a role's password was reset to its Secret's DB_PASS. */
+  PasswordReset: "PasswordReset",
+  /** Normal Event: a role's attributes were put back to LOGIN and nothing more. */
+  RoleRepaired: "RoleRepaired",
+  /** Normal Event: missing grants were granted again. */
+  GrantsRepaired: "GrantsRepaired",
+  SecretCreated: "SecretCreated",
+  SecretUpdated: "SecretUpdated",
+  /** The Secret's name is taken by one another object controls. */
+  SecretConflict: "SecretConflict",
+  /** Warning Event: DB_PASS was unusable and a new password was generated. */
+  PasswordRegenerated: "PasswordRegenerated",
+  /** Normal Event when the resource first becomes Ready. */
+  Ready: "Ready",
+  /** Warning Event for an error retrying may fix. */
+  ReconcileFailed: "ReconcileFailed",
+  /** Deletion waits for the instance or the server. */
+  DeletionWaiting: "DeletionWaiting",
+  /** Normal Event: the database and roles were dropped. */
+  Dropped: "Dropped",
+  /** Warning Event: the referenced instance no longer exists, so nothing could be dropped. */
+  InstanceGone: "InstanceGone",
+  /** Warning Event: spec.extensions is set but not supported. */
+  ExtensionsUnsupported: "ExtensionsUnsupported",
+} as const;
+
+/** The original Kompost's message of a usable instance. */
+export const DATABASE_CONNECTED_MESSAGE = "Connected to the referenced PostgreSQL instance.";
+
+/** The original Kompost's message of the Database condition, for a database name. */
+export function databaseCreatedMessage(database: string): string {
+  return `The database "${database}" was created on the PostgreSQL instance`;
+}
+
+/** The original Kompost's message of AppUser. */
+export const APP_USER_MESSAGE = "Application user was created successfully.";
+
+/** The original Kompost's message of InspectorUser. */
+export const INSPECTOR_USER_MESSAGE = "Inspector user was created successfully.";
