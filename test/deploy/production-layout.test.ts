@@ -1,0 +1,117 @@
+import type { V1Deployment } from "@kubernetes/client-node";
+import { expect } from "chai";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { access, copyFile, mkdtemp, readdir, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { controlPlane, type ControlPlane } from "../harness/control-plane.js";
+import { onStop } from "../harness/lifecycle.js";
+import { freePort } from "../harness/ports.js";
+import { eventually } from "../support/eventually.js";
+import { findManifest, kustomize, parseManifests, repoPath } from "./manifests.js";
+
+const run = promisify(execFile);
+const NAMESPACE = "kompost";
+const SERVICE_ACCOUNT = "kompost-controller-manager";
+const LEASE = "kompost.chuge.li";
+
+/**
+ * The image without Docker: what the Dockerfile's runtime stage holds (package.json,
+ * `npm ci --omit=dev`, the compiled dist/), laid out in a temp dir and started with
+ * the Deployment's arguments, as its ServiceAccount.
+ */
+describe("the production layout of the image (Dockerfile's runtime stage)", function () {
+  let cp: ControlPlane;
+  let app: string;
+  let containerArgs: string[];
+  const children = new Set<ChildProcess>();
+
+  before(async function () {
+    this.timeout(600_000);
+    cp = await controlPlane();
+    app = await mkdtemp(path.join(os.tmpdir(), "kompost-production-layout-"));
+    onStop(() => rm(app, { recursive: true, force: true }));
+    for (const file of ["package.json", "package-lock.json"]) await copyFile(repoPath(file), path.join(app, file));
+    // Offline first: the packages are in npm's cache since the repository's own install.
+    await run("npm", ["ci", "--omit=dev", "--prefer-offline", "--ignore-scripts", "--no-audit", "--no-fund"], {
+      cwd: app,
+    });
+    await run(repoPath("node_modules", ".bin", "tsc"), [
+      "-p",
+      repoPath("tsconfig.build.json"),
+      "--outDir",
+      path.join(app, "dist"),
+    ]);
+    const objects = parseManifests(await kustomize("config/default"));
+    const deployment = findManifest(objects, "Deployment", "kompost-controller-manager") as unknown as V1Deployment;
+    containerArgs = deployment.spec!.template.spec!.containers[0]!.args!;
+    const install = await cp.kubectl(["apply", "--server-side", "-f", repoPath("dist", "install.yaml")]);
+    if (install.code !== 0) throw new Error(`while installing dist/install.yaml: ${install.stderr}`);
+  });
+
+  afterEach(() => {
+    for (const child of children) child.kill("SIGKILL");
+    children.clear();
+  });
+
+  it("holds production dependencies only", async () => {
+    const installed = await readdir(path.join(app, "node_modules"));
+    expect(installed).to.include.members(["@kubernetes", "pg", "winston", "prom-client", "yaml", "class-validator"]);
+    for (const devOnly of ["typescript", "tsx", "mocha", "chai", "eslint", "prettier"]) {
+      expect(installed, devOnly).not.to.include(devOnly);
+    }
+    await access(path.join(app, "dist", "cmd", "main.js"));
+  });
+
+  it("starts the built entrypoint and knows every flag the Deployment passes", async () => {
+    const { stdout } = await run(process.execPath, ["dist/cmd/main.js", "--help"], { cwd: app });
+    for (const arg of containerArgs) expect(stdout).to.include(arg.replace(/=.*/, ""));
+  });
+
+  it("runs with the Deployment's arguments as its ServiceAccount, becomes ready, and exits 0 on SIGTERM", async function () {
+    this.timeout(120_000);
+    const { path: kubeconfig } = await cp.serviceAccountKubeconfig(NAMESPACE, SERVICE_ACCOUNT);
+    const probes = `127.0.0.1:${await freePort()}`;
+    const metrics = `127.0.0.1:${await freePort()}`;
+    // Loopback ports instead of the pod's :8081 and :8080, which may be taken on this machine.
+    const args = containerArgs.map((arg) =>
+      arg.startsWith("--health-probe-bind-address=")
+        ? `--health-probe-bind-address=${probes}`
+        : arg.startsWith("--metrics-bind-address=")
+          ? `--metrics-bind-address=${metrics}`
+          : arg,
+    );
+    const child = spawn(process.execPath, ["dist/cmd/main.js", ...args, `--kubeconfig=${kubeconfig}`], {
+      cwd: app,
+      env: { PATH: process.env.PATH, NODE_ENV: "production", POD_NAMESPACE: NAMESPACE },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    children.add(child);
+    let logs = "";
+    child.stderr.on("data", (chunk: Buffer) => (logs += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+
+    await eventually(async () => {
+      expect(child.exitCode, logs).to.equal(null);
+      const response = await fetch(`http://${probes}/readyz`);
+      expect(response.status, logs).to.equal(200);
+    }, 60_000);
+    const holder = await cp.kubectl(["get", "lease", "-n", NAMESPACE, LEASE, "-o", "jsonpath={.spec.holderIdentity}"]);
+    expect(holder.stdout, holder.stderr + logs).not.to.equal("");
+    expect((await fetch(`http://${metrics}/metrics`)).status).to.equal(200);
+
+    child.kill("SIGTERM");
+    expect(await exited, logs).to.equal(0);
+    const released = await cp.kubectl([
+      "get",
+      "lease",
+      "-n",
+      NAMESPACE,
+      LEASE,
+      "-o",
+      "jsonpath={.spec.holderIdentity}",
+    ]);
+    expect(released.stdout, logs).to.equal("");
+  });
+});
