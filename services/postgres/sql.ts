@@ -91,9 +91,12 @@ export const CATALOG = {
   /** $1 = database name: whether it exists and may serve as a template. */
   templateByName: "SELECT d.datistemplate AS istemplate FROM pg_catalog.pg_database d WHERE d.datname = $1",
 
-  /** $1 = database name: ends every other session connected to it. */
+  /**
+   * $1 = database name: ends the other client sessions on it whose role we hold
+   * (signalling anyone else's would be an error; DROP ... WITH (FORCE) then names them).
+   */
   terminateSessions:
-    "SELECT pg_catalog.pg_terminate_backend(a.pid) AS terminated FROM pg_catalog.pg_stat_activity a WHERE a.datname = $1 AND a.pid <> pg_catalog.pg_backend_pid()",
+    "SELECT pg_catalog.pg_terminate_backend(a.pid) AS terminated FROM pg_catalog.pg_stat_activity a WHERE a.datname = $1 AND a.pid <> pg_catalog.pg_backend_pid() AND a.backend_type = 'client backend' AND pg_catalog.pg_has_role(a.usesysid, 'USAGE')",
 
   /** $1 = role name: databases (or "shared objects") in which something still depends on the role. */
   roleDependencies:

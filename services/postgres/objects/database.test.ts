@@ -99,6 +99,21 @@ for (const kind of ADMIN_KINDS) {
       expect(await inspectDatabase(admin, name, owner)).to.deep.equal({ state: "ours" });
     });
 
+    if (kind === "limitedAdmin") {
+      it("refuses to drop while a session it may not end is connected, saying why, and keeps the database", async () => {
+        const name = withParams.names.database;
+        const blocker = await srv.connect({ database: name });
+        try {
+          const err = await rejection(dropDatabase(admin, name, withParams.marker));
+          expect(err).to.be.instanceOf(UserFixableError).with.property("reason", "InsufficientPrivilege");
+          expect(err.message).to.match(new RegExp(`^while dropping database "${name}": .*superuser`));
+          expect(await inspectDatabase(admin, name, withParams.marker)).to.deep.equal({ state: "ours" });
+        } finally {
+          await blocker.end();
+        }
+      });
+    }
+
     it("reports a database created behind its back as a duplicate, not a crash", async () => {
       const err = await rejection(createDatabase(admin, other.names.database, {}, other.marker));
       expect(err).to.be.instanceOf(UserFixableError).with.property("reason", "DuplicateObject");

@@ -150,14 +150,14 @@ for (const kind of ADMIN_KINDS) {
       }
     });
 
-    it("drops the database while app is connected, then both roles, and finds them gone", async () => {
-      const session = await connectAs(srv, b, "app");
-      session.on("error", () => undefined);
+    it("drops the database while app and inspector are connected, then both roles, and finds them gone", async () => {
+      const sessions = [await connectAs(srv, b, "app"), await connectAs(srv, b, "inspector")];
+      for (const session of sessions) session.on("error", () => undefined);
       try {
         expect(await dropDatabase(admin, b.names.database, b.marker)).to.equal("dropped");
-        expect(await sqlState(session.query("SELECT 1"))).to.not.equal(undefined);
+        for (const session of sessions) expect(await sqlState(session.query("SELECT 1"))).to.not.equal(undefined);
       } finally {
-        await session.end().catch(() => undefined);
+        for (const session of sessions) await session.end().catch(() => undefined);
       }
       expect(await dropRole(admin, b.names.app, b.marker)).to.equal("dropped");
       expect(await dropRole(admin, b.names.inspector, b.marker)).to.equal("dropped");
