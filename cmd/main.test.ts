@@ -3,7 +3,7 @@ import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { CoordinationV1Api, V1MicroTime } from "@kubernetes/client-node";
+import { CoordinationV1Api, CoreV1Api, V1MicroTime } from "@kubernetes/client-node";
 import type { V1Lease } from "@kubernetes/client-node";
 import { expect } from "chai";
 import { controlPlane } from "../test/harness/control-plane.js";
@@ -14,6 +14,10 @@ import { eventually } from "../test/support/eventually.js";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const LEASE = "kompost.chuge.li";
+/** The entrypoint with a slow test controller on ConfigMaps instead of the product's controllers. */
+const SLOW_OPERATOR = "cmd/testdata/slow-operator.ts";
+/** What the slow operator sets once a reconcile finished (importing the fixture would run it). */
+const RECONCILED_ANNOTATION = "kompost.test/reconciled";
 
 /** The real entrypoint as a child process, with what it wrote and how it ended. */
 interface Operator {
@@ -31,7 +35,10 @@ onStop(() => {
   return Promise.resolve();
 });
 
-async function runOperator(args: readonly string[]): Promise<Operator> {
+async function spawnOperator(
+  args: readonly string[],
+  { script = "cmd/main.ts", env = {} }: { script?: string; env?: Record<string, string> } = {},
+): Promise<Operator> {
   const healthUrl = `http://127.0.0.1:${await freePort()}`;
   const metricsUrl = `http://127.0.0.1:${await freePort()}`;
   const child = spawn(
@@ -39,12 +46,12 @@ async function runOperator(args: readonly string[]): Promise<Operator> {
     [
       "--import",
       "tsx",
-      "cmd/main.ts",
+      script,
       `--health-probe-bind-address=${healthUrl.slice("http://".length)}`,
       `--metrics-bind-address=${metricsUrl.slice("http://".length)}`,
       ...args,
     ],
-    { cwd: REPO, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, POD_NAMESPACE: "" } },
+    { cwd: REPO, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, POD_NAMESPACE: "", ...env } },
   );
   running.add(child);
   const op: Operator = {
@@ -73,9 +80,15 @@ function logLines(op: Operator): Array<{ level: string; message: string } & Reco
     .map((line) => JSON.parse(line) as { level: string; message: string });
 }
 
+/** The messages of the operator's log lines, in order. */
+function messages(op: Operator): string[] {
+  return logLines(op).map((line) => line.message);
+}
+
 describe("kompost entrypoint", function () {
   let cp: ControlPlane;
   let api: CoordinationV1Api;
+  let core: CoreV1Api;
   let namespace: string;
   const operators: Operator[] = [];
 
@@ -83,6 +96,7 @@ describe("kompost entrypoint", function () {
     this.timeout(180_000);
     cp = await controlPlane();
     api = cp.kubeConfig.makeApiClient(CoordinationV1Api);
+    core = cp.kubeConfig.makeApiClient(CoreV1Api);
   });
 
   beforeEach(async () => {
@@ -98,13 +112,14 @@ describe("kompost entrypoint", function () {
     }
   });
 
-  async function start(extra: readonly string[] = []): Promise<Operator> {
-    const op = await runOperator([
-      `--kubeconfig=${cp.kubeconfigPath}`,
-      "--leader-elect",
-      `--leader-election-namespace=${namespace}`,
-      ...extra,
-    ]);
+  async function start(
+    extra: readonly string[] = [],
+    options: Parameters<typeof spawnOperator>[1] = {},
+  ): Promise<Operator> {
+    const op = await spawnOperator(
+      [`--kubeconfig=${cp.kubeconfigPath}`, "--leader-elect", `--leader-election-namespace=${namespace}`, ...extra],
+      options,
+    );
     operators.push(op);
     return op;
   }
@@ -174,8 +189,48 @@ describe("kompost entrypoint", function () {
     expect((await second.exited).code).to.equal(0);
   });
 
+  async function reconciledAnnotation(name: string): Promise<string | undefined> {
+    const cm = await core.readNamespacedConfigMap({ name, namespace });
+    return cm.metadata?.annotations?.[RECONCILED_ANNOTATION];
+  }
+
+  async function slowOperatorReconciling(delayMs: number): Promise<Operator> {
+    const op = await start([], {
+      script: SLOW_OPERATOR,
+      env: { TEST_NAMESPACE: namespace, SLOW_RECONCILE_MS: String(delayMs) },
+    });
+    await waitUntilLeading(op);
+    await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: "slow" }, data: { a: "b" } } });
+    await eventually(() => expect(messages(op)).to.include("Slow reconcile started"), 30_000);
+    return op;
+  }
+
+  it("finishes a reconcile in flight on SIGTERM, then releases the Lease and exits 0", async () => {
+    const op = await slowOperatorReconciling(3_000);
+    op.child.kill("SIGTERM");
+    expect(await op.exited).to.deep.equal({ code: 0, signal: null });
+    expect(await reconciledAnnotation("slow")).to.equal("true");
+    expect((await readLease()).spec?.holderIdentity ?? "").to.equal("");
+    const log = messages(op);
+    const order = ["Received signal; shutting down", "Slow reconcile finished", "Released lease", "Stopped manager"];
+    expect(order.map((message) => log.indexOf(message))).to.deep.equal(
+      order.map((message) => log.indexOf(message)).sort((a, b) => a - b),
+    );
+    expect(order.every((message) => log.includes(message))).to.equal(true);
+  });
+
+  it("exits at once with 1 on a second signal, without waiting for the reconcile", async () => {
+    const op = await slowOperatorReconciling(60_000);
+    op.child.kill("SIGTERM");
+    await eventually(() => expect(messages(op)).to.include("Received signal; shutting down"), 10_000);
+    op.child.kill("SIGTERM");
+    expect(await op.exited).to.deep.equal({ code: 1, signal: null });
+    expect(await reconciledAnnotation("slow")).to.equal(undefined);
+    expect(messages(op)).to.not.include("Slow reconcile finished");
+  });
+
   it("exits 2 with one line naming the flag when a value is bad", async () => {
-    const op = await runOperator(["--resync-period=banana"]);
+    const op = await spawnOperator(["--resync-period=banana"]);
     expect(await op.exited).to.deep.equal({ code: 2, signal: null });
     expect(op.stderr).to.equal(
       'kompost: invalid value "banana" for --resync-period: expected a duration of at least 1s, such as 30s, 5m or 1h\n',
@@ -183,7 +238,7 @@ describe("kompost entrypoint", function () {
   });
 
   it("prints the flags for --help and exits 0", async () => {
-    const op = await runOperator(["--help"]);
+    const op = await spawnOperator(["--help"]);
     expect(await op.exited).to.deep.equal({ code: 0, signal: null });
     expect(op.stdout).to.match(/^Usage: kompost \[flags\]/);
     expect(op.stdout).to.contain("--leader-elect");

@@ -1,16 +1,29 @@
+import fs from "node:fs";
+import { pathToFileURL } from "node:url";
 import { KubeConfig } from "@kubernetes/client-node";
 import { createControllers } from "../controllers/index.js";
+import type { ControllerDependencies } from "../controllers/index.js";
 import { ConfigError, helpText, parseConfig, wantsHelp } from "../runtime/config.js";
 import type { OperatorConfig } from "../runtime/config.js";
 import { errorFields } from "../runtime/leader-election.js";
+import { KubeClient } from "../runtime/kube-client.js";
 import { createLogger } from "../runtime/logger.js";
 import type { Logger } from "../runtime/logger.js";
+import type { ManagedController } from "../runtime/managed-controller.js";
 import { Manager } from "../runtime/manager.js";
 
 /** Exit code for a bad flag or value, like Go's flag package. */
 const EXIT_USAGE = 2;
 
-function main(argv: readonly string[]): void {
+/** Builds the controllers the manager runs. */
+export type ControllerFactory = (deps: ControllerDependencies) => readonly ManagedController[];
+
+/**
+ * Runs the operator: parses flags (exit 2 when bad), starts the manager with the controllers
+ * from `buildControllers`, and exits 0 after a graceful stop on SIGTERM/SIGINT or 1 after a
+ * fatal error. Tests pass their own controllers; the process entrypoint passes the product's.
+ */
+export function runOperator(argv: readonly string[], buildControllers: ControllerFactory = createControllers): void {
   if (wantsHelp(argv)) {
     process.stdout.write(helpText());
     process.exit(0);
@@ -30,7 +43,8 @@ function main(argv: readonly string[]): void {
       ? { leaderElection: { namespace: config.leaderElectionNamespace!, id: config.leaderElectionId } }
       : {}),
   });
-  for (const controller of createControllers({ kubeConfig, config, logger })) manager.add(controller);
+  const client = new KubeClient(kubeConfig);
+  for (const controller of buildControllers({ kubeConfig, client, config, logger })) manager.add(controller);
   stopOnSignals(manager, logger);
 
   logger.info("Starting kompost", { config: { ...config } });
@@ -99,4 +113,15 @@ function logProcessFailures(logger: Logger): void {
   });
 }
 
-main(process.argv.slice(2));
+/** True when this module is the script node was started with (not imported by a test fixture). */
+function isEntrypoint(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return pathToFileURL(fs.realpathSync(script)).href === import.meta.url;
+  } catch {
+    return false;
+  }
+}
+
+if (isEntrypoint()) runOperator(process.argv.slice(2));
