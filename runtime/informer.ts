@@ -22,6 +22,8 @@ export interface InformerOptions extends Selectors {
   /** Retry delays after a failure: from `backoffInitialMs` (1 s) doubling to `backoffMaxMs` (30 s). */
   readonly backoffInitialMs?: number;
   readonly backoffMaxMs?: number;
+  /** A watch with no byte (not even a bookmark) for its timeout plus this margin is restarted; default 30 s. */
+  readonly idleMarginSeconds?: number;
   /** LIST page size; default 500. */
   readonly pageSize?: number;
 }
@@ -112,9 +114,11 @@ export class Informer<T extends KubernetesObject> {
         }
         const started = Date.now();
         let events = 0;
+        const timeoutSeconds = this.watchTimeoutSeconds();
+        const idleTimeoutMs = (timeoutSeconds + (this.options.idleMarginSeconds ?? 30)) * 1000;
         await this.client.watch(
           this.kind,
-          { ...this.selectors(), resourceVersion, timeoutSeconds: this.watchTimeoutSeconds(), signal },
+          { ...this.selectors(), resourceVersion, timeoutSeconds, idleTimeoutMs, signal },
           (event) => {
             events++;
             resourceVersion = this.apply(event) ?? resourceVersion;

@@ -6,7 +6,8 @@ import { KubeConfig } from "@kubernetes/client-node";
  * ones) and restore: network trouble between a client and the real API server, on demand.
  */
 export class TcpProxy {
-  private readonly sockets = new Set<net.Socket>();
+  private readonly pairs = new Set<{ readonly client: net.Socket; readonly upstream: net.Socket }>();
+  private readonly stalled = new Set<net.Socket>();
   private isCut = false;
 
   private constructor(
@@ -31,8 +32,27 @@ export class TcpProxy {
   /** Drops every open connection and refuses new ones until `restore`. */
   cut(): void {
     this.isCut = true;
-    for (const socket of this.sockets) socket.destroy();
-    this.sockets.clear();
+    for (const { client, upstream } of this.pairs) {
+      client.destroy();
+      upstream.destroy();
+    }
+    this.pairs.clear();
+  }
+
+  /**
+   * Makes every open connection go silent without closing it, like a peer that vanished
+   * without a FIN: the client keeps waiting. New connections work normally.
+   */
+  stall(): void {
+    for (const { client, upstream } of this.pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      upstream.removeAllListeners("close");
+      client.removeAllListeners("close");
+      upstream.destroy();
+      this.stalled.add(client);
+    }
+    this.pairs.clear();
   }
 
   /** Accepts connections again. */
@@ -43,6 +63,8 @@ export class TcpProxy {
   /** Drops every connection and stops listening. */
   async close(): Promise<void> {
     this.cut();
+    for (const socket of this.stalled) socket.destroy();
+    this.stalled.clear();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
@@ -70,11 +92,12 @@ export class TcpProxy {
       return;
     }
     const upstream = net.connect(this.target.port, this.target.host);
+    const pair = { client, upstream };
+    this.pairs.add(pair);
     for (const socket of [client, upstream]) {
-      this.sockets.add(socket);
       socket.on("error", () => undefined);
       socket.on("close", () => {
-        this.sockets.delete(socket);
+        this.pairs.delete(pair);
         client.destroy();
         upstream.destroy();
       });
