@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import pg from "pg";
-import { PostgresOperationError, UserFixableError, classify, redact, whileDoing } from "./errors.js";
+import { PostgresOperationError, UserFixableError, classify, redact, sqlStateOf, whileDoing } from "./errors.js";
 import { scramSha256Verifier } from "./scram.js";
 
 function databaseError(code: string, message: string): pg.DatabaseError {
@@ -29,6 +29,13 @@ describe("errors", () => {
     const inner = new UserFixableError("InvalidParameter", "while checking params", "bad");
     const caught = await whileDoing("while ensuring database d", () => Promise.reject(inner)).catch((e: unknown) => e);
     expect(caught).to.equal(inner);
+  });
+
+  it("finds the SQLSTATE of a PostgreSQL error through wrappers", () => {
+    const wrapped = new Error("while connecting", { cause: databaseError("28P01", "password authentication failed") });
+    expect(sqlStateOf(wrapped)).to.equal("28P01");
+    expect(sqlStateOf(classify(databaseError("55006", "in use"), "while dropping"))).to.equal("55006");
+    expect(sqlStateOf(new Error("plain"))).to.equal(undefined);
   });
 
   it("never lets a verifier or a given secret into a message", () => {

@@ -85,6 +85,16 @@ export function classify(err: unknown, doing: string, secrets: readonly string[]
   return new PostgresOperationError(doing, text, undefined, text === message ? { cause: err } : undefined);
 }
 
+/** The SQLSTATE of a PostgreSQL error, also when wrapped in `cause`s (e.g. by a connection helper); undefined otherwise. */
+export function sqlStateOf(err: unknown): string | undefined {
+  for (let current = err, depth = 0; current !== undefined && current !== null && depth < 10; depth++) {
+    if (current instanceof pg.DatabaseError) return current.code;
+    if (current instanceof UserFixableError || current instanceof PostgresOperationError) return current.sqlState;
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return undefined;
+}
+
 const VERIFIER_PATTERN = /SCRAM-SHA-256\$[0-9]+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+/g;
 
 /** Replaces SCRAM verifiers and the given secrets in `text` by a placeholder. */

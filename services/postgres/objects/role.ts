@@ -3,8 +3,7 @@
  * server only as SCRAM verifiers computed here, never appear in error messages,
  * and no function touches a role that does not carry this resource's marker.
  */
-import pg from "pg";
-import { UserFixableError, classify, whileDoing } from "../errors.js";
+import { UserFixableError, classify, sqlStateOf, whileDoing } from "../errors.js";
 import { type Inspection, type Marker, judge, markerFor, requireOurs } from "../ownership.js";
 import { inTransaction, type Queryable } from "../queryable.js";
 import { scramSha256Verifier, verifierMatches } from "../scram.js";
@@ -145,7 +144,7 @@ export async function rolePasswordInSync(
     await probe(name, password);
     return true;
   } catch (err) {
-    if (err instanceof pg.DatabaseError && err.code === "28P01") return false;
+    if (sqlStateOf(err) === "28P01") return false;
     throw classify(err, doing, [password]);
   }
 }
