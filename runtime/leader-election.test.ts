@@ -8,6 +8,7 @@ import type { ControlPlane } from "../test/harness/control-plane.js";
 import { eventually } from "../test/support/eventually.js";
 import { LeaderElector, leaseExpired } from "./leader-election.js";
 import { silentLogger } from "./logger.js";
+import { TcpProxy } from "./testing/tcp-proxy.js";
 
 /** Short timings so the tests run in seconds; the same ratios as controller-runtime's 15 s / 10 s / 2 s. */
 const FAST = { leaseDurationMs: 2_000, renewDeadlineMs: 1_500, retryPeriodMs: 300 } as const;
@@ -170,6 +171,23 @@ describe("leader election on a real API server", function () {
     expect(e.isLeader()).to.equal(false);
     await e.stop({ release: true });
     expect((await readLease()).spec?.holderIdentity).to.equal("intruder");
+  });
+
+  it("reports the loss when the API server becomes unreachable, and still stops", async () => {
+    const server = new URL(cp.server);
+    const proxy = await TcpProxy.start(server.hostname, Number(server.port));
+    try {
+      const e = elector({ kubeConfig: proxy.kubeConfigVia(cp.kubeConfig) });
+      const lost = new Promise<Error>((resolve) => e.onLost(resolve));
+      await e.acquire();
+      proxy.cut();
+      expect((await lost).message).to.match(/^leader election lost/);
+      await e.stop({ release: true });
+      // It could not release, and must not pretend it did: the Lease stays until it expires.
+      expect((await readLease()).spec?.holderIdentity).to.equal(e.identity);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it("lets exactly one of two candidates lead", async () => {

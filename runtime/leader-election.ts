@@ -108,9 +108,13 @@ export class LeaderElector {
     this.state = "stopped";
     clearTimeout(this.renewDeadlineTimer);
     this.wakeSleeper?.();
-    await this.inFlight;
+    // A request to an unreachable API server must not hold up the shutdown.
+    await withTimeout(this.inFlight, this.renewDeadlineMs);
     if (wasLeading) leaderElectionStatus.labels(this.options.name).set(0);
-    if (release && this.holding) await this.release();
+    if (release && this.holding) {
+      const released = await withTimeout(this.release(), this.renewDeadlineMs);
+      if (released === "timeout") this.logger.warn("Gave up releasing the lease; it expires by itself");
+    }
     this.holding = false;
   }
 
@@ -153,17 +157,9 @@ export class LeaderElector {
 
   /** One acquire-or-renew round, bounded by the renew deadline so a hung request cannot stall the loop. */
   private async attempt(): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), this.renewDeadlineMs);
-    });
     const round = this.tryAcquireOrRenew();
     this.inFlight = round;
-    try {
-      return await Promise.race([round, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return (await withTimeout(round, this.renewDeadlineMs)) === true;
   }
 
   private async tryAcquireOrRenew(): Promise<boolean> {
@@ -282,6 +278,19 @@ export class LeaderElector {
       const timer = setTimeout(wake, ms);
       this.wakeSleeper = wake;
     });
+  }
+}
+
+/** Resolves with the promise's value, or "timeout" after `ms`, whichever comes first. */
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | "timeout"> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -33,7 +33,7 @@ export interface CheckResult {
 export interface ProbeServerOptions {
   /** Address for /healthz and /readyz, or "0" to disable. */
   readonly healthProbeBindAddress: string;
-  /** Address for /metrics, or "0" to disable; the same address as the probes serves all three on one server. */
+  /** Address for /metrics, or "0" to disable; the same fixed address as the probes serves all three on one server. */
   readonly metricsBindAddress: string;
   readonly healthz: () => CheckResult;
   readonly readyz: () => CheckResult;
