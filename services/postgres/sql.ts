@@ -71,13 +71,13 @@ export const CATALOG = {
   /** The database we are connected to. */
   currentDatabase: "SELECT pg_catalog.current_database() AS name",
 
-  /** $1 = database name: its oid and ownership comment, if it exists. */
+  /** $1 = database name: its ownership comment (a row only if it exists). */
   databaseByName:
-    "SELECT d.oid::pg_catalog.int8 AS oid, pg_catalog.shobj_description(d.oid, 'pg_database') AS comment FROM pg_catalog.pg_database d WHERE d.datname = $1",
+    "SELECT pg_catalog.shobj_description(d.oid, 'pg_database') AS comment FROM pg_catalog.pg_database d WHERE d.datname = $1",
 
-  /** $1 = role name: its oid, ownership comment and attributes, if it exists. */
+  /** $1 = role name: its ownership comment and attributes (a row only if it exists). */
   roleByName:
-    "SELECT r.oid::pg_catalog.int8 AS oid, pg_catalog.shobj_description(r.oid, 'pg_authid') AS comment, r.rolcanlogin AS login, r.rolsuper AS superuser, r.rolcreatedb AS createdb, r.rolcreaterole AS createrole, r.rolreplication AS replication, r.rolbypassrls AS bypassrls FROM pg_catalog.pg_roles r WHERE r.rolname = $1",
+    "SELECT pg_catalog.shobj_description(r.oid, 'pg_authid') AS comment, r.rolcanlogin AS login, r.rolsuper AS superuser, r.rolcreatedb AS createdb, r.rolcreaterole AS createrole, r.rolreplication AS replication, r.rolbypassrls AS bypassrls FROM pg_catalog.pg_roles r WHERE r.rolname = $1",
 
   /** Whether the connected user may read `pg_authid` (only superusers may). */
   canReadAuthid: "SELECT pg_catalog.has_table_privilege('pg_catalog.pg_authid', 'SELECT') AS allowed",

@@ -71,6 +71,12 @@ for (const kind of ADMIN_KINDS) {
       );
       const mismatch = await rejection(ensureDatabase(admin, name, { encoding: "LATIN1" }, badLocale.marker));
       expect(mismatch.message).to.match(/differs from the template database's; set params.template to template0$/);
+      const pair = await rejection(
+        ensureDatabase(admin, name, { template: "template0", encoding: "LATIN1", locale: "C.UTF-8" }, badLocale.marker),
+      );
+      expect(pair.message).to.equal(
+        'while checking params: params.encoding does not fit the locale on this server (template "template0", encoding "LATIN1", locale "C.UTF-8"); choose a matching pair',
+      );
       expect(await inspectDatabase(admin, name, badLocale.marker)).to.deep.equal({ state: "missing" });
     });
 
