@@ -1,0 +1,62 @@
+import type { PostgresDatabase } from "../../api/v1alpha1/index.js";
+import type { ReadonlyStore } from "../../runtime/cache.js";
+import { READY, type ConditionInput } from "../../runtime/conditions.js";
+import { hasFinalizer } from "../../runtime/finalizers.js";
+import { keyString, type ObjectKey } from "../../runtime/resource-kind.js";
+import type { ConnectionRegistry } from "../../services/postgres/connections.js";
+import { FINALIZER, InstanceReason } from "../constants.js";
+import type { InstanceDirectory } from "./instance-directory.js";
+import type { AnyInstance, InstanceKindAdapter } from "./instance-kinds.js";
+
+/**
+ * The PostgresDatabases ("namespace/name", sorted) that still need the instance: those that
+ * reference it and are not being deleted, and those being deleted that still carry Kompost's
+ * finalizer, since dropping their database on the server needs this instance.
+ */
+export function databasesUsing<T extends AnyInstance>(
+  databases: ReadonlyStore<PostgresDatabase>,
+  adapter: InstanceKindAdapter<T>,
+  instance: ObjectKey,
+): string[] {
+  const wanted = keyString(instance);
+  return databases
+    .list()
+    .filter((database) => {
+      const ref = adapter.referencedBy(database);
+      if (!ref || keyString(ref) !== wanted) return false;
+      return !database.metadata?.deletionTimestamp || hasFinalizer(database, FINALIZER);
+    })
+    .map((database) => `${database.metadata?.namespace ?? ""}/${database.metadata?.name ?? ""}`)
+    .sort();
+}
+
+/** The `Ready` condition of an instance whose deletion waits for these databases. */
+export function deletionBlockedCondition(databases: readonly string[]): ConditionInput {
+  const count = databases.length === 1 ? "1 PostgresDatabase" : `${databases.length} PostgresDatabases`;
+  return {
+    type: READY,
+    status: "False",
+    reason: InstanceReason.DeletionBlocked,
+    message: `Deletion is waiting for ${count} to be deleted: ${listed(databases)}`,
+  };
+}
+
+/** Lets go of everything the process holds for an instance: the directory entry and the connection pool. */
+export async function releaseInstance<T extends AnyInstance>(
+  directory: InstanceDirectory,
+  registry: ConnectionRegistry,
+  adapter: InstanceKindAdapter<T>,
+  key: ObjectKey,
+): Promise<void> {
+  const instanceKey = adapter.instanceKey(key);
+  directory.withdraw(instanceKey);
+  await registry.close(instanceKey);
+}
+
+/** How many names a message lists before it says how many more there are. */
+const MAX_LISTED = 10;
+
+function listed(names: readonly string[]): string {
+  const shown = names.slice(0, MAX_LISTED).join(", ");
+  return names.length > MAX_LISTED ? `${shown} and ${names.length - MAX_LISTED} more` : shown;
+}

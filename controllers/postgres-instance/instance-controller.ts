@@ -1,0 +1,215 @@
+import { isDeepStrictEqual } from "node:util";
+import type { KubernetesObject, V1Secret } from "@kubernetes/client-node";
+import type { PostgresDatabase } from "../../api/v1alpha1/index.js";
+import { PostgresDatabaseKind } from "../../api/v1alpha1/index.js";
+import { setConditions, type ConditionInput } from "../../runtime/conditions.js";
+import type { ReconcileResult } from "../../runtime/errors.js";
+import { addFinalizer, hasFinalizer, removeFinalizer } from "../../runtime/finalizers.js";
+import { Operator, type MappedWatch, type OperatorDeps, type ReconcileContext } from "../../runtime/operator.js";
+import { keyOf, secretKind, type ObjectKey, type ResourceKind } from "../../runtime/resource-kind.js";
+import { updateStatus, type StatusMutator, type StatusOf } from "../../runtime/status.js";
+import type { ConnectionRegistry, InstanceKey } from "../../services/postgres/connections.js";
+import { instanceKeyString } from "../../services/postgres/connections.js";
+import {
+  FINALIZER,
+  INSTANCE_READY_CONDITIONS,
+  INSTANCE_RETRY_MS,
+  InstanceCondition,
+  InstanceReason,
+  WAIT_REQUEUE_MS,
+} from "../constants.js";
+import { allowedNamespacesCondition } from "./access-condition.js";
+import { ConditionAnnouncer } from "./condition-events.js";
+import { checkConnection, connectionSpecOf, notChecked } from "./connection-check.js";
+import { resolveCredentials } from "./credentials.js";
+import { databasesUsing, deletionBlockedCondition, releaseInstance } from "./deletion.js";
+import type { InstanceDirectory, UsableInstance } from "./instance-directory.js";
+import type { AnyInstance, InstanceKindAdapter } from "./instance-kinds.js";
+import { checkAdminPrivileges } from "./privilege-check.js";
+
+/** What an instance controller needs besides the runtime's dependencies. */
+export interface InstanceControllerDeps extends OperatorDeps {
+  /** The connection pools shared with the database controller. */
+  readonly registry: ConnectionRegistry;
+  /** Where usable instances are published for the database controller. */
+  readonly directory: InstanceDirectory;
+  /** How often an unchanged condition gets a new heartbeat; default 5 min. */
+  readonly statusHeartbeatIntervalMs?: number;
+  /** How soon an instance that is not Ready is checked again; default INSTANCE_RETRY_MS. */
+  readonly retryAfterMs?: number;
+}
+
+/** What the checks of one reconcile found. */
+interface Findings {
+  readonly conditions: readonly ConditionInput[];
+  /** Set when the instance may be used right now. */
+  readonly usable?: UsableInstance;
+  /** The password came from spec.plainPassword. */
+  readonly plainPassword: boolean;
+}
+
+/** The Warning that recommends a Secret, once per generation of an instance with a plain password. */
+const PLAIN_PASSWORD_WARNING =
+  "spec.plainPassword is readable by anyone who may read this resource: store the password in a Secret and reference it with spec.passwordSecretRef";
+
+/**
+ * Reconciles PostgresInstances or PostgresClusterInstances (one controller per kind, told
+ * apart by the adapter): resolves the password, connects, checks the admin's privileges and
+ * the allowed-namespaces annotation, reports all of it as conditions and Events, and
+ * publishes the instance to the directory while it is usable. A finalizer holds a deleted
+ * instance while PostgresDatabases still use it.
+ */
+export class InstanceController<T extends AnyInstance> extends Operator<T> {
+  readonly name: string;
+  protected readonly forKind: ResourceKind;
+  protected override readonly watches: readonly MappedWatch[];
+  private readonly secretSource: MappedWatch;
+  private readonly databaseSource: MappedWatch;
+  private readonly registry: ConnectionRegistry;
+  private readonly directory: InstanceDirectory;
+  private readonly announcer: ConditionAnnouncer;
+  /** The generation each plain-password instance was last warned about. */
+  private readonly plainPasswordWarned = new Map<string, number>();
+
+  constructor(
+    private readonly instanceDeps: InstanceControllerDeps,
+    private readonly adapter: InstanceKindAdapter<T>,
+  ) {
+    super(instanceDeps);
+    this.name = adapter.controllerName;
+    this.forKind = adapter.kind;
+    this.registry = instanceDeps.registry;
+    this.directory = instanceDeps.directory;
+    this.announcer = new ConditionAnnouncer(this.recorder, [InstanceCondition.Connected]);
+    this.secretSource = {
+      kind: secretKind,
+      ...(adapter.secretFieldSelector ? { fieldSelector: adapter.secretFieldSelector } : {}),
+      map: (secret) => this.instancesReadingSecret(secret),
+    };
+    this.databaseSource = { kind: PostgresDatabaseKind, map: (database) => this.deletingInstanceOf(database) };
+    this.watches = [this.secretSource, this.databaseSource];
+  }
+
+  protected async reconcile(instance: T, ctx: ReconcileContext): Promise<ReconcileResult> {
+    if (instance.metadata.deletionTimestamp) return this.finalize(instance, ctx);
+    const current = await addFinalizer(this.client, this.forKind, instance, FINALIZER);
+    if (!current) return undefined;
+    const findings = await this.check(current);
+    await this.report(current, findings);
+    this.publish(this.adapter.instanceKey(ctx.key), findings.usable, ctx);
+    return findings.usable ? undefined : { requeueAfterMs: this.instanceDeps.retryAfterMs ?? INSTANCE_RETRY_MS };
+  }
+
+  protected override async onGone(key: ObjectKey): Promise<void> {
+    await releaseInstance(this.directory, this.registry, this.adapter, key);
+    this.forget(key);
+  }
+
+  /** Deleting: waits while PostgresDatabases use the instance, then releases it and removes the finalizer. */
+  private async finalize(instance: T, ctx: ReconcileContext): Promise<ReconcileResult> {
+    if (!hasFinalizer(instance, FINALIZER)) return undefined;
+    const users = databasesUsing(this.cacheOf<PostgresDatabase>(this.databaseSource), this.adapter, ctx.key);
+    if (users.length > 0) {
+      // The instance stays published: the databases' own finalizers need it to drop what they created.
+      const blocked = deletionBlockedCondition(users);
+      await updateStatus(this.client, this.forKind, instance, [this.conditionsMutator([blocked], false)]);
+      await this.announcer.announce(instance, this.id(ctx.key), instance.status?.conditions, [blocked]);
+      ctx.logger.info("Deletion waits for PostgresDatabases", { databases: users.length });
+      return { requeueAfterMs: WAIT_REQUEUE_MS };
+    }
+    await releaseInstance(this.directory, this.registry, this.adapter, ctx.key);
+    await removeFinalizer(this.client, this.forKind, instance, FINALIZER);
+    this.forget(ctx.key);
+    ctx.logger.info(`Released ${this.forKind.kind}`);
+    return undefined;
+  }
+
+  /** Steps 3–6: credentials, connection, privileges, annotation; each later step needs the earlier ones. */
+  private async check(instance: T): Promise<Findings> {
+    const access = allowedNamespacesCondition(instance, this.adapter);
+    const secrets = this.cacheOf<V1Secret>(this.secretSource);
+    const credentials = resolveCredentials(instance.spec, this.adapter.secretNamespace(instance), secrets);
+    if (!credentials.ok) {
+      const connected = notChecked(InstanceCondition.Connected, "no credentials");
+      const privileged = notChecked(InstanceCondition.Privileged, "no credentials");
+      return { conditions: [credentials.condition, connected, privileged, access], plainPassword: false };
+    }
+    const spec = connectionSpecOf(instance.spec, credentials.password);
+    const connected = await checkConnection(spec);
+    if (connected.status !== "True") {
+      const privileged = notChecked(InstanceCondition.Privileged, "not connected");
+      return { conditions: [credentials.condition, connected, privileged, access], plainPassword: credentials.plain };
+    }
+    const key = this.adapter.instanceKey(keyOf(instance));
+    const privileges = await checkAdminPrivileges(this.registry, key, spec);
+    const conditions = [credentials.condition, connected, privileges.condition, access];
+    const usable =
+      privileges.condition.status === "True" && privileges.facts ? { key, spec, ...privileges.facts } : undefined;
+    return { conditions, plainPassword: credentials.plain, ...(usable ? { usable } : {}) };
+  }
+
+  /** Step 7: writes the conditions and Ready (only when something changed) and records Events for changes. */
+  private async report(instance: T, findings: Findings): Promise<void> {
+    await updateStatus(this.client, this.forKind, instance, [this.conditionsMutator(findings.conditions, true)]);
+    const id = this.id(keyOf(instance));
+    await this.announcer.announce(instance, id, instance.status?.conditions, findings.conditions);
+    const generation = instance.metadata.generation ?? 0;
+    if (findings.plainPassword && this.plainPasswordWarned.get(id) !== generation) {
+      this.plainPasswordWarned.set(id, generation);
+      await this.recorder.event(instance, "Warning", InstanceReason.PlainPassword, PLAIN_PASSWORD_WARNING);
+    }
+  }
+
+  /** Publishes a usable instance (only when its details changed, so listeners are not woken per resync); else withdraws it. */
+  private publish(key: InstanceKey, usable: UsableInstance | undefined, ctx: ReconcileContext): void {
+    const published = this.directory.get(key);
+    if (!usable) {
+      if (published) ctx.logger.info(`${this.forKind.kind} is no longer usable`);
+      this.directory.withdraw(key);
+      return;
+    }
+    if (isDeepStrictEqual(published, usable)) return;
+    this.directory.publish(usable);
+    ctx.logger.info(`${this.forKind.kind} is usable`, {
+      superuser: usable.superuser,
+      major: usable.serverMajorVersion,
+    });
+  }
+
+  private conditionsMutator(conditions: readonly ConditionInput[], withReady: boolean): StatusMutator<StatusOf<T>, T> {
+    const mutator = setConditions<T>(conditions, {
+      ...(withReady ? { readyFrom: INSTANCE_READY_CONDITIONS } : {}),
+      ...(this.instanceDeps.statusHeartbeatIntervalMs !== undefined
+        ? { heartbeatIntervalMs: this.instanceDeps.statusHeartbeatIntervalMs }
+        : {}),
+    });
+    // The generated Condition has an optional reason; setConditions always writes one.
+    return mutator as unknown as StatusMutator<StatusOf<T>, T>;
+  }
+
+  /** The instances whose password lives in this Secret. */
+  private instancesReadingSecret(secret: KubernetesObject): ObjectKey[] {
+    const { namespace, name } = secret.metadata ?? {};
+    return this.cache
+      .list()
+      .filter((instance) => instance.spec.passwordSecretRef?.name === name)
+      .filter((instance) => this.adapter.secretNamespace(instance) === namespace)
+      .map((instance) => keyOf(instance));
+  }
+
+  /** The instance a PostgresDatabase references, when that instance is being deleted and may be waiting for it. */
+  private deletingInstanceOf(database: KubernetesObject): ObjectKey[] {
+    const ref = this.adapter.referencedBy(database as PostgresDatabase);
+    if (!ref) return [];
+    return this.cache.get(ref)?.metadata.deletionTimestamp ? [ref] : [];
+  }
+
+  private id(key: ObjectKey): string {
+    return instanceKeyString(this.adapter.instanceKey(key));
+  }
+
+  private forget(key: ObjectKey): void {
+    this.announcer.forget(this.id(key));
+    this.plainPasswordWarned.delete(this.id(key));
+  }
+}
