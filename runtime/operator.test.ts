@@ -1,12 +1,13 @@
 import { expect } from "chai";
-import type { V1ConfigMap } from "@kubernetes/client-node";
+import type { KubernetesObject, V1ConfigMap, V1Secret } from "@kubernetes/client-node";
 import { controlPlane, type ControlPlane } from "../test/harness/control-plane.js";
 import { delay, eventually } from "../test/support/eventually.js";
 import { TerminalError, type ReconcileResult } from "./errors.js";
 import { KubeClient } from "./kube-client.js";
-import { Operator, type OperatorDeps, type ReconcileContext } from "./operator.js";
+import { Operator, type MappedWatch, type OperatorDeps, type ReconcileContext, type WatchSource } from "./operator.js";
+import { controllerReference } from "./owner-references.js";
 import { ExponentialBackoffLimiter } from "./rate-limiter.js";
-import { configMapKind, keyString, type ObjectKey } from "./resource-kind.js";
+import { configMapKind, keyString, secretKind, type ObjectKey } from "./resource-kind.js";
 import { CountingClient } from "./testing/counting-client.js";
 import { testLogger, uniqueName } from "./testing/fixtures.js";
 import { TcpProxy } from "./testing/tcp-proxy.js";
@@ -71,6 +72,12 @@ describe("Operator (against a real API server)", function () {
     operator = new ConfigMapOperator(deps(client), behaviour);
     await operator.start();
     expect(operator.hasSynced()).to.equal(true);
+    return operator;
+  };
+
+  const startWith = async (subclass: new (deps: OperatorDeps) => ConfigMapOperator): Promise<ConfigMapOperator> => {
+    operator = new subclass(deps());
+    await operator.start();
     return operator;
   };
 
@@ -176,12 +183,13 @@ describe("Operator (against a real API server)", function () {
   });
 
   it("re-reconciles every cached object each resync period", async () => {
-    operator = new (class extends ConfigMapOperator {
-      protected override readonly resyncPeriodMs = 300;
-    })(deps());
-    await operator.start();
+    const op = await startWith(
+      class extends ConfigMapOperator {
+        protected override readonly resyncPeriodMs = 300;
+      },
+    );
     await createConfigMap("steady", {});
-    await eventually(() => expect(operator!.callsFor("steady").length).to.be.at.least(3));
+    await eventually(() => expect(op.callsFor("steady").length).to.be.at.least(3));
   });
 
   it("keeps running through an API server restart and sees changes made afterwards", async function () {
@@ -196,6 +204,50 @@ describe("Operator (against a real API server)", function () {
     await createConfigMap("newcomer", {});
     await eventually(() => expect(op.callsFor("survivor").at(-1)?.data.v).to.equal("2"), 60_000);
     await eventually(() => expect(op.callsFor("newcomer")).to.have.length.greaterThan(0), 30_000);
+  });
+
+  it("reconciles the owner when an object it controls changes", async () => {
+    const op = await startWith(
+      class extends ConfigMapOperator {
+        protected override readonly owns: readonly WatchSource[] = [{ kind: secretKind }];
+      },
+    );
+    const owner = await createConfigMap("owner", {});
+    await eventually(() => expect(op.callsFor("owner")).to.have.length(1));
+    const ownerRef = controllerReference({ ...owner, apiVersion: "v1", kind: "ConfigMap" });
+    await admin.create<V1Secret>(secretKind, { metadata: { name: "child", namespace, ownerReferences: [ownerRef] } });
+    await eventually(() => expect(op.callsFor("owner")).to.have.length(2));
+    await admin.create<V1Secret>(secretKind, { metadata: { name: "stray", namespace } });
+    await admin.patch(secretKind, { namespace, name: "child" }, { data: { k: "dg==" } });
+    await eventually(() => expect(op.callsFor("owner")).to.have.length(3));
+    await delay(300);
+    expect(op.callsFor("owner")).to.have.length(3);
+  });
+
+  it("reconciles the objects a mapped watch names when a watched object changes", async () => {
+    const op = await startWith(
+      class extends ConfigMapOperator {
+        protected override readonly watches: readonly MappedWatch[] = [
+          {
+            kind: secretKind,
+            // ConfigMaps name the Secret they use in data.secret.
+            map: (secret: KubernetesObject) =>
+              this.cache
+                .list(secret.metadata?.namespace)
+                .filter((cm) => cm.data?.secret === secret.metadata?.name)
+                .map((cm) => ({ namespace: cm.metadata!.namespace!, name: cm.metadata!.name! })),
+          },
+        ];
+      },
+    );
+    await createConfigMap("user", { secret: "password" });
+    await createConfigMap("bystander", {});
+    await eventually(() => expect(op.calls).to.have.length(2));
+    await admin.create<V1Secret>(secretKind, { metadata: { name: "password", namespace } });
+    await eventually(() => expect(op.callsFor("user")).to.have.length(2));
+    await admin.delete(secretKind, { namespace, name: "password" });
+    await eventually(() => expect(op.callsFor("user")).to.have.length(3));
+    expect(op.callsFor("bystander")).to.have.length(1);
   });
 
   describe("when its watch is cut off and etcd is compacted meanwhile", () => {

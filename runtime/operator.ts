@@ -145,25 +145,21 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
       ...(this.deps.rateLimiter ? { rateLimiter: this.deps.rateLimiter } : {}),
     });
     this.queue = queue;
-    const enqueue = (key: ObjectKey): void => queue.add(keyString(key));
-    const enqueueObject = (obj: KubernetesObject): void => enqueue(keyOf(obj));
+    const enqueue = (key: string): void => queue.add(key);
     this.primary = this.informer<T>(
       { kind: this.forKind, labelSelector: this.labelSelector },
-      // Old and new versions share the key: enqueue once, or a reconcile might start between the two adds and run twice.
-      { onAdd: enqueueObject, onUpdate: (_old, obj) => enqueueObject(obj), onDelete: enqueueObject },
+      enqueueFor((obj) => [keyOf(obj)], enqueue),
     );
-    for (const source of this.owns) {
+    for (const source of this.owns)
       this.informer(
         source,
-        forEachVersion((obj) => this.ownerKey(obj).forEach(enqueue)),
+        enqueueFor((obj) => this.ownerKey(obj), enqueue),
       );
-    }
-    for (const source of this.watches) {
+    for (const source of this.watches)
       this.informer(
         source,
-        forEachVersion((obj) => this.mapped(source, obj).forEach(enqueue)),
+        enqueueFor((obj) => this.mapped(source, obj), enqueue),
       );
-    }
     await Promise.all([...this.informers.values()].map((informer) => informer.start()));
     if (this.state !== "starting") return;
     this.state = "running";
@@ -294,16 +290,19 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
   }
 }
 
-/** A handler that calls `fn` with every version of an object an informer reports (old and new on update). */
-function forEachVersion<O extends KubernetesObject>(fn: (obj: O) => void): InformerHandler<O> {
-  return {
-    onAdd: fn,
-    onUpdate: (oldObj, newObj) => {
-      fn(oldObj);
-      fn(newObj);
-    },
-    onDelete: fn,
+/**
+ * A handler that enqueues the keys `keysOf` finds in every version of an object an informer
+ * reports, each key once per event: an update whose old and new versions map to the same key
+ * must not add it twice, or a worker could take the first add and run it again for the second.
+ */
+function enqueueFor<O extends KubernetesObject>(
+  keysOf: (obj: O) => readonly ObjectKey[],
+  enqueue: (key: string) => void,
+): InformerHandler<O> {
+  const add = (...versions: O[]): void => {
+    new Set(versions.flatMap((obj) => keysOf(obj).map(keyString))).forEach(enqueue);
   };
+  return { onAdd: (obj) => add(obj), onUpdate: (oldObj, newObj) => add(oldObj, newObj), onDelete: (obj) => add(obj) };
 }
 
 function informerKey(source: WatchSource): string {
