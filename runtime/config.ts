@@ -51,6 +51,8 @@ interface FlagSpec {
   readonly default: FlagValue | ((sources: ConfigSources) => FlagValue);
   /** How the default is shown in --help, when it is not a constant. */
   readonly defaultText?: string;
+  /** When a flag without a default must be given, for the error message. */
+  readonly requiredWhen?: string;
 }
 
 interface RegisteredFlag extends FlagSpec {
@@ -108,7 +110,8 @@ export class OperatorConfig {
     name: "leader-election-namespace",
     kind: "string",
     default: podNamespace,
-    defaultText: "the pod's namespace",
+    defaultText: "the pod's namespace, from POD_NAMESPACE or the service-account namespace file",
+    requiredWhen: "with --leader-elect outside a cluster (no POD_NAMESPACE and no service-account namespace file)",
     accepts: "a namespace name (lowercase letters, digits and '-')",
     help: "Namespace of the leader election Lease; required with --leader-elect outside a cluster.",
   })
@@ -142,7 +145,7 @@ export class OperatorConfig {
     name: "operator-namespace",
     kind: "string",
     default: (sources) => podNamespace(sources) ?? "default",
-    defaultText: 'the pod\'s namespace, or "default" outside a cluster',
+    defaultText: 'the pod\'s namespace as for --leader-election-namespace, or "default" outside a cluster',
     accepts: "a namespace name (lowercase letters, digits and '-')",
     help: "Namespace that holds the password Secrets of PostgresClusterInstances.",
   })
@@ -303,9 +306,8 @@ export function parseConfig(
     const f = flags.find((candidate) => candidate.property === first.property)!;
     const origin = origins.get(first.property)!;
     if (origin.raw === undefined) {
-      throw new ConfigError(
-        `${origin.from} is required${f.name === "leader-election-namespace" ? " with --leader-elect outside a cluster (no POD_NAMESPACE and no service-account namespace file)" : ""}: expected ${f.accepts}`,
-      );
+      const when = f.requiredWhen ? ` ${f.requiredWhen}` : "";
+      throw new ConfigError(`${origin.from} is required${when}: expected ${f.accepts}`);
     }
     throw invalidValue(origin.from, origin.raw, f.accepts);
   }
