@@ -1,0 +1,187 @@
+/**
+ * The PostgresDatabase controller (flow only): guard clauses in a fixed order —
+ * abandon, deletion, finalizer, instance, then database, roles, Secrets and grants.
+ */
+import type { KubernetesObject, V1Secret } from "@kubernetes/client-node";
+import {
+  PostgresClusterInstanceKind,
+  PostgresDatabaseKind,
+  PostgresInstanceKind,
+  type PostgresDatabase,
+} from "../../api/v1alpha1/index.js";
+import { errorMessage, type ReconcileResult } from "../../runtime/errors.js";
+import { addFinalizer, hasFinalizer, removeFinalizer } from "../../runtime/finalizers.js";
+import {
+  Operator,
+  type MappedWatch,
+  type OperatorDeps,
+  type ReconcileContext,
+  type WatchSource,
+} from "../../runtime/operator.js";
+import { secretKind } from "../../runtime/resource-kind.js";
+import type { ClusterInstanceDefault } from "../../services/access/allowed-namespaces.js";
+import { ConnectionError, type ConnectionRegistry, type InstanceKey } from "../../services/postgres/connections.js";
+import { readSecret } from "../../services/secrets/connection-secret.js";
+import { DatabaseCondition, DatabaseReason, FINALIZER, WAIT_REQUEUE_MS } from "../constants.js";
+import type { InstanceDirectory } from "../postgres-instance/instance-directory.js";
+import { SECRET_SELECTOR } from "./credentials.js";
+import { cleanUp } from "./deletion.js";
+import { databasesUsing, resolveInstance, type InstanceSources, type Resolution } from "./instance.js";
+import { isAbandoned, markerOf, namesOf } from "./naming.js";
+import { provision } from "./provisioning.js";
+import { publishReport, Report } from "./report.js";
+import { TenantServer } from "./server.js";
+
+/** What the controller needs besides the usual Operator dependencies. */
+export interface DatabaseControllerOptions {
+  /** The connection pools shared with the instance controllers. */
+  readonly registry: ConnectionRegistry;
+  /** The instances that are usable now, published by the instance controllers. */
+  readonly directory: InstanceDirectory;
+  /** Who may use a PostgresClusterInstance without an allowed-namespaces annotation. */
+  readonly clusterInstanceDefault: ClusterInstanceDefault;
+  /** How often an unchanged condition's heartbeat is refreshed. */
+  readonly heartbeatIntervalMs?: number;
+  /** How soon to look again while waiting for an instance or a server; default WAIT_REQUEUE_MS. */
+  readonly waitRequeueMs?: number;
+}
+
+const SECRETS: WatchSource = { kind: secretKind, labelSelector: SECRET_SELECTOR };
+
+/** Reconciles PostgresDatabase resources into a database, two roles and two Secrets each. */
+export class PostgresDatabaseController extends Operator<PostgresDatabase> {
+  readonly name = "postgresdatabase";
+  protected readonly forKind = PostgresDatabaseKind;
+  protected override readonly owns: readonly WatchSource[] = [SECRETS];
+  protected override readonly watches: readonly MappedWatch[] = [
+    { kind: PostgresInstanceKind, map: (obj) => this.usersOf(obj, "PostgresInstance") },
+    { kind: PostgresClusterInstanceKind, map: (obj) => this.usersOf(obj, "PostgresClusterInstance") },
+  ];
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    deps: OperatorDeps,
+    private readonly options: DatabaseControllerOptions,
+  ) {
+    super(deps);
+    // An instance that becomes usable (or stops being usable) concerns every database on it.
+    this.unsubscribe = options.directory.onChange((key) =>
+      databasesUsing(this.cache, key).forEach((k) => this.enqueue(k)),
+    );
+  }
+
+  override async stop(timeoutMs: number): Promise<void> {
+    this.unsubscribe();
+    await super.stop(timeoutMs);
+  }
+
+  protected async reconcile(db: PostgresDatabase, ctx: ReconcileContext): Promise<ReconcileResult> {
+    const abandoned = isAbandoned(db);
+    if (abandoned && hasFinalizer(db, FINALIZER)) {
+      const released = await removeFinalizer(this.client, PostgresDatabaseKind, db, FINALIZER);
+      if (!released) return;
+      db = released;
+    }
+    if (db.metadata.deletionTimestamp) return hasFinalizer(db, FINALIZER) ? this.finalize(db, ctx) : undefined;
+    if (!abandoned) {
+      const stored = await addFinalizer(this.client, PostgresDatabaseKind, db, FINALIZER);
+      if (!stored) return;
+      db = stored;
+    }
+    const resolution = resolveInstance(db, this.sources());
+    if (!resolution.usable) return this.waitForInstance(db, resolution);
+    return this.apply(db, resolution, ctx);
+  }
+
+  /** Drops everything on the server, then lets the resource go; or waits, saying why. */
+  private async finalize(db: PostgresDatabase, ctx: ReconcileContext): Promise<ReconcileResult> {
+    const report = new Report();
+    if ((await cleanUp(db, this.sources(), this.options.registry, report)) === "waiting") {
+      await publishReport(this.statusWriter(), db, report);
+      return { requeueAfterMs: this.waitMs };
+    }
+    for (const event of report.events) await this.recorder.event(db, event.type, event.reason, event.message);
+    await removeFinalizer(this.client, PostgresDatabaseKind, db, FINALIZER);
+    ctx.logger.info("Released PostgresDatabase", { database: namesOf(db).database });
+  }
+
+  private async waitForInstance(
+    db: PostgresDatabase,
+    resolution: Resolution & { usable: false },
+  ): Promise<ReconcileResult> {
+    const report = new Report();
+    report.add(resolution.conditions);
+    report.warning(resolution.conditions.at(-1)?.reason ?? DatabaseReason.InstanceNotReady, resolution.message);
+    await publishReport(this.statusWriter(), db, report);
+    return { requeueAfterMs: this.waitMs };
+  }
+
+  /** Database, roles with their Secrets, grants; then the status and Events. */
+  private async apply(
+    db: PostgresDatabase,
+    resolution: Resolution & { usable: true },
+    ctx: ReconcileContext,
+  ): Promise<ReconcileResult> {
+    const report = new Report();
+    report.add(resolution.conditions);
+    report.names = namesOf(db);
+    this.noteUnsupported(db, report);
+    const server = new TenantServer(this.options.registry, resolution.instance, report.names, markerOf(db));
+    try {
+      await provision({ client: this.client, readSecret: (ns, name) => this.readSecret(ns, name), db, server, report });
+    } catch (err) {
+      if (err instanceof ConnectionError) {
+        report.fail(DatabaseCondition.Connection, err.reason, err.message);
+        await publishReport(this.statusWriter(), db, report);
+        return { requeueAfterMs: this.waitMs };
+      }
+      report.warning(DatabaseReason.ReconcileFailed, errorMessage(err));
+      await publishReport(this.statusWriter(), db, report);
+      throw err;
+    }
+    await publishReport(this.statusWriter(), db, report);
+    ctx.logger.debug("Reconciled PostgresDatabase", { database: report.names.database });
+  }
+
+  private noteUnsupported(db: PostgresDatabase, report: Report): void {
+    if (!db.spec.extensions?.length || db.status?.observedGeneration === db.metadata.generation) return;
+    report.warning(
+      DatabaseReason.ExtensionsUnsupported,
+      `spec.extensions is not supported and was ignored: ${db.spec.extensions.join(", ")}`,
+    );
+  }
+
+  /** The Secret from the watch cache; from the API server when the cache has none yet (e.g. just created, or not yet labelled). */
+  private async readSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
+    return this.cacheOf<V1Secret>(SECRETS).get({ namespace, name }) ?? readSecret(this.client, namespace, name);
+  }
+
+  private usersOf(instance: KubernetesObject, kind: InstanceKey["kind"]): ReturnType<typeof databasesUsing> {
+    const name = instance.metadata?.name ?? "";
+    const key: InstanceKey =
+      kind === "PostgresInstance" ? { kind, namespace: instance.metadata?.namespace ?? "", name } : { kind, name };
+    return databasesUsing(this.cache, key);
+  }
+
+  private sources(): InstanceSources {
+    return {
+      instances: this.cacheOf({ kind: PostgresInstanceKind }),
+      clusterInstances: this.cacheOf({ kind: PostgresClusterInstanceKind }),
+      directory: this.options.directory,
+      clusterInstanceDefault: this.options.clusterInstanceDefault,
+    };
+  }
+
+  private statusWriter(): Parameters<typeof publishReport>[0] {
+    const { heartbeatIntervalMs } = this.options;
+    return {
+      client: this.client,
+      recorder: this.recorder,
+      ...(heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs } : {}),
+    };
+  }
+
+  private get waitMs(): number {
+    return this.options.waitRequeueMs ?? WAIT_REQUEUE_MS;
+  }
+}

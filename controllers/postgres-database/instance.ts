@@ -1,0 +1,120 @@
+/**
+ * Which instance a PostgresDatabase uses, whether it may, and whether it can be used now:
+ * the instance objects come from the controller's watch caches (for their annotations),
+ * the usable connection details from the instance controllers' directory.
+ */
+import type { KubernetesObject } from "@kubernetes/client-node";
+import type { PostgresDatabase } from "../../api/v1alpha1/index.js";
+import type { ReadonlyStore } from "../../runtime/cache.js";
+import type { ConditionInput } from "../../runtime/conditions.js";
+import type { ObjectKey } from "../../runtime/resource-kind.js";
+import { mayUseInstance, type ClusterInstanceDefault } from "../../services/access/allowed-namespaces.js";
+import { ALLOWED_NAMESPACES_ANNOTATION } from "../../services/access/allowed-namespaces.js";
+import { instanceKeyString, type InstanceKey } from "../../services/postgres/connections.js";
+import { DATABASE_CONNECTED_MESSAGE, DatabaseCondition, DatabaseReason } from "../constants.js";
+import type { InstanceDirectory, UsableInstance } from "../postgres-instance/instance-directory.js";
+
+/** Where the resolution looks things up. */
+export interface InstanceSources {
+  readonly instances: ReadonlyStore<KubernetesObject>;
+  readonly clusterInstances: ReadonlyStore<KubernetesObject>;
+  readonly directory: InstanceDirectory;
+  readonly clusterInstanceDefault: ClusterInstanceDefault;
+}
+
+/** The outcome: usable (with the conditions saying so), or why not, as conditions and an Event message. */
+export type Resolution =
+  | { readonly usable: true; readonly instance: UsableInstance; readonly conditions: readonly ConditionInput[] }
+  | { readonly usable: false; readonly conditions: readonly ConditionInput[]; readonly message: string };
+
+/** The key of the instance a database references (instanceRef's namespace defaults to the database's). */
+export function instanceKeyOf(db: PostgresDatabase): InstanceKey {
+  const { clusterInstanceRef, instanceRef } = db.spec;
+  if (clusterInstanceRef) return { kind: "PostgresClusterInstance", name: clusterInstanceRef.name };
+  if (!instanceRef) throw new Error("spec has neither instanceRef nor clusterInstanceRef");
+  return {
+    kind: "PostgresInstance",
+    namespace: instanceRef.namespace ?? db.metadata.namespace ?? "",
+    name: instanceRef.name,
+  };
+}
+
+/** The keys of the databases in `databases` that reference the instance `key`. */
+export function databasesUsing(databases: ReadonlyStore<PostgresDatabase>, key: InstanceKey): ObjectKey[] {
+  const wanted = instanceKeyString(key);
+  return databases
+    .list()
+    .filter((db) => referencesSafely(db) && instanceKeyString(instanceKeyOf(db)) === wanted)
+    .map((db) => ({ namespace: db.metadata.namespace ?? "", name: db.metadata.name ?? "" }));
+}
+
+/** The instance object the key names, from the watch caches. */
+export function instanceObject(sources: InstanceSources, key: InstanceKey): KubernetesObject | undefined {
+  return key.kind === "PostgresInstance"
+    ? sources.instances.get({ namespace: key.namespace, name: key.name })
+    : sources.clusterInstances.get({ name: key.name });
+}
+
+/** Finds the instance, checks this namespace may use it, and takes its details from the directory. */
+export function resolveInstance(db: PostgresDatabase, sources: InstanceSources): Resolution {
+  const key = instanceKeyOf(db);
+  const label = describeInstance(key);
+  const instance = instanceObject(sources, key);
+  if (!instance) {
+    return notUsable(DatabaseReason.InstanceNotFound, `${label} was not found; create it or fix the reference`);
+  }
+  const access = mayUseInstance({
+    instanceKind: key.kind,
+    ...(key.kind === "PostgresInstance" ? { instanceNamespace: key.namespace } : {}),
+    annotation: instance.metadata?.annotations?.[ALLOWED_NAMESPACES_ANNOTATION],
+    namespace: db.metadata.namespace ?? "",
+    clusterInstanceDefault: sources.clusterInstanceDefault,
+  });
+  const accessCondition = (status: "True" | "False", reason: string, message: string): ConditionInput[] =>
+    key.kind === "PostgresClusterInstance"
+      ? [{ type: DatabaseCondition.ClusterInstanceAccess, status, reason, message }]
+      : [];
+  if (!access.allowed) {
+    const message = `${label} may not be used from namespace "${db.metadata.namespace ?? ""}": ${access.message}`;
+    return notUsable(
+      DatabaseReason.InstanceNotAllowed,
+      message,
+      accessCondition("False", DatabaseReason.InstanceNotAllowed, message),
+    );
+  }
+  const granted = accessCondition(
+    "True",
+    DatabaseReason.AccessGranted,
+    `Namespace "${db.metadata.namespace ?? ""}" may use ${label}.`,
+  );
+  const usable = sources.directory.get(key);
+  if (!usable) {
+    return notUsable(DatabaseReason.InstanceNotReady, `${label} is not Ready; waiting for it`, granted);
+  }
+  const connected = {
+    type: DatabaseCondition.Connection,
+    status: "True",
+    reason: DatabaseReason.Connected,
+    message: DATABASE_CONNECTED_MESSAGE,
+  } as const;
+  return { usable: true, instance: usable, conditions: [...granted, connected] };
+}
+
+/** How messages name an instance: its kind and key. */
+export function describeInstance(key: InstanceKey): string {
+  return key.kind === "PostgresInstance"
+    ? `PostgresInstance "${key.namespace}/${key.name}"`
+    : `PostgresClusterInstance "${key.name}"`;
+}
+
+function notUsable(reason: string, message: string, extra: readonly ConditionInput[] = []): Resolution {
+  return {
+    usable: false,
+    message,
+    conditions: [...extra, { type: DatabaseCondition.Connection, status: "False", reason, message }],
+  };
+}
+
+function referencesSafely(db: PostgresDatabase): boolean {
+  return db.spec.instanceRef !== undefined || db.spec.clusterInstanceRef !== undefined;
+}

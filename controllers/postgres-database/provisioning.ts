@@ -1,0 +1,134 @@
+/**
+ * The apply part of a reconcile: database, then each role with its Secret, then
+ * the grant set. Each step sets its condition and notes an Event for what it
+ * changed; a failure the user can fix becomes a False condition and a Warning
+ * Event, and stops the steps that depend on it. Other errors propagate.
+ */
+import type { PostgresDatabase } from "../../api/v1alpha1/index.js";
+import type { KubeClient } from "../../runtime/kube-client.js";
+import type { RoleKind } from "../../services/postgres/naming.js";
+import { UserFixableError } from "../../services/postgres/errors.js";
+import { SecretConflictError } from "../../services/secrets/connection-secret.js";
+import {
+  APP_USER_MESSAGE,
+  DatabaseCondition,
+  DatabaseReason,
+  INSPECTOR_USER_MESSAGE,
+  databaseCreatedMessage,
+} from "../constants.js";
+import { reconcileCredentials, type Credentials, type SecretReader } from "./credentials.js";
+import type { Report } from "./report.js";
+import type { RoleOutcome, TenantServer } from "./server.js";
+
+/** What the steps work with. */
+export interface ProvisionContext {
+  readonly client: KubeClient;
+  readonly readSecret: SecretReader;
+  readonly db: PostgresDatabase;
+  readonly server: TenantServer;
+  readonly report: Report;
+}
+
+const ROLE_CONDITIONS = {
+  app: { type: DatabaseCondition.AppUser, message: APP_USER_MESSAGE },
+  inspector: { type: DatabaseCondition.InspectorUser, message: INSPECTOR_USER_MESSAGE },
+} as const;
+
+/** Runs the steps in order: database, app role, inspector role, grants. */
+export async function provision(ctx: ProvisionContext): Promise<void> {
+  if (!(await databaseStep(ctx))) return;
+  const app = await roleStep(ctx, "app");
+  const inspector = await roleStep(ctx, "inspector");
+  if (app && inspector) await grantsStep(ctx);
+}
+
+async function databaseStep({ db, server, report }: ProvisionContext): Promise<boolean> {
+  const database = server.names.database;
+  const result = await userFixable(report, [DatabaseCondition.Database], () =>
+    server.ensureDatabase({ ...db.spec.params }),
+  );
+  if (result === undefined) return false;
+  if (result === "created") report.normal(DatabaseReason.DatabaseCreated, `Created database "${database}"`);
+  report.condition(
+    DatabaseCondition.Database,
+    "True",
+    DatabaseReason.DatabaseCreated,
+    databaseCreatedMessage(database),
+  );
+  return true;
+}
+
+async function roleStep(ctx: ProvisionContext, role: RoleKind): Promise<boolean> {
+  const { client, readSecret, db, server, report } = ctx;
+  const { type, message } = ROLE_CONDITIONS[role];
+  const username = server.names[role];
+  const done = await userFixable(report, [type], async () => {
+    const target = { role, username, database: server.names.database };
+    const credentials = await reconcileCredentials(client, readSecret, db, server.instance, target);
+    noteCredentials(report, credentials);
+    noteRole(
+      report,
+      username,
+      credentials.secretName,
+      await server.ensureRoleWithPassword(username, credentials.password),
+    );
+    return true;
+  });
+  if (done === undefined) return false;
+  report.condition(type, "True", DatabaseReason.UserCreated, message);
+  return true;
+}
+
+async function grantsStep({ server, report }: ProvisionContext): Promise<void> {
+  const roleTypes = [DatabaseCondition.AppUser, DatabaseCondition.InspectorUser];
+  const missing = await userFixable(report, roleTypes, () => server.ensureGrants());
+  if (missing === undefined || missing.length === 0) return;
+  report.normal(
+    DatabaseReason.GrantsRepaired,
+    `Granted privileges in database "${server.names.database}" that were missing: ${missing.join("; ")}`,
+  );
+}
+
+function noteCredentials(report: Report, credentials: Credentials): void {
+  const { secretName, write, regenerated } = credentials;
+  if (regenerated !== undefined) {
+    report.warning(
+      DatabaseReason.PasswordRegenerated,
+      `DB_PASS of Secret "${secretName}" could not be used (${regenerated}); a new password was generated`,
+    );
+  }
+  if (write === "created") report.normal(DatabaseReason.SecretCreated, `Created Secret "${secretName}"`);
+  if (write === "updated") report.normal(DatabaseReason.SecretUpdated, `Put Secret "${secretName}" back in shape`);
+}
+
+function noteRole(report: Report, username: string, secretName: string, outcome: RoleOutcome): void {
+  if (outcome.role === "created") report.normal(DatabaseReason.UserCreated, `Created role "${username}"`);
+  if (outcome.role === "repaired") {
+    report.normal(DatabaseReason.RoleRepaired, `Put the attributes of role "${username}" back to LOGIN only`);
+  }
+  if (outcome.passwordReset) {
+    report.normal(
+      DatabaseReason.PasswordReset,
+      `Set the password of role "${username}" to DB_PASS of Secret "${secretName}"`,
+    );
+  }
+}
+
+/** Runs `fn`; a failure the user can fix sets `types` False with its reason and message (once as an Event) and yields undefined. */
+async function userFixable<T>(report: Report, types: readonly string[], fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (err) {
+    const reason =
+      err instanceof UserFixableError
+        ? err.reason
+        : err instanceof SecretConflictError
+          ? DatabaseReason.SecretConflict
+          : undefined;
+    if (reason === undefined) throw err;
+    const message = (err as Error).message;
+    for (const type of types) report.condition(type, "False", reason, message);
+    report.warning(reason, message);
+    return undefined;
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * What one reconcile found and did, collected as it goes: condition inputs for the
+ * status, and Events to record afterwards. Status goes out through one function.
+ */
+import type { PostgresDatabase, PostgresDatabaseStatus } from "../../api/v1alpha1/index.js";
+import { type ConditionInput, isConditionTrue, READY, setConditions } from "../../runtime/conditions.js";
+import type { Condition } from "../../runtime/conditions.js";
+import type { EventRecorder, EventType } from "../../runtime/events.js";
+import type { KubeClient } from "../../runtime/kube-client.js";
+import { updateStatus, type StatusMutator } from "../../runtime/status.js";
+import type { SqlNames } from "../../services/postgres/naming.js";
+import { connectionSecretName } from "../../services/secrets/connection-details.js";
+import { DATABASE_READY_CONDITIONS, DatabaseReason } from "../constants.js";
+import { PostgresDatabaseKind } from "../../api/v1alpha1/index.js";
+
+/** An Event to record once the status is written. */
+export interface EventNote {
+  readonly type: EventType;
+  readonly reason: string;
+  readonly message: string;
+}
+
+/** The conditions and Events of one reconcile, and the names to publish in status. */
+export class Report {
+  readonly conditions: ConditionInput[] = [];
+  readonly events: EventNote[] = [];
+  names?: SqlNames;
+
+  /** Sets a condition (a later call for the same type wins). */
+  condition(type: string, status: ConditionInput["status"], reason: string, message: string): void {
+    this.conditions.push({ type, status, reason, message });
+  }
+
+  /** Adds conditions computed elsewhere. */
+  add(conditions: readonly ConditionInput[]): void {
+    this.conditions.push(...conditions);
+  }
+
+  /** A failure: the condition False with the error's reason and message, and a Warning Event saying the same. */
+  fail(type: string, reason: string, message: string): void {
+    this.condition(type, "False", reason, message);
+    this.warning(reason, message);
+  }
+
+  /** A Normal Event (a state change). */
+  normal(reason: string, message: string): void {
+    this.events.push({ type: "Normal", reason, message });
+  }
+
+  /** A Warning Event (a failure). */
+  warning(reason: string, message: string): void {
+    this.events.push({ type: "Warning", reason, message });
+  }
+}
+
+/** How the status is written. */
+export interface StatusWriter {
+  readonly client: KubeClient;
+  readonly recorder: EventRecorder;
+  readonly heartbeatIntervalMs?: number;
+}
+
+/**
+ * Writes the report's conditions (and Ready from DATABASE_READY_CONDITIONS) and names
+ * through `updateStatus`, which writes nothing when nothing changed; then records the
+ * report's Events, and a "Ready" Event when Ready has just turned True.
+ */
+export async function publishReport(
+  writer: StatusWriter,
+  db: PostgresDatabase,
+  report: Report,
+): Promise<PostgresDatabase> {
+  const wasReady = isConditionTrue(conditionsOf(db), READY);
+  const mutators: StatusMutator<PostgresDatabaseStatus, PostgresDatabase>[] = [
+    // The generated Condition has optional reason/message; the runtime always writes both.
+    setConditions(report.conditions, {
+      readyFrom: DATABASE_READY_CONDITIONS,
+      ...(writer.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: writer.heartbeatIntervalMs } : {}),
+    }) as StatusMutator<PostgresDatabaseStatus, PostgresDatabase>,
+  ];
+  const names = report.names;
+  if (names) mutators.push(namesMutator(db.metadata.name ?? "", names));
+  const stored = await updateStatus(writer.client, PostgresDatabaseKind, db, mutators);
+  const events = [...report.events];
+  if (!wasReady && isConditionTrue(conditionsOf(stored), READY)) {
+    events.push({
+      type: "Normal",
+      reason: DatabaseReason.Ready,
+      message: `Database "${names?.database ?? ""}" and its roles are ready`,
+    });
+  }
+  for (const event of events) await writer.recorder.event(stored, event.type, event.reason, event.message);
+  return stored;
+}
+
+function namesMutator(resourceName: string, names: SqlNames): StatusMutator<PostgresDatabaseStatus, PostgresDatabase> {
+  return (status) => {
+    status.sql_db_name = names.database;
+    status.users = [
+      { username: names.app, secret: connectionSecretName(resourceName, "app") },
+      { username: names.inspector, secret: connectionSecretName(resourceName, "inspector") },
+    ];
+  };
+}
+
+function conditionsOf(db: PostgresDatabase): Condition[] | undefined {
+  return db.status?.conditions as Condition[] | undefined;
+}

@@ -1,0 +1,122 @@
+/**
+ * The SQL steps of a PostgresDatabase on its server: each runs one unit of
+ * services/postgres/objects and reports what it changed, so the flow can say so.
+ * On a resync where nothing drifted, every step only reads the catalog.
+ */
+import pg from "pg";
+import {
+  type ConnectionRegistry,
+  pgClientConfig,
+  type InstanceConnectionSpec,
+} from "../../services/postgres/connections.js";
+import type { SqlNames } from "../../services/postgres/naming.js";
+import { dropDatabase, ensureDatabase, type DropDatabaseResult } from "../../services/postgres/objects/database.js";
+import type { EnsureDatabaseResult } from "../../services/postgres/objects/database.js";
+import { applyGrants, checkGrants } from "../../services/postgres/objects/grants.js";
+import {
+  dropRole,
+  ensureRole,
+  rolePasswordInSync,
+  setRolePassword,
+  type DropRoleResult,
+  type EnsureRoleResult,
+  type LoginProbe,
+} from "../../services/postgres/objects/role.js";
+import { ForeignObjectError, type Marker } from "../../services/postgres/ownership.js";
+import type { UsableInstance } from "../postgres-instance/instance-directory.js";
+
+/** What `ensureRoleWithPassword` did: the role unit's result, and whether the password had to be reset. */
+export interface RoleOutcome {
+  readonly role: EnsureRoleResult;
+  readonly passwordReset: boolean;
+}
+
+/** What `dropEverything` did to one object; "foreign" ones carry no marker of ours and were left alone. */
+export type DropResult = DropDatabaseResult | DropRoleResult | "foreign";
+
+/** What `dropEverything` did, by object name. */
+export type DropOutcome = ReadonlyMap<string, DropResult>;
+
+/** SQLSTATEs a login can only reach after the password was accepted (no CONNECT, no such database, too many connections). */
+const AFTER_AUTHENTICATION = new Set(["42501", "3D000", "53300"]);
+
+/** One PostgresDatabase's objects on one usable instance. */
+export class TenantServer {
+  constructor(
+    private readonly registry: ConnectionRegistry,
+    readonly instance: UsableInstance,
+    readonly names: SqlNames,
+    readonly marker: Marker,
+  ) {}
+
+  /** Creates the database (validated params, marker, PUBLIC revoked) unless it is already there and ours. */
+  ensureDatabase(params: Readonly<Record<string, unknown>> | undefined): Promise<EnsureDatabaseResult> {
+    return this.maintenance((db) => ensureDatabase(db, this.names.database, params, this.marker));
+  }
+
+  /** Creates the role with `password`, or puts drifted attributes back and resets a password that is not `password`. */
+  ensureRoleWithPassword(role: string, password: string): Promise<RoleOutcome> {
+    return this.maintenance(async (db) => {
+      const result = await ensureRole(db, role, password, this.marker);
+      if (result === "created") return { role: result, passwordReset: false };
+      if (await rolePasswordInSync(db, role, password, this.loginProbe()))
+        return { role: result, passwordReset: false };
+      await setRolePassword(db, role, password, this.marker);
+      return { role: result, passwordReset: true };
+    });
+  }
+
+  /** Checks the grant set in the tenant database and applies it when something is missing; returns what was missing. */
+  ensureGrants(): Promise<readonly string[]> {
+    return this.registry.withTenantClient(this.instance.key, this.instance.spec, this.names.database, async (db) => {
+      const missing = await checkGrants(db, this.names);
+      if (missing.length > 0) await applyGrants(db, this.names, this.marker);
+      return missing;
+    });
+  }
+
+  /** Drops the database (ending its sessions) and then both roles; objects without our marker are left alone. */
+  dropEverything(): Promise<DropOutcome> {
+    return this.maintenance(async (db) => {
+      const outcome = new Map<string, DropResult>();
+      const { database, app, inspector } = this.names;
+      outcome.set(database, await unlessForeign(() => dropDatabase(db, database, this.marker)));
+      for (const role of [app, inspector])
+        outcome.set(role, await unlessForeign(() => dropRole(db, role, this.marker)));
+      return outcome;
+    });
+  }
+
+  private maintenance<T>(fn: (db: pg.ClientBase) => Promise<T>): Promise<T> {
+    return this.registry.withClient(this.instance.key, this.instance.spec, fn);
+  }
+
+  /**
+   * Logs in as the role (for an admin that cannot read pg_authid). Any refusal that comes
+   * after authentication means the password was right; a wrong one rejects with 28P01.
+   */
+  private loginProbe(): LoginProbe {
+    return async (user, password) => {
+      const spec: InstanceConnectionSpec = { ...this.instance.spec, username: user, password };
+      const client = new pg.Client(pgClientConfig(spec, this.names.database));
+      client.on("error", () => undefined);
+      try {
+        await client.connect();
+      } catch (err) {
+        if (err instanceof pg.DatabaseError && AFTER_AUTHENTICATION.has(err.code ?? "")) return;
+        throw err;
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    };
+  }
+}
+
+async function unlessForeign<T>(drop: () => Promise<T>): Promise<T | "foreign"> {
+  try {
+    return await drop();
+  } catch (err) {
+    if (err instanceof ForeignObjectError) return "foreign";
+    throw err;
+  }
+}

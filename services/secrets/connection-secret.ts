@@ -1,0 +1,151 @@
+/**
+ * Connection Secrets as a read/write unit: what a Secret should hold, whether the
+ * stored one differs, and one write that puts it right. Knows nothing of any kind
+ * of owner; the caller passes the ownerReference and labels.
+ */
+import { createHash } from "node:crypto";
+import type { V1OwnerReference, V1Secret } from "@kubernetes/client-node";
+import { errorMessage, isConflict, isNotFound } from "../../runtime/errors.js";
+import type { KubeClient } from "../../runtime/kube-client.js";
+import { secretKind } from "../../runtime/resource-kind.js";
+
+/** The longest name Kubernetes accepts for a Secret. */
+export const MAX_SECRET_NAME_LENGTH = 253;
+
+/** The longest label value Kubernetes accepts. */
+const MAX_LABEL_VALUE_LENGTH = 63;
+
+/** The Secret a controller wants: its place, its controller, its labels and the data it manages. */
+export interface DesiredSecret {
+  readonly namespace: string;
+  readonly name: string;
+  /** The controller ownerReference (controller=true). */
+  readonly owner: V1OwnerReference;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Plain-text values of the keys this Secret is written for; other keys are left alone. */
+  readonly data: Readonly<Record<string, string>>;
+}
+
+/** What `writeSecret` did. */
+export type SecretWrite = "created" | "updated" | "unchanged";
+
+/** The Secret's name is used by an object another controller owns; nothing was written. */
+export class SecretConflictError extends Error {
+  override readonly name = "SecretConflictError";
+}
+
+/** The plain-text value of `key`, or undefined when the Secret or the key is missing. */
+export function secretValue(secret: V1Secret | undefined, key: string): string | undefined {
+  const encoded = secret?.data?.[key];
+  return encoded === undefined ? undefined : Buffer.from(encoded, "base64").toString("utf8");
+}
+
+/** A label value for any object name: the name when it fits, else its head, "-" and a hash of all of it. */
+export function labelValueFor(name: string): string {
+  if (name.length <= MAX_LABEL_VALUE_LENGTH) return name;
+  const hash = createHash("sha256").update(name).digest("hex").slice(0, 8);
+  return `${name.slice(0, MAX_LABEL_VALUE_LENGTH - 9).replace(/[^a-z0-9]+$/, "")}-${hash}`;
+}
+
+/** True when the stored Secret already holds everything `desired` asks for (extra keys and labels are fine). */
+export function secretMatches(existing: V1Secret, desired: DesiredSecret): boolean {
+  const labels = existing.metadata?.labels ?? {};
+  const controller = existing.metadata?.ownerReferences?.find((ref) => ref.controller === true);
+  return (
+    controller?.uid === desired.owner.uid &&
+    Object.entries(desired.labels).every(([key, value]) => labels[key] === value) &&
+    Object.entries(desired.data).every(([key, value]) => secretValue(existing, key) === value)
+  );
+}
+
+/**
+ * Creates the Secret when `existing` is undefined, else patches it (conditionally, on its
+ * resourceVersion) when it differs from `desired`; writes nothing when it matches. Refuses a
+ * Secret controlled by another kind or another name than the owner's.
+ */
+export async function writeSecret(
+  client: KubeClient,
+  existing: V1Secret | undefined,
+  desired: DesiredSecret,
+): Promise<SecretWrite> {
+  const doing = `while writing Secret "${desired.namespace}/${desired.name}"`;
+  if (desired.name.length > MAX_SECRET_NAME_LENGTH) {
+    throw new SecretConflictError(
+      `${doing}: the name is longer than ${MAX_SECRET_NAME_LENGTH} characters; use a shorter resource name`,
+    );
+  }
+  if (existing === undefined) {
+    await wrapApi(doing, () => client.create<V1Secret>(secretKind, newSecret(desired)));
+    return "created";
+  }
+  requireSameController(existing, desired, doing);
+  if (secretMatches(existing, desired)) return "unchanged";
+  await wrapApi(doing, () =>
+    client.patch<V1Secret>(
+      secretKind,
+      { namespace: desired.namespace, name: desired.name },
+      patchFor(existing, desired),
+    ),
+  );
+  return "updated";
+}
+
+/** Reads a Secret from the API server; undefined when it does not exist. */
+export async function readSecret(client: KubeClient, namespace: string, name: string): Promise<V1Secret | undefined> {
+  try {
+    return await client.get<V1Secret>(secretKind, { namespace, name });
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw new Error(`while reading Secret "${namespace}/${name}": ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+function newSecret(desired: DesiredSecret): V1Secret {
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    type: "Opaque",
+    metadata: {
+      namespace: desired.namespace,
+      name: desired.name,
+      labels: { ...desired.labels },
+      ownerReferences: [desired.owner],
+    },
+    data: encode(desired.data),
+  };
+}
+
+function patchFor(existing: V1Secret, desired: DesiredSecret): object {
+  const others = (existing.metadata?.ownerReferences ?? []).filter((ref) => ref.controller !== true);
+  return {
+    metadata: {
+      resourceVersion: existing.metadata?.resourceVersion,
+      labels: { ...desired.labels },
+      ownerReferences: [...others, desired.owner],
+    },
+    data: encode(desired.data),
+  };
+}
+
+function requireSameController(existing: V1Secret, desired: DesiredSecret, doing: string): void {
+  const controller = existing.metadata?.ownerReferences?.find((ref) => ref.controller === true);
+  if (controller === undefined) return;
+  // A controller of the same kind and name is an earlier incarnation of the owner, which the garbage collector has not removed yet.
+  if (controller.kind === desired.owner.kind && controller.name === desired.owner.name) return;
+  throw new SecretConflictError(
+    `${doing}: it is controlled by ${controller.kind} "${controller.name}"; delete or rename that Secret`,
+  );
+}
+
+function encode(data: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(data).map(([key, value]) => [key, Buffer.from(value).toString("base64")]));
+}
+
+async function wrapApi<T>(doing: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const hint = isConflict(err) ? " (it changed meanwhile; retrying)" : "";
+    throw new Error(`${doing}: ${errorMessage(err)}${hint}`, { cause: err });
+  }
+}
