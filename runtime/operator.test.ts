@@ -6,6 +6,7 @@ import { TerminalError, type ReconcileResult } from "./errors.js";
 import { KubeClient } from "./kube-client.js";
 import { Operator, type MappedWatch, type OperatorDeps, type ReconcileContext, type WatchSource } from "./operator.js";
 import { controllerReference } from "./owner-references.js";
+import { metricsRegistry } from "./metrics.js";
 import { ExponentialBackoffLimiter } from "./rate-limiter.js";
 import { configMapKind, keyString, secretKind, type ObjectKey } from "./resource-kind.js";
 import { CountingClient } from "./testing/counting-client.js";
@@ -248,6 +249,37 @@ describe("Operator (against a real API server)", function () {
     await admin.delete(secretKind, { namespace, name: "password" });
     await eventually(() => expect(op.callsFor("user")).to.have.length(3));
     expect(op.callsFor("bystander")).to.have.length(1);
+  });
+
+  it("reports synced only once started, and counts reconciles in controller-runtime's metrics", async () => {
+    const op = new ConfigMapOperator(deps());
+    expect(op.hasSynced()).to.equal(false);
+    operator = op;
+    await op.start();
+    expect(op.hasSynced()).to.equal(true);
+    await createConfigMap("counted", {});
+    await eventually(() => expect(op.callsFor("counted")).to.have.length(1));
+    const metrics = await metricsRegistry.metrics();
+    expect(metrics).to.match(
+      /controller_runtime_reconcile_total\{controller="configmap-test",result="success"\} [1-9]/,
+    );
+    expect(metrics).to.match(/workqueue_adds_total\{name="configmap-test",controller="configmap-test"\} [1-9]/);
+    expect(metrics).to.match(/controller_runtime_max_concurrent_reconciles\{controller="configmap-test"\} 4/);
+  });
+
+  it("lets a reconcile in flight finish on stop and then takes no more work", async () => {
+    let finished = 0;
+    const op = await start(async () => {
+      await delay(500);
+      finished++;
+    });
+    await createConfigMap("slow", { v: "1" });
+    await eventually(() => expect(op.callsFor("slow")).to.have.length(1));
+    await op.stop(5000);
+    expect(finished).to.equal(1);
+    await setData("slow", { v: "2" });
+    await delay(500);
+    expect(op.callsFor("slow")).to.have.length(1);
   });
 
   describe("when its watch is cut off and etcd is compacted meanwhile", () => {
