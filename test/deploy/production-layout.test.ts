@@ -1,7 +1,7 @@
 import type { V1Deployment } from "@kubernetes/client-node";
 import { expect } from "chai";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { access, copyFile, mkdtemp, readdir, rm } from "node:fs/promises";
+import { access, copyFile, cp as copyTree, mkdtemp, readdir, rm, symlink } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -9,6 +9,7 @@ import { controlPlane, type ControlPlane } from "../harness/control-plane.js";
 import { onStop } from "../harness/lifecycle.js";
 import { freePort } from "../harness/ports.js";
 import { eventually } from "../support/eventually.js";
+import { copyDockerContext } from "./docker-context.js";
 import { findManifest, kustomize, parseManifests, repoPath } from "./manifests.js";
 
 const run = promisify(execFile);
@@ -17,32 +18,44 @@ const SERVICE_ACCOUNT = "kompost-controller-manager";
 const LEASE = "kompost.chuge.li";
 
 /**
- * The image without Docker: what the Dockerfile's runtime stage holds (package.json,
- * `npm ci --omit=dev`, the compiled dist/), laid out in a temp dir and started with
- * the Deployment's arguments, as its ServiceAccount.
+ * The image without Docker: the Dockerfile's build stage (compile what the build
+ * context holds) and its runtime stage (package.json, `npm ci --omit=dev`, the
+ * compiled dist/), each in a temp dir; the result is started with the
+ * Deployment's arguments, as its ServiceAccount.
  */
 describe("the production layout of the image (Dockerfile's runtime stage)", function () {
   let cp: ControlPlane;
   let app: string;
+  let contextFiles: string[];
   let containerArgs: string[];
   const children = new Set<ChildProcess>();
 
   before(async function () {
     this.timeout(600_000);
     cp = await controlPlane();
+    const context = await mkdtemp(path.join(os.tmpdir(), "kompost-docker-context-"));
     app = await mkdtemp(path.join(os.tmpdir(), "kompost-production-layout-"));
-    onStop(() => rm(app, { recursive: true, force: true }));
+    onStop(async () => {
+      await rm(context, { recursive: true, force: true });
+      await rm(app, { recursive: true, force: true });
+    });
+
+    // Build stage: `COPY . .` after `npm ci`, then `npm run build`.
+    contextFiles = await copyDockerContext(context);
+    await symlink(repoPath("node_modules"), path.join(context, "node_modules"));
+    await run(repoPath("node_modules", ".bin", "tsc"), ["-p", path.join(context, "tsconfig.build.json")]).catch(
+      (err: { stdout?: string; message: string }) => {
+        throw new Error(`while compiling the Docker build context: ${err.stdout || err.message}`);
+      },
+    );
+
+    // Runtime stage.
     for (const file of ["package.json", "package-lock.json"]) await copyFile(repoPath(file), path.join(app, file));
     // Offline first: the packages are in npm's cache since the repository's own install.
     await run("npm", ["ci", "--omit=dev", "--prefer-offline", "--ignore-scripts", "--no-audit", "--no-fund"], {
       cwd: app,
     });
-    await run(repoPath("node_modules", ".bin", "tsc"), [
-      "-p",
-      repoPath("tsconfig.build.json"),
-      "--outDir",
-      path.join(app, "dist"),
-    ]);
+    await copyTree(path.join(context, "dist"), path.join(app, "dist"), { recursive: true });
     const objects = parseManifests(await kustomize("config/default"));
     const deployment = findManifest(objects, "Deployment", "kompost-controller-manager") as unknown as V1Deployment;
     containerArgs = deployment.spec!.template.spec!.containers[0]!.args!;
@@ -53,6 +66,19 @@ describe("the production layout of the image (Dockerfile's runtime stage)", func
   afterEach(() => {
     for (const child of children) child.kill("SIGKILL");
     children.clear();
+  });
+
+  it("sends the sources to the Docker build, but no test files, local builds, dependencies or git history", () => {
+    expect(contextFiles).to.include.members([
+      "package.json",
+      "package-lock.json",
+      "tsconfig.build.json",
+      "cmd/main.ts",
+    ]);
+    const unwanted = contextFiles.filter((file) =>
+      /^(\.git|node_modules|dist|config|\.kompost)\/|\.test\.ts$/.test(file),
+    );
+    expect(unwanted).to.deep.equal([]);
   });
 
   it("holds production dependencies only", async () => {
