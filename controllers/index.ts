@@ -1,8 +1,14 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { OperatorConfig } from "../runtime/config.js";
+import { EventRecorder } from "../runtime/events.js";
 import type { KubeClient } from "../runtime/kube-client.js";
 import type { Logger } from "../runtime/logger.js";
 import type { ManagedController } from "../runtime/managed-controller.js";
+import type { OperatorDeps } from "../runtime/operator.js";
+import { ConnectionRegistry } from "../services/postgres/connections.js";
+import { InstanceController } from "./postgres-instance/instance-controller.js";
+import { InstanceDirectory } from "./postgres-instance/instance-directory.js";
+import { clusterInstance, namespacedInstance } from "./postgres-instance/instance-kinds.js";
 
 /** What every controller of the product is built from. */
 export interface ControllerDependencies {
@@ -14,6 +20,29 @@ export interface ControllerDependencies {
 }
 
 /** Builds the product's controllers, one per kind; the Manager starts them once this replica leads. */
-export function createControllers(_deps: ControllerDependencies): ManagedController[] {
-  return [];
+export function createControllers(deps: ControllerDependencies): ManagedController[] {
+  const { config, client, logger } = deps;
+  const operatorDeps: OperatorDeps = {
+    client,
+    logger,
+    recorder: new EventRecorder(client, { logger }),
+    resyncPeriodMs: config.resyncPeriodMs,
+    maxConcurrentReconciles: config.maxConcurrentReconciles,
+  };
+  // One pool per instance and one view of the usable instances, shared by the instance and database controllers.
+  const registry = new ConnectionRegistry({ logger });
+  const directory = new InstanceDirectory();
+  const instanceDeps = {
+    ...operatorDeps,
+    registry,
+    directory,
+    statusHeartbeatIntervalMs: config.statusHeartbeatIntervalMs,
+  };
+  return [
+    new InstanceController(instanceDeps, namespacedInstance),
+    new InstanceController(
+      instanceDeps,
+      clusterInstance(config.operatorNamespace, config.clusterInstanceDefaultAccess),
+    ),
+  ];
 }
