@@ -1,4 +1,9 @@
 import { expect } from "chai";
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
 import { controlPlane, type ControlPlane } from "../harness/control-plane.js";
 import { kustomize, repoPath } from "./manifests.js";
 
@@ -91,5 +96,34 @@ describe("installing Kompost into a real API server (dist/install.yaml)", functi
     expect(await can("create", "pods", "-n", "kompost")).to.equal("no");
     expect(await can("get", "configmaps", "-n", "kompost")).to.equal("no");
     expect(await can("create", "clusterroles.rbac.authorization.k8s.io")).to.equal("no");
+  });
+
+  it("deploys with make deploy, running the image given in IMG", async () => {
+    const cacheDir = await mkdtemp(path.join(os.tmpdir(), "kompost-make-deploy-"));
+    const kubectl = `${path.join(cp.binDir, "kubectl")} --kubeconfig=${cp.kubeconfigPath} --cache-dir=${cacheDir}`;
+    const image = () =>
+      cp.kubectl([
+        "get",
+        "deployment",
+        "-n",
+        "kompost",
+        "kompost-controller-manager",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+      ]);
+    const make = (...args: string[]) =>
+      promisify(execFile)("make", ["--no-print-directory", "deploy", `KUBECTL=${kubectl}`, ...args], {
+        cwd: repoPath(),
+      });
+    try {
+      await make("IMG=registry.local:5000/kompost:dev");
+      expect((await image()).stdout).to.equal("registry.local:5000/kompost:dev");
+      await make();
+      expect((await image()).stdout).to.match(/^ghcr\.io\/kompost\/kompost:\d+\.\d+\.\d+/);
+      const diff = await cp.kubectl(["diff", "--server-side", "-f", INSTALL_YAML]);
+      expect(diff.code, diff.stdout + diff.stderr).to.equal(0);
+    } finally {
+      await rm(cacheDir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,7 +1,7 @@
 import type { V1Deployment } from "@kubernetes/client-node";
 import { expect } from "chai";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { access, copyFile, cp as copyTree, mkdtemp, readdir, rm, symlink } from "node:fs/promises";
+import { access, copyFile, cp as copyTree, mkdtemp, readdir, readFile, rm, symlink } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -27,6 +27,7 @@ describe("the production layout of the image (Dockerfile's runtime stage)", func
   let cp: ControlPlane;
   let app: string;
   let contextFiles: string[];
+  let deployment: V1Deployment;
   let containerArgs: string[];
   const children = new Set<ChildProcess>();
 
@@ -57,7 +58,7 @@ describe("the production layout of the image (Dockerfile's runtime stage)", func
     });
     await copyTree(path.join(context, "dist"), path.join(app, "dist"), { recursive: true });
     const objects = parseManifests(await kustomize("config/default"));
-    const deployment = findManifest(objects, "Deployment", "kompost-controller-manager") as unknown as V1Deployment;
+    deployment = findManifest(objects, "Deployment", "kompost-controller-manager") as unknown as V1Deployment;
     containerArgs = deployment.spec!.template.spec!.containers[0]!.args!;
     const install = await cp.kubectl(["apply", "--server-side", "-f", repoPath("dist", "install.yaml")]);
     if (install.code !== 0) throw new Error(`while installing dist/install.yaml: ${install.stderr}`);
@@ -79,6 +80,22 @@ describe("the production layout of the image (Dockerfile's runtime stage)", func
       /^(\.git|node_modules|dist|config|\.kompost)\/|\.test\.ts$/.test(file),
     );
     expect(unwanted).to.deep.equal([]);
+  });
+
+  it("builds the image on Node's LTS slim image, running this entrypoint as the UID the Deployment requires", async () => {
+    const dockerfile = await readFile(repoPath("Dockerfile"), "utf8");
+    const instructions = dockerfile
+      .replace(/\\\n/g, " ")
+      .split("\n")
+      .filter((line) => /^[A-Z]+ /.test(line));
+    const last = (name: string) => instructions.filter((line) => line.startsWith(`${name} `)).pop();
+    const bases = instructions.filter((line) => line.startsWith("FROM ")).map((line) => line.split(/\s+/)[1]);
+    expect(bases).to.have.length.greaterThan(1);
+    for (const base of bases) expect(base).to.equal("node:24-slim");
+    expect(dockerfile).to.include("npm ci --omit=dev");
+    const pod = deployment.spec!.template.spec!;
+    expect(last("USER")).to.equal(`USER ${pod.securityContext!.runAsUser}:${pod.securityContext!.runAsGroup}`);
+    expect(last("ENTRYPOINT")).to.equal('ENTRYPOINT ["node", "dist/cmd/main.js"]');
   });
 
   it("holds production dependencies only", async () => {
