@@ -38,8 +38,12 @@ test: ## Set up what the tests need (npm packages, PostgreSQL, control plane) an
 	hack/setup-test-env.sh
 	KUBEBUILDER_ASSETS="$$(hack/build-control-plane.sh)" npm test
 
+.PHONY: run
+run: node_modules ## Run the operator against the cluster of the current kubeconfig (flags: ARGS="--leader-elect ...").
+	$(NPX) tsx cmd/main.ts $(ARGS)
+
 .PHONY: control-plane
-control-plane: ## Build (once) the kube-apiserver, etcd and kubectl the tests use; prints their directory.
+control-plane: ## Build (once) kube-apiserver, etcd, kubectl and kube-controller-manager for the tests; prints their directory.
 	hack/build-control-plane.sh
 
 .PHONY: ci

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, etcd and kubectl from the Go module proxy into a cache
+# Builds kube-apiserver, etcd, kubectl and kube-controller-manager (for garbage
+# collection and namespace deletion) from the Go module proxy into a cache
 # outside the repository, like controller-runtime's setup-envtest but from source.
 # Prints the directory holding the binaries (for KUBEBUILDER_ASSETS) on stdout.
 #
@@ -22,7 +23,21 @@ if [[ -n "${KUBEBUILDER_ASSETS:-}" ]]; then
   exit 0
 fi
 
-if [[ -x "$BIN_DIR/kube-apiserver" && -x "$BIN_DIR/etcd" && -x "$BIN_DIR/kubectl" ]]; then
+BINARIES=(kube-apiserver etcd kubectl kube-controller-manager)
+cache_complete() {
+  local bin
+  for bin in "${BINARIES[@]}"; do [[ -x "$BIN_DIR/$bin" ]] || return 1; done
+}
+if cache_complete; then
+  echo "$BIN_DIR"
+  exit 0
+fi
+
+# One build at a time: a second caller waits for the first, then finds the cache.
+mkdir -p "$CACHE_ROOT"
+exec 9>"$CACHE_ROOT/.build.lock"
+flock 9
+if cache_complete; then
   echo "$BIN_DIR"
   exit 0
 fi
@@ -61,6 +76,7 @@ package tools
 import (
 	_ "go.etcd.io/etcd/server/v3"
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kubectl"
 )
 GO
@@ -76,9 +92,12 @@ go build -pgo=off -trimpath -ldflags "$ldflags" -o "$work/bin/kube-apiserver" k8
 log "built kube-apiserver"
 go build -pgo=off -trimpath -ldflags "$ldflags" -o "$work/bin/kubectl" k8s.io/kubernetes/cmd/kubectl >&2
 log "built kubectl"
+go build -pgo=off -trimpath -ldflags "$ldflags" -o "$work/bin/kube-controller-manager" k8s.io/kubernetes/cmd/kube-controller-manager >&2
+log "built kube-controller-manager"
 go build -pgo=off -trimpath -ldflags "-s -w" -o "$work/bin/etcd" go.etcd.io/etcd/server/v3 >&2
 log "built etcd"
 
 mkdir -p "$(dirname "$BIN_DIR")"
-rm -rf "$BIN_DIR.tmp" && mv "$work/bin" "$BIN_DIR.tmp" && mv "$BIN_DIR.tmp" "$BIN_DIR"
+rm -rf "$BIN_DIR.tmp" "$BIN_DIR"
+mv "$work/bin" "$BIN_DIR.tmp" && mv "$BIN_DIR.tmp" "$BIN_DIR"
 echo "$BIN_DIR"

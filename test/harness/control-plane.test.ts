@@ -4,6 +4,7 @@ import { access, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { eventually } from "../support/eventually.js";
 import { controlPlane, type ControlPlane } from "./control-plane.js";
 import { CRD_DIR, startControlPlane, type RunningControlPlane } from "./control-plane/start.js";
 
@@ -75,6 +76,40 @@ describe("test control plane", () => {
         expect(established?.status, crd.metadata.name).to.equal("True");
       }
       await kubectlOk(cp, ["get", "pginst,pgcinst,pgdb", "--all-namespaces"]);
+    });
+
+    it("collects garbage: an object owned by a deleted object goes away, as in a real cluster", async function () {
+      if (!cp.garbageCollection) this.skip(); // envtest's assets have no kube-controller-manager
+      await cp.createNamespace("harness-gc");
+      await kubectlOk(cp, ["create", "configmap", "owner", "-n", "harness-gc"]);
+      const ownerUid = await kubectlOk(cp, [
+        "get",
+        "configmap",
+        "owner",
+        "-n",
+        "harness-gc",
+        "-o",
+        "jsonpath={.metadata.uid}",
+      ]);
+      const owned = {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: {
+          name: "owned",
+          namespace: "harness-gc",
+          ownerReferences: [{ apiVersion: "v1", kind: "ConfigMap", name: "owner", uid: ownerUid }],
+        },
+      };
+      await cp.kubectl(["apply", "-f", "-"], { input: JSON.stringify(owned) });
+      await kubectlOk(cp, ["delete", "configmap", "owner", "-n", "harness-gc"]);
+      await eventually(
+        async () => {
+          const result = await cp.kubectl(["get", "configmap", "owned", "-n", "harness-gc"]);
+          expect(result.stderr).to.include("NotFound");
+        },
+        60_000,
+        250,
+      );
     });
   });
 
@@ -231,7 +266,7 @@ describe("test control plane", () => {
 
     it("leaves no process and no temp dir behind once stopped", async () => {
       const pids = cp.pids;
-      expect(pids).to.have.length(2);
+      expect(pids).to.have.length(cp.garbageCollection ? 3 : 2); // etcd, kube-apiserver (, kube-controller-manager)
       for (const pid of pids) expect(() => process.kill(pid, 0)).to.not.throw();
 
       await cp.stop();

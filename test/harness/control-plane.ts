@@ -13,6 +13,8 @@ export interface ControlPlane {
   readonly binDir: string;
   /** "http://127.0.0.1:<port>" */
   readonly etcdUrl: string;
+  /** True when kube-controller-manager runs its garbage collector and namespace controller (not with envtest's assets). */
+  readonly garbageCollection: boolean;
   /** Runs kubectl against this API server (admin unless opts.kubeconfig is given); never throws on non-zero exit. */
   kubectl(
     args: readonly string[],

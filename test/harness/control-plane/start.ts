@@ -9,6 +9,7 @@ import { freePort } from "../ports.js";
 import { ApiServer, SERVICE_ACCOUNT_ISSUER } from "./apiserver.js";
 import { controlPlaneBinDir, REPO_ROOT } from "./binaries.js";
 import { createCerts, type ControlPlaneCerts } from "./certs.js";
+import { ControllerManager } from "./controller-manager.js";
 import { installCRDsFrom } from "./crds.js";
 import { Etcd } from "./etcd.js";
 import { runKubectl, type KubectlResult } from "./kubectl.js";
@@ -46,9 +47,11 @@ export async function startControlPlane(options: StartOptions): Promise<RunningC
   const dir = await mkdtemp(path.join(os.tmpdir(), "kompost-control-plane-"));
   let etcd: Etcd | undefined;
   let apiServer: ApiServer | undefined;
+  let controllerManager: ControllerManager | undefined;
   let stopped: Promise<void> | undefined;
   const stop = async () => {
     stopped ??= (async () => {
+      await controllerManager?.stop();
       await apiServer?.stop();
       await etcd?.stop();
       await rm(dir, { recursive: true, force: true });
@@ -70,6 +73,8 @@ export async function startControlPlane(options: StartOptions): Promise<RunningC
       apiServer,
       stop,
     });
+    controllerManager = await ControllerManager.startIfPresent(binDir, dir, controlPlane.kubeconfigPath);
+    controlPlane.controllerManager = controllerManager;
     if (options.installCRDs) await controlPlane.installCRDs();
     return controlPlane;
   } catch (err) {
@@ -97,6 +102,8 @@ interface Parts {
 }
 
 class LocalControlPlane implements RunningControlPlane {
+  controllerManager: ControllerManager | undefined;
+
   private constructor(
     private readonly parts: Parts,
     readonly kubeconfigPath: string,
@@ -136,8 +143,16 @@ class LocalControlPlane implements RunningControlPlane {
     return loadKubeconfig(this.kubeconfigText);
   }
 
+  get garbageCollection(): boolean {
+    return this.controllerManager !== undefined;
+  }
+
   get pids(): readonly number[] {
-    const pids = [this.parts.apiServer.pid, this.parts.etcd.running ? this.parts.etcd.pid : undefined];
+    const pids = [
+      this.parts.apiServer.pid,
+      this.parts.etcd.running ? this.parts.etcd.pid : undefined,
+      this.controllerManager?.pid,
+    ];
     return pids.filter((pid) => pid !== undefined);
   }
 
