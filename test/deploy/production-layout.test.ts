@@ -58,7 +58,7 @@ describe("the production layout of the image (Dockerfile's runtime stage)", func
     });
     await copyTree(path.join(context, "dist"), path.join(app, "dist"), { recursive: true });
     const objects = parseManifests(await kustomize("config/default"));
-    deployment = findManifest(objects, "Deployment", "kompost-controller-manager") as unknown as V1Deployment;
+    deployment = findManifest(objects, "Deployment", "kompost-controller-manager");
     containerArgs = deployment.spec!.template.spec!.containers[0]!.args!;
     const install = await cp.kubectl(["apply", "--server-side", "-f", repoPath("dist", "install.yaml")]);
     if (install.code !== 0) throw new Error(`while installing dist/install.yaml: ${install.stderr}`);
