@@ -1,6 +1,13 @@
 import { expect } from "chai";
+import type { V1Secret } from "@kubernetes/client-node";
+import { secretKind } from "../../runtime/resource-kind.js";
+import { quoteIdent } from "../../services/postgres/sql.js";
+import { delay, eventually } from "../../test/support/eventually.js";
 import { FINALIZER } from "../constants.js";
-import { ADMIN_KINDS, DatabaseTestEnv, type SecretData, using } from "./test-env.js";
+import { ADMIN_KINDS, DatabaseTestEnv, type SecretData, sqlState, using } from "./test-env.js";
+
+/** Short, so that drift is repaired and a quiet resync is observed within a test. */
+const RESYNC_MS = 1000;
 
 const SECRET_KEYS = ["DATABASE_URL", "DB_HOST", "DB_NAME", "DB_PASS", "DB_PORT", "DB_SSL", "DB_SSL_VERIFY", "DB_USER"];
 
@@ -11,12 +18,15 @@ for (const kind of ADMIN_KINDS) {
     let namespace: string;
 
     before(async () => {
-      env = await DatabaseTestEnv.start();
+      env = await DatabaseTestEnv.start({ resyncPeriodMs: RESYNC_MS });
       namespace = await env.namespace("readme");
       await env.instance(namespace, "app-database", kind);
     });
 
-    after(() => env.stop());
+    after(async () => {
+      await env.deleteDatabases(namespace);
+      await env.stop();
+    });
 
     describe("the original README's example", () => {
       let app: SecretData;
@@ -105,5 +115,248 @@ for (const kind of ADMIN_KINDS) {
         expect(reasons).to.include.members(["DatabaseCreated", "UserCreated", "SecretCreated", "Ready"]);
       });
     });
+
+    describe("SPEC §4 security properties", () => {
+      let a: SecretData;
+      let aInspector: SecretData;
+      let b: SecretData;
+
+      before(async () => {
+        await env.database(namespace, "tenant-a", { instance: "app-database" });
+        await env.database(namespace, "tenant-b", { instance: "app-database" });
+        await env.ready(namespace, "tenant-a");
+        await env.ready(namespace, "tenant-b");
+        a = await env.secretData(namespace, "psql-tenant-a-app");
+        aInspector = await env.secretData(namespace, "psql-tenant-a-inspector");
+        b = await env.secretData(namespace, "psql-tenant-b-app");
+      });
+
+      it("lets app create, alter and drop tables, sequences, views, functions and schemas on PostgreSQL 15+", async () => {
+        expect(env.srv.majorVersion).to.be.at.least(15);
+        await using(env.connectWith(a), async (app) => {
+          for (const statement of [
+            "CREATE TABLE public.t (id serial PRIMARY KEY, v text)",
+            "ALTER TABLE public.t ADD COLUMN w integer",
+            "INSERT INTO public.t (v, w) VALUES ('x', 1)",
+            "CREATE SEQUENCE public.s",
+            "CREATE VIEW public.v AS SELECT id FROM public.t",
+            "CREATE FUNCTION public.f() RETURNS integer LANGUAGE sql AS 'SELECT 1'",
+            "CREATE SCHEMA own",
+            "CREATE TABLE own.t (id integer)",
+            "DROP FUNCTION public.f()",
+            "DROP VIEW public.v",
+            "DROP SEQUENCE public.s",
+            "DROP TABLE public.t",
+            "DROP SCHEMA own CASCADE",
+          ]) {
+            await app.query(statement);
+          }
+        });
+      });
+
+      it("lets inspector read a table app creates after provisioning, and neither write nor create", async () => {
+        await using(env.connectWith(a), async (app) => {
+          await app.query("CREATE TABLE public.later (id integer)");
+          await app.query("INSERT INTO public.later VALUES (42)");
+        });
+        await using(env.connectWith(aInspector), async (inspector) => {
+          expect((await inspector.query("SELECT id FROM public.later")).rows).to.deep.equal([{ id: 42 }]);
+          expect(await sqlState(inspector.query("INSERT INTO public.later VALUES (1)"))).to.equal("42501");
+          expect(await sqlState(inspector.query("DELETE FROM public.later"))).to.equal("42501");
+          expect(await sqlState(inspector.query("CREATE TABLE public.mine (id integer)"))).to.equal("42501");
+          expect(await sqlState(inspector.query("CREATE SCHEMA mine"))).to.equal("42501");
+        });
+      });
+
+      it("keeps each tenant's roles out of the other tenant's database", async () => {
+        expect(await sqlState(env.connectWith(a, b.DB_NAME))).to.equal("42501");
+        expect(await sqlState(env.connectWith(aInspector, b.DB_NAME))).to.equal("42501");
+        expect(await sqlState(env.connectWith(b, a.DB_NAME))).to.equal("42501");
+      });
+
+      it("gives the tenant roles no membership, no SET ROLE to the admin and no elevated attributes", async () => {
+        const roles = [a.DB_USER, aInspector.DB_USER];
+        const rows = await env.asSuperuser(async (db) => {
+          const result = await db.query<{ role: string; member_of: number; elevated: boolean }>(
+            `SELECT r.rolname AS role,
+                    (SELECT count(*) FROM pg_catalog.pg_auth_members m WHERE m.member = r.oid)::int AS member_of,
+                    r.rolsuper OR r.rolcreatedb OR r.rolcreaterole OR r.rolreplication OR r.rolbypassrls AS elevated
+               FROM pg_catalog.pg_roles r WHERE r.rolname = ANY($1) ORDER BY 1`,
+            [roles],
+          );
+          return result.rows;
+        });
+        expect(rows).to.deep.equal(roles.sort().map((role) => ({ role, member_of: 0, elevated: false })));
+        for (const data of [a, aInspector]) {
+          await using(env.connectWith(data), async (tenant) => {
+            expect(await sqlState(tenant.query(`SET ROLE ${quoteIdent(env.srv[kind].user)}`))).to.equal("42501");
+            expect(await sqlState(tenant.query(`SET ROLE ${quoteIdent(env.srv.superuser.user)}`))).to.equal("42501");
+          });
+        }
+      });
+
+      it("generates passwords of at least 32 characters that differ for every role", async () => {
+        const passwords = [a.DB_PASS, aInspector.DB_PASS, b.DB_PASS];
+        for (const password of passwords) expect(password).to.match(/^[A-Za-z0-9]{32,}$/);
+        expect(new Set(passwords).size).to.equal(passwords.length);
+      });
+    });
+
+    describe("a resync where nothing drifted", () => {
+      it("issues only catalog reads and writes nothing to the API server", async () => {
+        await env.database(namespace, "quiet", { instance: "app-database" });
+        await env.ready(namespace, "quiet");
+        await delay(2 * RESYNC_MS);
+        const rvOf = async (): Promise<(string | undefined)[]> => [
+          (await env.get(namespace, "quiet"))?.metadata.resourceVersion,
+          (await env.secret(namespace, "psql-quiet-app"))?.metadata?.resourceVersion,
+          (await env.secret(namespace, "psql-quiet-inspector"))?.metadata?.resourceVersion,
+        ];
+        const before = await rvOf();
+        const writes = { patches: env.client.patches, creates: env.client.creates };
+        const logStart = (await env.srv.readLog()).length;
+        await delay(4 * RESYNC_MS);
+        const statements = loggedStatements((await env.srv.readLog()).slice(logStart));
+        // The resyncs did run: they looked the database up.
+        expect(statements.some((s) => s.includes("pg_catalog.pg_database"))).to.equal(true);
+        expect(statements.filter((s) => !/^SELECT\b/i.test(s))).to.deep.equal([]);
+        expect({ patches: env.client.patches, creates: env.client.creates }).to.deep.equal(writes);
+        expect(await rvOf()).to.deep.equal(before);
+      });
+    });
+
+    describe("drift repair", () => {
+      let original: SecretData;
+
+      before(async () => {
+        await env.database(namespace, "drift", { instance: "app-database" });
+        await env.ready(namespace, "drift");
+        original = await env.secretData(namespace, "psql-drift-app");
+      });
+
+      const appWorks = (data: SecretData) =>
+        eventually(
+          () =>
+            using(env.connectWith(data), async (app) => {
+              await app.query("CREATE TABLE IF NOT EXISTS public.probe (id integer)");
+            }),
+          30_000,
+          200,
+        );
+
+      it("re-creates a dropped database with the grants, for the same Secrets", async () => {
+        await env.asSuperuser((db) => db.query(`DROP DATABASE ${quoteIdent(original.DB_NAME!)} WITH (FORCE)`));
+        await appWorks(original);
+        const inspector = await env.secretData(namespace, "psql-drift-inspector");
+        await eventually(
+          () => using(env.connectWith(inspector), (c) => c.query("SELECT id FROM public.probe")),
+          30_000,
+          200,
+        );
+      });
+
+      it("re-creates a dropped role with the Secret's password", async () => {
+        const role = quoteIdent(original.DB_USER!);
+        await env.asSuperuser((db) => db.query(`DROP OWNED BY ${role}`), original.DB_NAME);
+        await env.asSuperuser((db) => db.query(`DROP ROLE ${role}`));
+        await appWorks(original);
+      });
+
+      it("resets a password changed on the server to the Secret's", async () => {
+        await env.asSuperuser((db) =>
+          db.query(`ALTER ROLE ${quoteIdent(original.DB_USER!)} PASSWORD 'changed-by-hand'`),
+        );
+        await eventually(async () => {
+          const reasons = (await env.events(namespace, "drift")).map((e) => e.reason);
+          expect(reasons).to.include("PasswordReset");
+        }, 30_000);
+        await appWorks(original);
+      });
+
+      it("grants a revoked privilege again", async () => {
+        const inspector = await env.secretData(namespace, "psql-drift-inspector");
+        await env.asSuperuser(
+          (db) => db.query(`REVOKE SELECT ON ALL TABLES IN SCHEMA public FROM ${quoteIdent(inspector.DB_USER!)}`),
+          original.DB_NAME,
+        );
+        await env.asSuperuser((db) =>
+          db.query(
+            `REVOKE CONNECT ON DATABASE ${quoteIdent(original.DB_NAME!)} FROM ${quoteIdent(inspector.DB_USER!)}`,
+          ),
+        );
+        await eventually(
+          () => using(env.connectWith(inspector), (c) => c.query("SELECT id FROM public.probe")),
+          30_000,
+          200,
+        );
+      });
+
+      it("brings a deleted Secret back with a new password that the role then has", async () => {
+        await env.kubectl("delete", "secret", "-n", namespace, "psql-drift-app");
+        const renewed = await eventually(async () => {
+          const data = await env.secretData(namespace, "psql-drift-app");
+          expect(data.DB_PASS).to.not.equal(original.DB_PASS);
+          return data;
+        }, 30_000);
+        expect(renewed.DB_PASS).to.match(/^[A-Za-z0-9]{32,}$/);
+        await appWorks(renewed);
+        expect(await sqlState(env.connectWith(original))).to.equal("28P01");
+      });
+
+      it("makes an edited DB_PASS the role's password and puts every other edited key back", async () => {
+        const chosen = `my 'own'; pass\\word "${kind}" -- ok`;
+        await editSecret(env, namespace, "psql-drift-app", { DB_PASS: chosen, DB_HOST: "elsewhere.example" });
+        const data = await eventually(async () => {
+          const current = await env.secretData(namespace, "psql-drift-app");
+          expect(current.DB_HOST).to.equal(env.srv.tlsServerName);
+          return current;
+        }, 30_000);
+        expect(data.DB_PASS).to.equal(chosen);
+        expect(data.DATABASE_URL).to.include(encodeURIComponent(chosen));
+        await appWorks(data);
+        await using(env.connectWithUrl(data), (c) => c.query("SELECT 1"));
+      });
+
+      it("replaces an unusable DB_PASS with a generated one and says so in a Warning Event", async () => {
+        await editSecret(env, namespace, "psql-drift-app", { DB_PASS: "" });
+        const data = await eventually(async () => {
+          const current = await env.secretData(namespace, "psql-drift-app");
+          expect(current.DB_PASS).to.match(/^[A-Za-z0-9]{32,}$/);
+          return current;
+        }, 30_000);
+        await appWorks(data);
+        const warnings = (await env.events(namespace, "drift")).filter((e) => e.reason === "PasswordRegenerated");
+        expect(warnings).to.have.length.greaterThan(0);
+        expect(warnings[0]!.type).to.equal("Warning");
+        expect(warnings[0]!.message).to.include("DB_PASS is empty");
+      });
+
+      it("never shows a password of any Secret in the server log", async () => {
+        const log = await env.srv.readLog();
+        expect(log).to.include("SCRAM-SHA-256$4096:");
+        const secrets = await env.client.list<V1Secret>(secretKind, { namespace });
+        const passwords = secrets.items.map((s) => Buffer.from(s.data?.DB_PASS ?? "", "base64").toString("utf8"));
+        expect(passwords).to.have.length.greaterThan(4);
+        for (const password of [...passwords, original.DB_PASS!]) {
+          if (password.length > 0) expect(log).to.not.include(password);
+        }
+      });
+    });
   });
+}
+
+/** The statements of a log_statement=all server log, in order. */
+function loggedStatements(log: string): string[] {
+  return [...log.matchAll(/LOG:\s+(?:statement|execute [^:]*):\s*(.*)$/gm)].map((m) => m[1]!.trim());
+}
+
+/** Sets keys of a Secret's data the way a user would (kubectl patch). */
+async function editSecret(
+  env: DatabaseTestEnv,
+  namespace: string,
+  name: string,
+  values: Record<string, string>,
+): Promise<void> {
+  const data = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, Buffer.from(v).toString("base64")]));
+  await env.kubectl("patch", "secret", "-n", namespace, name, "--type=merge", "-p", JSON.stringify({ data }));
 }

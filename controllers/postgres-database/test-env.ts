@@ -64,6 +64,17 @@ export class DatabaseTestEnv {
     return new DatabaseTestEnv(cp, srv, client, registry, directory, controller);
   }
 
+  /** Deletes every PostgresDatabase of the namespaces (the controller drops them on the server) and waits until they are gone. */
+  async deleteDatabases(...namespaces: string[]): Promise<void> {
+    for (const namespace of namespaces) await this.kubectl("delete", "pgdb", "--all", "-n", namespace, "--wait=false");
+    await eventually(async () => {
+      for (const namespace of namespaces) {
+        const { items } = await this.client.list<PostgresDatabase>(PostgresDatabaseKind, { namespace });
+        expect(items.map((db) => db.metadata.name)).to.deep.equal([]);
+      }
+    }, 60_000);
+  }
+
   /** Stops the controller and closes its pools. */
   async stop(): Promise<void> {
     await this.controller.stop(10_000);
