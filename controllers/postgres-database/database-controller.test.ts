@@ -195,7 +195,7 @@ for (const kind of ADMIN_KINDS) {
         }
       });
 
-      it("generates passwords of at least 32 characters that differ for every role", async () => {
+      it("generates passwords of at least 32 characters that differ for every role", () => {
         const passwords = [a.DB_PASS, aInspector.DB_PASS, b.DB_PASS];
         for (const password of passwords) expect(password).to.match(/^[A-Za-z0-9]{32,}$/);
         expect(new Set(passwords).size).to.equal(passwords.length);
