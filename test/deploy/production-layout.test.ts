@@ -1,7 +1,18 @@
 import type { V1Deployment } from "@kubernetes/client-node";
 import { expect } from "chai";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { access, copyFile, cp as copyTree, mkdtemp, readdir, readFile, rm, symlink } from "node:fs/promises";
+import {
+  access,
+  chmod,
+  chown,
+  copyFile,
+  cp as copyTree,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  symlink,
+} from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -16,6 +27,8 @@ const run = promisify(execFile);
 const NAMESPACE = "kompost";
 const SERVICE_ACCOUNT = "kompost-controller-manager";
 const LEASE = "kompost.chuge.li";
+/** The image's USER; the test runs the operator as it when it can (as root). */
+const IMAGE_UID = 65532;
 
 /**
  * The image without Docker: the Dockerfile's build stage (compile what the build
@@ -112,9 +125,14 @@ describe("the production layout of the image (Dockerfile's runtime stage)", func
     for (const arg of containerArgs) expect(stdout).to.include(arg.replace(/=.*/, ""));
   });
 
-  it("runs with the Deployment's arguments as its ServiceAccount, becomes ready, and exits 0 on SIGTERM", async function () {
+  it("runs with the Deployment's arguments as its ServiceAccount (and as UID 65532 when tests run as root), becomes ready, and exits 0 on SIGTERM", async function () {
     this.timeout(120_000);
-    const { path: kubeconfig } = await cp.serviceAccountKubeconfig(NAMESPACE, SERVICE_ACCOUNT);
+    // Like the image: files owned by root and readable by all, a process that owns only its kubeconfig.
+    const asImageUser = process.getuid?.() === 0;
+    const kubeconfig = path.join(app, "kubeconfig");
+    await copyFile((await cp.serviceAccountKubeconfig(NAMESPACE, SERVICE_ACCOUNT)).path, kubeconfig);
+    await chmod(app, 0o755);
+    if (asImageUser) await chown(kubeconfig, IMAGE_UID, IMAGE_UID);
     const probes = `127.0.0.1:${await freePort()}`;
     const metrics = `127.0.0.1:${await freePort()}`;
     // Loopback ports instead of the pod's :8081 and :8080, which may be taken on this machine.
@@ -128,6 +146,7 @@ describe("the production layout of the image (Dockerfile's runtime stage)", func
     const child = spawn(process.execPath, ["dist/cmd/main.js", ...args, `--kubeconfig=${kubeconfig}`], {
       cwd: app,
       env: { PATH: process.env.PATH, NODE_ENV: "production", POD_NAMESPACE: NAMESPACE },
+      ...(asImageUser ? { uid: IMAGE_UID, gid: IMAGE_UID } : {}),
       stdio: ["ignore", "ignore", "pipe"],
     });
     children.add(child);
