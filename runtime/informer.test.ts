@@ -82,6 +82,23 @@ describe("Informer (against a real API server)", () => {
     }
   });
 
+  it("stops at once even while a LIST hangs", async function () {
+    this.timeout(10_000);
+    const server = new URL(cp.server);
+    const proxy = await TcpProxy.start(server.hostname, Number(server.port));
+    try {
+      proxy.blackhole();
+      const cms = informer(new KubeClient(proxy.kubeConfigVia(cp.kubeConfig)));
+      const started = cms.start();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await cms.stop();
+      await started;
+      expect(cms.hasSynced()).to.equal(false);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it("keeps retrying while the server is unreachable and catches up once it is back", async function () {
     this.timeout(60_000);
     const server = new URL(cp.server);

@@ -151,6 +151,7 @@ export class Informer<T extends KubernetesObject> {
       const result = await this.client.list<T>(this.kind, {
         ...this.selectors(),
         limit: this.options.pageSize ?? 500,
+        signal: this.abort.signal,
         ...(page ? { continue: page } : {}),
       });
       items.push(...result.items);

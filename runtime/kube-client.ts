@@ -17,6 +17,8 @@ export interface ListOptions extends Selectors {
   /** Page size; with `continue`, pages through a large collection. */
   readonly limit?: number;
   readonly continue?: string;
+  /** Abandons the request when aborted (it then rejects). */
+  readonly signal?: AbortSignal;
 }
 
 /** One page of a LIST. */
@@ -64,6 +66,8 @@ export interface RequestOptions {
   readonly query?: Readonly<Record<string, string | number | boolean | undefined>>;
   readonly body?: unknown;
   readonly contentType?: string;
+  /** Abandons the request when aborted (it then rejects). */
+  readonly signal?: AbortSignal;
 }
 
 /** Options of a client. */
@@ -117,6 +121,7 @@ export class KubeClient {
           limit: options.limit,
           continue: options.continue,
         },
+        signal: options.signal,
       },
     );
     const next = list.metadata?.continue;
@@ -163,9 +168,13 @@ export class KubeClient {
   /** Sends one request and returns its JSON body; a non-2xx answer throws an ApiError. */
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
-    const request = await this.open(method, path, options.query, {
-      ...(body !== undefined ? { "Content-Type": options.contentType ?? "application/json" } : {}),
-    });
+    const request = await this.open(
+      method,
+      path,
+      options.query,
+      { ...(body !== undefined ? { "Content-Type": options.contentType ?? "application/json" } : {}) },
+      options.signal,
+    );
     return new Promise<T>((resolve, reject) => {
       request.setTimeout(this.requestTimeoutMs, () =>
         request.destroy(new Error(`no answer within ${this.requestTimeoutMs} ms`)),
@@ -255,6 +264,7 @@ export class KubeClient {
     path: string,
     query: RequestOptions["query"],
     headers: Record<string, string> = {},
+    signal?: AbortSignal,
   ): Promise<http.ClientRequest> {
     const cluster = this.kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error("the kubeconfig has no current cluster: set a current context");
@@ -265,6 +275,7 @@ export class KubeClient {
     const options: https.RequestOptions = {};
     await this.kubeConfig.applyToHTTPSOptions(options);
     options.method = method;
+    if (signal) options.signal = signal;
     options.headers = { ...options.headers, Accept: "application/json", "User-Agent": this.userAgent, ...headers };
     if (url.protocol === "http:") {
       // The agent the KubeConfig builds is an https.Agent; plain http needs the default one.

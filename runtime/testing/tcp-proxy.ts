@@ -8,7 +8,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 export class TcpProxy {
   private readonly pairs = new Set<{ readonly client: net.Socket; readonly upstream: net.Socket }>();
   private readonly stalled = new Set<net.Socket>();
-  private isCut = false;
+  private mode: "open" | "cut" | "blackhole" = "open";
 
   private constructor(
     private readonly server: net.Server,
@@ -31,7 +31,7 @@ export class TcpProxy {
 
   /** Drops every open connection and refuses new ones until `restore`. */
   cut(): void {
-    this.isCut = true;
+    this.mode = "cut";
     for (const { client, upstream } of this.pairs) {
       client.destroy();
       upstream.destroy();
@@ -57,7 +57,12 @@ export class TcpProxy {
 
   /** Accepts connections again. */
   restore(): void {
-    this.isCut = false;
+    this.mode = "open";
+  }
+
+  /** Accepts new connections but never answers on them, like a server that hangs. */
+  blackhole(): void {
+    this.mode = "blackhole";
   }
 
   /** Drops every connection and stops listening. */
@@ -87,8 +92,13 @@ export class TcpProxy {
   }
 
   private forward(client: net.Socket): void {
-    if (this.isCut) {
+    if (this.mode === "cut") {
       client.destroy();
+      return;
+    }
+    if (this.mode === "blackhole") {
+      client.on("error", () => undefined);
+      this.stalled.add(client);
       return;
     }
     const upstream = net.connect(this.target.port, this.target.host);
