@@ -37,6 +37,8 @@ export interface InstanceControllerDeps extends OperatorDeps {
   readonly statusHeartbeatIntervalMs?: number;
   /** How soon an instance that is not Ready is checked again; default INSTANCE_RETRY_MS. */
   readonly retryAfterMs?: number;
+  /** How soon a deletion that waits for PostgresDatabases looks again, besides their watch; default WAIT_REQUEUE_MS. */
+  readonly waitRequeueMs?: number;
 }
 
 /** What the checks of one reconcile found. */
@@ -115,7 +117,7 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
       await updateStatus(this.client, this.forKind, instance, [this.conditionsMutator([blocked], false)]);
       await this.announcer.announce(instance, this.id(ctx.key), instance.status?.conditions, [blocked]);
       ctx.logger.info("Deletion waits for PostgresDatabases", { databases: users.length });
-      return { requeueAfterMs: WAIT_REQUEUE_MS };
+      return { requeueAfterMs: this.instanceDeps.waitRequeueMs ?? WAIT_REQUEUE_MS };
     }
     await releaseInstance(this.directory, this.registry, this.adapter, ctx.key);
     await removeFinalizer(this.client, this.forKind, instance, FINALIZER);

@@ -41,8 +41,11 @@ export class InstanceTestEnv {
     private readonly controllers: readonly InstanceController<PostgresInstance | PostgresClusterInstance>[],
   ) {}
 
-  /** Starts the controllers with a short resync, so re-checks happen within a test. */
-  static async start(prefix: string, options: { readonly resyncPeriodMs?: number } = {}): Promise<InstanceTestEnv> {
+  /** Starts the controllers with a short resync and retry (default 2 s and 1 s), so re-checks happen within a test. */
+  static async start(
+    prefix: string,
+    options: { readonly resyncPeriodMs?: number; readonly retryAfterMs?: number; readonly waitRequeueMs?: number } = {},
+  ): Promise<InstanceTestEnv> {
     const cp = await controlPlane();
     const srv = await postgres();
     const admin = new KubeClient(cp.kubeConfig);
@@ -57,7 +60,8 @@ export class InstanceTestEnv {
       registry,
       directory,
       resyncPeriodMs: options.resyncPeriodMs ?? 2000,
-      retryAfterMs: 1000,
+      retryAfterMs: options.retryAfterMs ?? 1000,
+      ...(options.waitRequeueMs !== undefined ? { waitRequeueMs: options.waitRequeueMs } : {}),
       maxConcurrentReconciles: 4,
       rateLimiter: new ExponentialBackoffLimiter(50, 2000),
       watchBackoffMaxMs: 1000,
