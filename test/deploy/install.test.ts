@@ -19,18 +19,27 @@ const changedLines = (stdout: string) =>
 describe("installing Kompost into a real API server (dist/install.yaml)", function () {
   let cp: ControlPlane;
 
-  /** resourceVersion of every object of the bundle, keyed by kind/namespace/name. */
-  async function resourceVersions(): Promise<Map<string, string>> {
+  /**
+   * Every object of the bundle as stored, keyed by kind/namespace/name, without what
+   * controllers write on their own (status, and the resourceVersion and managedFields
+   * that change with it), so that only changes made by applying show.
+   */
+  async function storedObjects(): Promise<Map<string, string>> {
     const result = await cp.kubectl(["get", "-f", INSTALL_YAML, "-o", "json"]);
     expect(result.code, result.stderr).to.equal(0);
     const list = JSON.parse(result.stdout) as {
-      items: { kind: string; metadata: { name: string; namespace?: string; resourceVersion: string } }[];
+      items: {
+        kind: string;
+        metadata: { name: string; namespace?: string; resourceVersion?: string; managedFields?: unknown };
+        status?: unknown;
+      }[];
     };
     return new Map(
-      list.items.map((item) => [
-        `${item.kind}/${item.metadata.namespace ?? ""}/${item.metadata.name}`,
-        item.metadata.resourceVersion,
-      ]),
+      list.items.map(({ status: _status, ...item }) => {
+        const { resourceVersion: _version, managedFields: _fields, ...metadata } = item.metadata;
+        const key = `${item.kind}/${item.metadata.namespace ?? ""}/${item.metadata.name}`;
+        return [key, JSON.stringify({ ...item, metadata })];
+      }),
     );
   }
 
@@ -63,11 +72,11 @@ describe("installing Kompost into a real API server (dist/install.yaml)", functi
   it("changes nothing when kubectl apply -f runs a second time", async () => {
     const first = await cp.kubectl(["apply", "-f", INSTALL_YAML]);
     expect(first.code, first.stderr).to.equal(0);
-    const before = await resourceVersions();
+    const before = await storedObjects();
     const result = await cp.kubectl(["apply", "-f", INSTALL_YAML]);
     expect(result.code, result.stderr).to.equal(0);
     expect(changedLines(result.stdout)).to.deep.equal([]);
-    expect(await resourceVersions()).to.deep.equal(before);
+    expect(await storedObjects()).to.deep.equal(before);
     const diff = await cp.kubectl(["diff", "-f", INSTALL_YAML]);
     expect(diff.code, diff.stdout + diff.stderr).to.equal(0);
   });
@@ -75,10 +84,10 @@ describe("installing Kompost into a real API server (dist/install.yaml)", functi
   it("changes nothing when applied server-side twice, as make deploy does", async () => {
     const first = await cp.kubectl(["apply", "--server-side", "-f", INSTALL_YAML]);
     expect(first.code, first.stderr).to.equal(0);
-    const before = await resourceVersions();
+    const before = await storedObjects();
     const second = await cp.kubectl(["apply", "--server-side", "-f", INSTALL_YAML]);
     expect(second.code, second.stderr).to.equal(0);
-    expect(await resourceVersions()).to.deep.equal(before);
+    expect(await storedObjects()).to.deep.equal(before);
     const diff = await cp.kubectl(["diff", "--server-side", "-f", INSTALL_YAML]);
     expect(diff.code, diff.stdout + diff.stderr).to.equal(0);
   });
