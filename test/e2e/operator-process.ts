@@ -1,0 +1,248 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import type { V1Deployment } from "@kubernetes/client-node";
+import type { ControlPlane } from "../harness/control-plane.js";
+import { onStop } from "../harness/lifecycle.js";
+import { freePort } from "../harness/ports.js";
+import { eventually } from "../support/eventually.js";
+import { findManifest, kustomize, type Manifest, parseManifests, repoPath } from "../deploy/manifests.js";
+import { kubectl } from "./kubectl.js";
+
+/** The kinds of config/default that give the operator its identity and permissions (the Deployment and CRDs aside). */
+const IDENTITY_KINDS = new Set([
+  "Namespace",
+  "ServiceAccount",
+  "ClusterRole",
+  "ClusterRoleBinding",
+  "Role",
+  "RoleBinding",
+]);
+
+/** The Lease name when the Deployment does not pass --leader-election-id (the flag's default). */
+const DEFAULT_LEASE = "kompost.chuge.li";
+
+/** The Deployment's name in config/default, after the name prefix. */
+const DEPLOYMENT = "kompost-controller-manager";
+
+/** The operator as config/default deploys it: where it runs, as whom, with which arguments. */
+export interface OperatorDeployment {
+  /** The operator's namespace (POD_NAMESPACE): the Lease and cluster-instance password Secrets live here. */
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  /** The container's arguments, as in the rendered Deployment. */
+  readonly args: readonly string[];
+  /** Name of the leader election Lease in `namespace`. */
+  readonly leaseName: string;
+  /** A kubeconfig that authenticates as the ServiceAccount (not admin). */
+  readonly kubeconfigPath: string;
+}
+
+let installed: Promise<OperatorDeployment> | undefined;
+
+/**
+ * Renders config/default, applies its Namespace and RBAC objects (as a user's `make deploy` would)
+ * and returns the operator's Deployment settings with a kubeconfig for its ServiceAccount; once per run.
+ */
+export async function installOperator(cp: ControlPlane): Promise<OperatorDeployment> {
+  installed ??= install(cp);
+  return installed;
+}
+
+async function install(cp: ControlPlane): Promise<OperatorDeployment> {
+  const objects = parseManifests(await kustomize("config/default"));
+  const identity = objects.filter((object) => IDENTITY_KINDS.has(object.kind));
+  await kubectl(cp, ["apply", "--server-side", "--force-conflicts", "-f", "-"], { input: toJsonList(identity) });
+
+  const deployment = findManifest(objects, "Deployment", DEPLOYMENT) as Manifest & V1Deployment;
+  const namespace = deployment.metadata.namespace!;
+  const pod = deployment.spec!.template.spec!;
+  const serviceAccount = pod.serviceAccountName!;
+  const args = pod.containers[0]!.args ?? [];
+  const { path: kubeconfigPath } = await cp.serviceAccountKubeconfig(namespace, serviceAccount);
+  return {
+    namespace,
+    serviceAccount,
+    args,
+    leaseName: flagValue(args, "leader-election-id") ?? DEFAULT_LEASE,
+    kubeconfigPath,
+  };
+}
+
+function toJsonList(objects: readonly Manifest[]): string {
+  return JSON.stringify({ apiVersion: "v1", kind: "List", items: objects });
+}
+
+function flagValue(args: readonly string[], name: string): string | undefined {
+  const prefix = `--${name}=`;
+  return args.find((arg) => arg.startsWith(prefix))?.slice(prefix.length);
+}
+
+/** One JSON log line of the operator. */
+export interface LogLine {
+  readonly level: string;
+  readonly message: string;
+  readonly [field: string]: unknown;
+}
+
+const running = new Set<ChildProcess>();
+onStop(() => {
+  for (const child of running) child.kill("SIGKILL");
+  return Promise.resolve();
+});
+
+/** Options for one operator replica. */
+export interface StartOptions {
+  /** Shown in failure dumps, e.g. "replica-2". */
+  readonly name?: string;
+  /** Flags added after the Deployment's (a later flag wins). */
+  readonly extraArgs?: readonly string[];
+}
+
+/**
+ * One replica of the operator, run as users run it: `node --import tsx cmd/main.ts` with the
+ * Deployment's arguments, POD_NAMESPACE set, authenticated as its ServiceAccount, and probes and
+ * metrics on free loopback ports instead of the pod's :8081 and :8080.
+ */
+export class OperatorProcess {
+  private output = "";
+
+  private constructor(
+    readonly name: string,
+    private readonly child: ChildProcess,
+    /** "http://127.0.0.1:<port>" serving /healthz and /readyz. */
+    readonly probesUrl: string,
+    /** "http://127.0.0.1:<port>" serving /metrics. */
+    readonly metricsUrl: string,
+    /** Resolves with the exit code (null when killed by a signal). */
+    readonly exited: Promise<number | null>,
+  ) {
+    child.stdout!.on("data", (chunk: Buffer) => (this.output += chunk.toString()));
+    child.stderr!.on("data", (chunk: Buffer) => (this.output += chunk.toString()));
+  }
+
+  /** Starts a replica of the deployment; it is SIGKILLed at the end of the run if still running. */
+  static async start(deployment: OperatorDeployment, opts: StartOptions = {}): Promise<OperatorProcess> {
+    const probes = `127.0.0.1:${await freePort()}`;
+    const metrics = `127.0.0.1:${await freePort()}`;
+    const args = [
+      ...deployment.args.map((arg) => withLoopbackPort(arg, probes, metrics)),
+      ...(opts.extraArgs ?? []),
+      `--kubeconfig=${deployment.kubeconfigPath}`,
+    ];
+    const child = spawn(process.execPath, ["--import", "tsx", "cmd/main.ts", ...args], {
+      cwd: repoPath(),
+      // Only what a container would have: no KUBECONFIG of the test run, no admin credentials.
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, POD_NAMESPACE: deployment.namespace },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    running.add(child);
+    const exited = new Promise<number | null>((resolve) =>
+      child.once("exit", (code) => {
+        running.delete(child);
+        resolve(code);
+      }),
+    );
+    return new OperatorProcess(opts.name ?? `pid ${child.pid}`, child, `http://${probes}`, `http://${metrics}`, exited);
+  }
+
+  /** Everything the process wrote to stdout and stderr so far. */
+  get logs(): string {
+    return this.output;
+  }
+
+  /** The JSON log lines so far (other lines, such as a crash trace, are left out). */
+  logLines(): LogLine[] {
+    return this.output.split("\n").flatMap((line) => {
+      try {
+        const parsed = JSON.parse(line) as unknown;
+        return isLogLine(parsed) ? [parsed] : [];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  /** True while the process has not exited. */
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** The holderIdentity this replica writes into the Lease, from its first leader election log line. */
+  async identity(): Promise<string> {
+    return eventually(() => {
+      const line = this.logLines().find((entry) => typeof entry.identity === "string");
+      if (!line) throw new Error(`${this.name} has not logged its leader election identity yet:\n${this.output}`);
+      return line.identity as string;
+    }, 30_000);
+  }
+
+  /** Polls /readyz until it answers 200; fails at once, with the logs, if the process exits. */
+  async waitReady(timeoutMs = 60_000): Promise<void> {
+    await eventually(async () => {
+      if (!this.running) throw new Error(`${this.name} exited before it was ready:\n${this.output}`);
+      const response = await fetch(`${this.probesUrl}/readyz`);
+      if (response.status !== 200) throw new Error(`${this.name}: /readyz answered ${response.status}`);
+    }, timeoutMs);
+  }
+
+  /** Sends SIGTERM and resolves with the exit code. */
+  async stop(): Promise<number | null> {
+    if (this.running) this.child.kill("SIGTERM");
+    return this.exited;
+  }
+
+  /** Sends SIGKILL, as a crashed node or an OOM kill would, and waits until the process is gone. */
+  async kill(): Promise<void> {
+    if (this.running) this.child.kill("SIGKILL");
+    await this.exited;
+  }
+}
+
+function isLogLine(value: unknown): value is LogLine {
+  return typeof value === "object" && value !== null && "message" in value && "level" in value;
+}
+
+function withLoopbackPort(arg: string, probes: string, metrics: string): string {
+  if (arg.startsWith("--health-probe-bind-address=")) return `--health-probe-bind-address=${probes}`;
+  if (arg.startsWith("--metrics-bind-address=")) return `--metrics-bind-address=${metrics}`;
+  return arg;
+}
+
+/** The holderIdentity of the operator's Lease, or "" when nobody holds it. */
+export async function leaseHolder(cp: ControlPlane, deployment: OperatorDeployment): Promise<string> {
+  return kubectl(cp, [
+    "get",
+    "lease",
+    "-n",
+    deployment.namespace,
+    deployment.leaseName,
+    "-o",
+    "jsonpath={.spec.holderIdentity}",
+  ]);
+}
+
+/** The log lines that show the API server refused a request: a rule missing from config/rbac. */
+export function forbiddenLines(operator: OperatorProcess): string[] {
+  return operator.logs.split("\n").filter((line) => /forbidden|\b403\b/i.test(line));
+}
+
+/**
+ * For a failed test only: prints the operators' logs, every Event and every Kompost resource as
+ * YAML, so that the failure can be understood from the test output alone.
+ */
+export async function dumpOnFailure(
+  test: Mocha.Test | undefined,
+  cp: ControlPlane,
+  operators: Iterable<OperatorProcess>,
+): Promise<void> {
+  if (test?.state !== "failed") return;
+  const sections: string[] = [];
+  for (const operator of operators) sections.push(`--- operator ${operator.name} logs ---\n${operator.logs}`);
+  for (const args of [
+    ["get", "events", "-A", "--sort-by=.lastTimestamp"],
+    ["get", "kompost", "-A", "-o", "yaml"],
+  ]) {
+    const result = await cp.kubectl(args);
+    sections.push(`--- kubectl ${args.join(" ")} ---\n${result.stdout}${result.stderr}`);
+  }
+  console.error(`\nWhat the cluster looked like when "${test.fullTitle()}" failed:\n${sections.join("\n")}`);
+}
