@@ -10,6 +10,7 @@ import { isNotFound } from "../../runtime/errors.js";
 import type { ObjectKey, ResourceKind } from "../../runtime/resource-kind.js";
 import { eventually } from "../../test/support/eventually.js";
 import { FINALIZER, InstanceReason } from "../constants.js";
+import { instanceConnected } from "./instance-metrics.js";
 import { InstanceTestEnv } from "./test-env.js";
 
 describe("Deleting an instance (real API server and PostgreSQL)", function () {
@@ -80,6 +81,8 @@ describe("Deleting an instance (real API server and PostgreSQL)", function () {
     await waitGone(PostgresInstanceKind, env.key("busy"));
     expect(env.directory.get(key)).to.equal(undefined);
     expect(env.registry.has(key)).to.equal(false);
+    const series = (await instanceConnected.get()).values.filter((sample) => sample.labels.name === "busy");
+    expect(series.filter((sample) => sample.labels.namespace === env.namespace)).to.have.length(0);
   });
 
   it("deletes an unused PostgresClusterInstance at once and closes its pool", async () => {

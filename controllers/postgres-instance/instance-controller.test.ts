@@ -9,6 +9,7 @@ import { TestCA } from "../../test/harness/pki.js";
 import { freePort } from "../../test/harness/ports.js";
 import { delay, eventually } from "../../test/support/eventually.js";
 import { CONNECTED_MESSAGE, FINALIZER, InstanceReason, PRIVILEGED_MESSAGE } from "../constants.js";
+import { instanceConnected } from "./instance-metrics.js";
 import { InstanceTestEnv } from "./test-env.js";
 
 describe("PostgresInstance and PostgresClusterInstance controllers (real API server and PostgreSQL)", function () {
@@ -28,6 +29,10 @@ describe("PostgresInstance and PostgresClusterInstance controllers (real API ser
   const waitConnected = (name: string, expected: Parameters<InstanceTestEnv["waitForCondition"]>[3]) =>
     env.waitForCondition(PostgresInstanceKind, env.key(name), "Connected", expected);
   const published = (name: string) => env.directory.get({ kind: "PostgresInstance", namespace: env.namespace, name });
+  const connectedMetric = async (name: string): Promise<number | undefined> =>
+    (await instanceConnected.get()).values.find(
+      (sample) => sample.labels.namespace === env.namespace && sample.labels.name === name,
+    )?.value;
 
   describe("happy path", () => {
     it("makes a PostgresInstance with a plain password Ready, warns once about the password, and publishes it", async () => {
@@ -104,9 +109,12 @@ describe("PostgresInstance and PostgresClusterInstance controllers (real API ser
       await delay(6500);
       const after = await env.admin.get<PostgresInstance>(PostgresInstanceKind, env.key("steady"));
       expect(after.metadata.resourceVersion).to.equal(before.metadata.resourceVersion);
-      const connectedEvents = (await env.events("steady")).filter((e) => e.reason === InstanceReason.Connected);
-      expect(connectedEvents).to.have.length(1);
-      expect(connectedEvents[0]!.count ?? 1).to.equal(1);
+      const events = await env.events("steady");
+      for (const reason of [InstanceReason.Connected, InstanceReason.PlainPassword]) {
+        const matching = events.filter((e) => e.reason === reason);
+        expect(matching, reason).to.have.length(1);
+        expect(matching[0]!.count ?? 1, reason).to.equal(1);
+      }
     });
   });
 
@@ -173,6 +181,19 @@ describe("PostgresInstance and PostgresClusterInstance controllers (real API ser
       await env.createInstance("closed-port", env.goodSpec({ hostname: "127.0.0.1", port }));
       await waitConnected("closed-port", { status: "False", reason: "Unreachable", message: `127.0.0.1:${port}` });
       await env.waitForEvent("closed-port", "Warning", "Unreachable");
+    });
+
+    it("records a failure as one Event, not one per retry", async () => {
+      const port = await freePort();
+      await env.createInstance("failing", env.goodSpec({ hostname: "127.0.0.1", port }));
+      await env.waitForEvent("failing", "Warning", "Unreachable");
+      // Retries come every second and resyncs every two: several of each pass here.
+      await delay(5000);
+      const warnings = (await env.events("failing")).filter(
+        (e) => e.type === "Warning" && e.reason !== "PlainPassword",
+      );
+      expect(warnings.map((e) => e.reason)).to.deep.equal(["Unreachable"]);
+      expect(warnings[0]!.count ?? 1).to.equal(1);
     });
 
     it("gives up on a listener that never answers once the connect timeout has passed", async () => {
@@ -272,12 +293,14 @@ describe("PostgresInstance and PostgresClusterInstance controllers (real API ser
       try {
         await waitConnected("restart", { status: "False" });
         await eventually(() => expect(published("restart")).to.equal(undefined));
+        expect(await connectedMetric("restart")).to.equal(0);
       } finally {
         await env.srv.start();
       }
       await waitConnected("restart", { status: "True", message: CONNECTED_MESSAGE });
       await waitReady("restart");
       await eventually(() => expect(published("restart")).to.not.equal(undefined));
+      expect(await connectedMetric("restart")).to.equal(1);
     });
 
     it("reconnects with a password rotated in the role and in the Secret, without a restart", async () => {

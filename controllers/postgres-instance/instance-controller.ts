@@ -25,6 +25,7 @@ import { resolveCredentials } from "./credentials.js";
 import { databasesUsing, deletionBlockedCondition, releaseInstance } from "./deletion.js";
 import type { InstanceDirectory, UsableInstance } from "./instance-directory.js";
 import type { AnyInstance, InstanceKindAdapter } from "./instance-kinds.js";
+import { forgetInstanceState, recordInstanceState } from "./instance-metrics.js";
 import { checkAdminPrivileges } from "./privilege-check.js";
 
 /** What an instance controller needs besides the runtime's dependencies. */
@@ -98,7 +99,9 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
     if (!current) return undefined;
     const findings = await this.check(current);
     await this.report(current, findings);
-    this.publish(this.adapter.instanceKey(ctx.key), findings.usable, ctx);
+    const key = this.adapter.instanceKey(ctx.key);
+    this.publish(key, findings.usable, ctx);
+    recordInstanceState(key, isTrue(findings, InstanceCondition.Connected), findings.usable !== undefined);
     return findings.usable ? undefined : { requeueAfterMs: this.instanceDeps.retryAfterMs ?? INSTANCE_RETRY_MS };
   }
 
@@ -211,7 +214,12 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
   }
 
   private forget(key: ObjectKey): void {
+    forgetInstanceState(this.adapter.instanceKey(key));
     this.announcer.forget(this.id(key));
     this.plainPasswordWarned.delete(this.id(key));
   }
+}
+
+function isTrue(findings: Findings, type: string): boolean {
+  return findings.conditions.some((condition) => condition.type === type && condition.status === "True");
 }
