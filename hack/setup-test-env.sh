@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh machine, and is quick
-# when it is all there already: npm packages, Debian's PostgreSQL, and the
-# test control plane (kube-apiserver, etcd, kubectl; built once, then cached).
+# when it is all there already: npm packages, Debian's PostgreSQL, psql, openssl
+# and lua5.1, and the test control plane (kube-apiserver, etcd, kubectl,
+# kube-controller-manager; built once, then cached).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,14 +13,30 @@ if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json
   npm ci --no-audit --no-fund >&2
 fi
 
-if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-  log "installing PostgreSQL from Debian's packages"
+# Debian package for each command the tests run.
+declare -A PACKAGES=(
+  [initdb]=postgresql
+  [psql]=postgresql-client
+  [openssl]=openssl
+  [lua5.1]=lua5.1
+  [flock]=util-linux
+)
+found() {
+  case "$1" in
+    initdb) ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 ;;
+    *) command -v "$1" >/dev/null ;;
+  esac
+}
+missing=()
+for cmd in "${!PACKAGES[@]}"; do found "$cmd" || missing+=("${PACKAGES[$cmd]}"); done
+if [[ ${#missing[@]} -gt 0 ]]; then
+  log "installing Debian packages: ${missing[*]}"
   if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
-    log "PostgreSQL is missing and cannot be installed here: install Debian's 'postgresql' package (apt-get install postgresql), then run again"
+    log "cannot install them here: run 'apt-get install ${missing[*]}' as root, then run again"
     exit 1
   fi
   apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql postgresql-contrib openssl lua5.1 >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
 hack/build-control-plane.sh >/dev/null

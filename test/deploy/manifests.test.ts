@@ -189,24 +189,42 @@ describe("the deploy manifests (config/default)", function () {
     findManifest(objects, "ServiceAccount", "kompost-controller-manager");
   });
 
-  for (const kind of ["postgresinstance", "postgresclusterinstance", "postgresdatabase"]) {
-    it(`aggregates the ${kind} editor role into admin and edit, and the viewer role into view`, () => {
-      const editor = as<V1ClusterRole>(findManifest(objects, "ClusterRole", `kompost-${kind}-editor-role`));
-      expect(editor.metadata!.labels).to.deep.include({
-        "rbac.authorization.k8s.io/aggregate-to-admin": "true",
-        "rbac.authorization.k8s.io/aggregate-to-edit": "true",
-      });
-      expect(grants(editor.rules ?? [])).to.have.members([
-        `kompost.chuge.li/${kind}s: create delete get list patch update watch`,
-        `kompost.chuge.li/${kind}s/status: get`,
-      ]);
-      const viewer = as<V1ClusterRole>(findManifest(objects, "ClusterRole", `kompost-${kind}-viewer-role`));
-      expect(viewer.metadata!.labels).to.deep.include({ "rbac.authorization.k8s.io/aggregate-to-view": "true" });
-      expect(viewer.metadata!.labels).not.to.have.property("rbac.authorization.k8s.io/aggregate-to-edit");
-      expect(grants(viewer.rules ?? [])).to.have.members([
-        `kompost.chuge.li/${kind}s: get list watch`,
-        `kompost.chuge.li/${kind}s/status: get`,
-      ]);
+  const AGGREGATE_LABELS = [
+    "rbac.authorization.k8s.io/aggregate-to-admin",
+    "rbac.authorization.k8s.io/aggregate-to-edit",
+    "rbac.authorization.k8s.io/aggregate-to-view",
+  ];
+
+  function userRoles(kind: string): { editor: V1ClusterRole; viewer: V1ClusterRole } {
+    const editor = as<V1ClusterRole>(findManifest(objects, "ClusterRole", `kompost-${kind}-editor-role`));
+    const viewer = as<V1ClusterRole>(findManifest(objects, "ClusterRole", `kompost-${kind}-viewer-role`));
+    expect(grants(editor.rules ?? [])).to.have.members([
+      `kompost.chuge.li/${kind}s: create delete get list patch update watch`,
+      `kompost.chuge.li/${kind}s/status: get`,
+    ]);
+    expect(grants(viewer.rules ?? [])).to.have.members([
+      `kompost.chuge.li/${kind}s: get list watch`,
+      `kompost.chuge.li/${kind}s/status: get`,
+    ]);
+    return { editor, viewer };
+  }
+
+  it("aggregates the postgresdatabase editor role into admin and edit, and the viewer role into view", () => {
+    const { editor, viewer } = userRoles("postgresdatabase");
+    expect(editor.metadata!.labels).to.deep.include({
+      "rbac.authorization.k8s.io/aggregate-to-admin": "true",
+      "rbac.authorization.k8s.io/aggregate-to-edit": "true",
+    });
+    expect(viewer.metadata!.labels).to.deep.include({ "rbac.authorization.k8s.io/aggregate-to-view": "true" });
+    expect(viewer.metadata!.labels).not.to.have.property("rbac.authorization.k8s.io/aggregate-to-edit");
+  });
+
+  for (const kind of ["postgresinstance", "postgresclusterinstance"]) {
+    it(`keeps the ${kind} roles out of admin, edit and view: an instance may hold an admin password`, () => {
+      const { editor, viewer } = userRoles(kind);
+      for (const role of [editor, viewer]) {
+        for (const label of AGGREGATE_LABELS) expect(role.metadata!.labels ?? {}).not.to.have.property(label);
+      }
     });
   }
 });
