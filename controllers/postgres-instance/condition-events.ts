@@ -25,13 +25,14 @@ export class ConditionAnnouncer {
     private readonly normalTypes: readonly string[],
   ) {}
 
-  /** Records Events for the conditions of `obj` that changed from `before` to `after`. */
+  /** Records Events for the conditions of `obj` that changed from `before` to `after`; returns those it announced. */
   async announce(
     obj: KubernetesObject,
     id: string,
     before: readonly StoredCondition[] | undefined,
     after: readonly ConditionInput[],
-  ): Promise<void> {
+  ): Promise<ConditionInput[]> {
+    const changed: ConditionInput[] = [];
     const memory = this.announced.get(id) ?? new Map<string, string>();
     this.announced.set(id, memory);
     for (const condition of after) {
@@ -40,8 +41,10 @@ export class ConditionAnnouncer {
       const seen = memory.get(condition.type);
       memory.set(condition.type, now);
       if (now === seen || (stored && now === signature(stored))) continue;
+      changed.push(condition);
       await this.record(obj, condition);
     }
+    return changed;
   }
 
   /** Forgets what was announced about an object that is gone. */

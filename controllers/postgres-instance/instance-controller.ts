@@ -98,7 +98,7 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
     const current = await addFinalizer(this.client, this.forKind, instance, FINALIZER);
     if (!current) return undefined;
     const findings = await this.check(current);
-    await this.report(current, findings);
+    await this.report(current, findings, ctx);
     const key = this.adapter.instanceKey(ctx.key);
     this.publish(key, findings.usable, ctx);
     recordInstanceState(key, isTrue(findings, InstanceCondition.Connected), findings.usable !== undefined);
@@ -118,8 +118,8 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
       // The instance stays published: the databases' own finalizers need it to drop what they created.
       const blocked = deletionBlockedCondition(users);
       await updateStatus(this.client, this.forKind, instance, [this.conditionsMutator([blocked], false)]);
-      await this.announcer.announce(instance, this.id(ctx.key), instance.status?.conditions, [blocked]);
-      ctx.logger.info("Deletion waits for PostgresDatabases", { databases: users.length });
+      const changed = await this.announcer.announce(instance, this.id(ctx.key), instance.status?.conditions, [blocked]);
+      if (changed.length > 0) ctx.logger.info("Deletion waits for PostgresDatabases", { databases: users });
       return { requeueAfterMs: this.instanceDeps.waitRequeueMs ?? WAIT_REQUEUE_MS };
     }
     await releaseInstance(this.directory, this.registry, this.adapter, ctx.key);
@@ -154,10 +154,15 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
   }
 
   /** Step 7: writes the conditions and Ready (only when something changed) and records Events for changes. */
-  private async report(instance: T, findings: Findings): Promise<void> {
+  private async report(instance: T, findings: Findings, ctx: ReconcileContext): Promise<void> {
     await updateStatus(this.client, this.forKind, instance, [this.conditionsMutator(findings.conditions, true)]);
     const id = this.id(keyOf(instance));
-    await this.announcer.announce(instance, id, instance.status?.conditions, findings.conditions);
+    const changed = await this.announcer.announce(instance, id, instance.status?.conditions, findings.conditions);
+    for (const { type, status, reason, message } of changed) {
+      const fields = { condition: type, status, reason, detail: message };
+      if (status === "True") ctx.logger.info(`Checked ${this.forKind.kind}`, fields);
+      else if (reason !== InstanceReason.NotChecked) ctx.logger.warn(`Checked ${this.forKind.kind}`, fields);
+    }
     const generation = instance.metadata.generation ?? 0;
     if (findings.plainPassword && this.plainPasswordWarned.get(id) !== generation) {
       this.plainPasswordWarned.set(id, generation);
