@@ -1,139 +1,57 @@
 import { expect } from "chai";
-import type { PostgresDatabase, PostgresInstance } from "../../api/v1alpha1/index.js";
-import {
-  API_VERSION,
-  PostgresClusterInstanceKind,
-  PostgresDatabaseKind,
-  PostgresInstanceKind,
-} from "../../api/v1alpha1/index.js";
-import { isNotFound } from "../../runtime/errors.js";
-import type { ObjectKey, ResourceKind } from "../../runtime/resource-kind.js";
-import { eventually } from "../../test/support/eventually.js";
-import { FINALIZER, InstanceReason } from "../constants.js";
-import { instanceConnected } from "./instance-metrics.js";
-import { InstanceTestEnv } from "./test-env.js";
+import type { PostgresDatabase } from "../../api/v1alpha1/index.js";
+import { ObjectStore } from "../../runtime/cache.js";
+import { FINALIZER } from "../constants.js";
+import { databasesUsing, deletionBlockedCondition } from "./deletion.js";
+import { clusterInstance, namespacedInstance } from "./instance-kinds.js";
 
-describe("Deleting an instance (real API server and PostgreSQL)", function () {
-  this.timeout(60_000);
-  let env: InstanceTestEnv;
+const database = (
+  namespace: string,
+  name: string,
+  spec: PostgresDatabase["spec"],
+  metadata: Partial<PostgresDatabase["metadata"]> = {},
+): PostgresDatabase => ({
+  apiVersion: "kompost.chuge.li/v1alpha1",
+  kind: "PostgresDatabase",
+  metadata: { namespace, name, ...metadata },
+  spec,
+});
 
-  before(async () => {
-    env = await InstanceTestEnv.start("pgdelete");
+describe("which PostgresDatabases use an instance", () => {
+  const store = new ObjectStore<PostgresDatabase>();
+  store.set(database("a", "own", { instanceRef: { name: "pg" } }));
+  store.set(database("b", "cross", { instanceRef: { name: "pg", namespace: "a" } }));
+  store.set(database("b", "same-name-elsewhere", { instanceRef: { name: "pg" } }));
+  store.set(database("c", "cluster", { clusterInstanceRef: { name: "pg" } }));
+  store.set(database("a", "leaving", { instanceRef: { name: "pg" } }, { deletionTimestamp: new Date() }));
+  store.set(
+    database(
+      "a",
+      "draining",
+      { instanceRef: { name: "pg" } },
+      { deletionTimestamp: new Date(), finalizers: [FINALIZER] },
+    ),
+  );
+
+  it("finds a PostgresInstance's users by instanceRef, defaulting to the database's namespace", () => {
+    expect(databasesUsing(store, namespacedInstance, { namespace: "a", name: "pg" })).to.deep.equal([
+      "a/draining",
+      "a/own",
+      "b/cross",
+    ]);
   });
 
-  after(async () => {
-    await env?.stop();
+  it("finds a PostgresClusterInstance's users by clusterInstanceRef only", () => {
+    expect(databasesUsing(store, clusterInstance("ops", "all"), { name: "pg" })).to.deep.equal(["c/cluster"]);
   });
 
-  /** A bare PostgresDatabase: no database controller runs here, so it gets no finalizer. */
-  const createDatabase = (name: string, spec: PostgresDatabase["spec"]): Promise<PostgresDatabase> =>
-    env.admin.create<PostgresDatabase>(PostgresDatabaseKind, {
-      apiVersion: API_VERSION,
-      kind: "PostgresDatabase",
-      metadata: { name, namespace: env.namespace },
-      spec,
-    });
-
-  const exists = async (kind: ResourceKind, key: ObjectKey): Promise<boolean> => {
-    try {
-      await env.admin.get(kind, key);
-      return true;
-    } catch (err) {
-      if (isNotFound(err)) return false;
-      throw err;
-    }
-  };
-
-  const waitGone = async (kind: ResourceKind, key: ObjectKey): Promise<void> => {
-    await eventually(async () => {
-      expect(await exists(kind, key), `${kind.kind} ${key.name} still exists`).to.equal(false);
-    });
-  };
-
-  it("holds a PostgresInstance while PostgresDatabases reference it, names them, and lets go once they are deleted", async () => {
-    await env.createInstance("busy", env.goodSpec());
-    await env.waitForCondition(PostgresInstanceKind, env.key("busy"), "Ready", { status: "True" });
-    await createDatabase("app-b", { instanceRef: { name: "busy" } });
-    await createDatabase("app-a", { instanceRef: { name: "busy", namespace: env.namespace } });
-    await createDatabase("unrelated", { instanceRef: { name: "other" } });
-    const key = { kind: "PostgresInstance" as const, namespace: env.namespace, name: "busy" };
-    await eventually(() => expect(env.registry.has(key)).to.equal(true));
-
-    await env.admin.delete(PostgresInstanceKind, env.key("busy"));
-    const expected = `waiting for 2 PostgresDatabases to be deleted: ${env.namespace}/app-a, ${env.namespace}/app-b`;
-    await env.waitForCondition(PostgresInstanceKind, env.key("busy"), "Ready", {
-      status: "False",
-      reason: InstanceReason.DeletionBlocked,
-      message: expected,
-    });
-    const event = await env.waitForEvent("busy", "Warning", InstanceReason.DeletionBlocked);
-    expect(event.message).to.include(expected);
-    const held = await env.admin.get<PostgresInstance>(PostgresInstanceKind, env.key("busy"));
-    expect(held.metadata.finalizers).to.include(FINALIZER);
-    expect(env.directory.get(key), "still usable by the databases' own clean-up").to.not.equal(undefined);
-
-    await env.admin.delete(PostgresDatabaseKind, env.key("app-a"));
-    await env.waitForCondition(PostgresInstanceKind, env.key("busy"), "Ready", {
-      status: "False",
-      message: `waiting for 1 PostgresDatabase to be deleted: ${env.namespace}/app-b`,
-    });
-    await env.admin.delete(PostgresDatabaseKind, env.key("app-b"));
-    await waitGone(PostgresInstanceKind, env.key("busy"));
-    expect(env.directory.get(key)).to.equal(undefined);
-    expect(env.registry.has(key)).to.equal(false);
-    const series = (await instanceConnected.get()).values.filter((sample) => sample.labels.name === "busy");
-    expect(series.filter((sample) => sample.labels.namespace === env.namespace)).to.have.length(0);
-  });
-
-  it("deletes an unused PostgresClusterInstance at once and closes its pool", async () => {
-    await env.createClusterInstance("idle", env.goodSpec());
-    const name = env.clusterName("idle");
-    await env.waitForCondition(PostgresClusterInstanceKind, { name }, "Ready", { status: "True" });
-    const key = { kind: "PostgresClusterInstance" as const, name };
-    await createDatabase("elsewhere", { instanceRef: { name } });
-    await env.admin.delete(PostgresClusterInstanceKind, { name });
-    await waitGone(PostgresClusterInstanceKind, { name });
-    expect(env.directory.get(key)).to.equal(undefined);
-    expect(env.registry.has(key)).to.equal(false);
-  });
-
-  it("holds a PostgresClusterInstance while a PostgresDatabase references it through clusterInstanceRef", async () => {
-    await env.createClusterInstance("shared", env.goodSpec());
-    const name = env.clusterName("shared");
-    await env.waitForCondition(PostgresClusterInstanceKind, { name }, "Ready", { status: "True" });
-    await createDatabase("tenant", { clusterInstanceRef: { name } });
-    await env.admin.delete(PostgresClusterInstanceKind, { name });
-    await env.waitForCondition(PostgresClusterInstanceKind, { name }, "Ready", {
-      status: "False",
-      reason: InstanceReason.DeletionBlocked,
-      message: `${env.namespace}/tenant`,
-    });
-    await env.waitForEvent(name, "Warning", InstanceReason.DeletionBlocked, "default");
-    await env.admin.delete(PostgresDatabaseKind, env.key("tenant"));
-    await waitGone(PostgresClusterInstanceKind, { name });
-  });
-
-  it("keeps holding the instance while a database being deleted still carries Kompost's finalizer", async () => {
-    await env.createInstance("draining", env.goodSpec());
-    await env.waitForCondition(PostgresInstanceKind, env.key("draining"), "Ready", { status: "True" });
-    await env.admin.create<PostgresDatabase>(PostgresDatabaseKind, {
-      apiVersion: API_VERSION,
-      kind: "PostgresDatabase",
-      metadata: { name: "dropping", namespace: env.namespace, finalizers: [FINALIZER] },
-      spec: { instanceRef: { name: "draining" } },
-    });
-    // The database's own finalizer needs the instance to drop what it created on the server.
-    await env.admin.delete(PostgresDatabaseKind, env.key("dropping"));
-    await env.admin.delete(PostgresInstanceKind, env.key("draining"));
-    await env.waitForCondition(PostgresInstanceKind, env.key("draining"), "Ready", {
-      status: "False",
-      reason: InstanceReason.DeletionBlocked,
-      message: `${env.namespace}/dropping`,
-    });
-    expect(env.directory.get({ kind: "PostgresInstance", namespace: env.namespace, name: "draining" })).to.not.equal(
-      undefined,
+  it("names the databases in the blocked condition, and says how many more there are past ten", () => {
+    const names = Array.from({ length: 12 }, (_, i) => `ns/db${String(i).padStart(2, "0")}`);
+    const condition = deletionBlockedCondition(names);
+    expect(condition.message).to.match(/^Deletion is waiting for 12 PostgresDatabases to be deleted: ns\/db00, /);
+    expect(condition.message).to.match(/ns\/db09 and 2 more$/);
+    expect(deletionBlockedCondition(["x/y"]).message).to.equal(
+      "Deletion is waiting for 1 PostgresDatabase to be deleted: x/y",
     );
-    await env.admin.patch(PostgresDatabaseKind, env.key("dropping"), { metadata: { finalizers: null } });
-    await waitGone(PostgresInstanceKind, env.key("draining"));
   });
 });

@@ -1,0 +1,139 @@
+import { expect } from "chai";
+import type { PostgresDatabase, PostgresInstance } from "../../api/v1alpha1/index.js";
+import {
+  API_VERSION,
+  PostgresClusterInstanceKind,
+  PostgresDatabaseKind,
+  PostgresInstanceKind,
+} from "../../api/v1alpha1/index.js";
+import { isNotFound } from "../../runtime/errors.js";
+import type { ObjectKey, ResourceKind } from "../../runtime/resource-kind.js";
+import { eventually } from "../../test/support/eventually.js";
+import { FINALIZER, InstanceReason } from "../constants.js";
+import { instanceConnected } from "./instance-metrics.js";
+import { InstanceTestEnv } from "./test-env.js";
+
+describe("Deleting an instance (real API server and PostgreSQL)", function () {
+  this.timeout(60_000);
+  let env: InstanceTestEnv;
+
+  before(async () => {
+    env = await InstanceTestEnv.start("pgdelete");
+  });
+
+  after(async () => {
+    await env?.stop();
+  });
+
+  /** A bare PostgresDatabase: no database controller runs here, so it gets no finalizer. */
+  const createDatabase = (name: string, spec: PostgresDatabase["spec"]): Promise<PostgresDatabase> =>
+    env.admin.create<PostgresDatabase>(PostgresDatabaseKind, {
+      apiVersion: API_VERSION,
+      kind: "PostgresDatabase",
+      metadata: { name, namespace: env.namespace },
+      spec,
+    });
+
+  const exists = async (kind: ResourceKind, key: ObjectKey): Promise<boolean> => {
+    try {
+      await env.admin.get(kind, key);
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  };
+
+  const waitGone = async (kind: ResourceKind, key: ObjectKey): Promise<void> => {
+    await eventually(async () => {
+      expect(await exists(kind, key), `${kind.kind} ${key.name} still exists`).to.equal(false);
+    });
+  };
+
+  it("holds a PostgresInstance while PostgresDatabases reference it, names them, and lets go once they are deleted", async () => {
+    await env.createInstance("busy", env.goodSpec());
+    await env.waitForCondition(PostgresInstanceKind, env.key("busy"), "Ready", { status: "True" });
+    await createDatabase("app-b", { instanceRef: { name: "busy" } });
+    await createDatabase("app-a", { instanceRef: { name: "busy", namespace: env.namespace } });
+    await createDatabase("unrelated", { instanceRef: { name: "other" } });
+    const key = { kind: "PostgresInstance" as const, namespace: env.namespace, name: "busy" };
+    await eventually(() => expect(env.registry.has(key)).to.equal(true));
+
+    await env.admin.delete(PostgresInstanceKind, env.key("busy"));
+    const expected = `waiting for 2 PostgresDatabases to be deleted: ${env.namespace}/app-a, ${env.namespace}/app-b`;
+    await env.waitForCondition(PostgresInstanceKind, env.key("busy"), "Ready", {
+      status: "False",
+      reason: InstanceReason.DeletionBlocked,
+      message: expected,
+    });
+    const event = await env.waitForEvent("busy", "Warning", InstanceReason.DeletionBlocked);
+    expect(event.message).to.include(expected);
+    const held = await env.admin.get<PostgresInstance>(PostgresInstanceKind, env.key("busy"));
+    expect(held.metadata.finalizers).to.include(FINALIZER);
+    expect(env.directory.get(key), "still usable by the databases' own clean-up").to.not.equal(undefined);
+
+    await env.admin.delete(PostgresDatabaseKind, env.key("app-a"));
+    await env.waitForCondition(PostgresInstanceKind, env.key("busy"), "Ready", {
+      status: "False",
+      message: `waiting for 1 PostgresDatabase to be deleted: ${env.namespace}/app-b`,
+    });
+    await env.admin.delete(PostgresDatabaseKind, env.key("app-b"));
+    await waitGone(PostgresInstanceKind, env.key("busy"));
+    expect(env.directory.get(key)).to.equal(undefined);
+    expect(env.registry.has(key)).to.equal(false);
+    const series = (await instanceConnected.get()).values.filter((sample) => sample.labels.name === "busy");
+    expect(series.filter((sample) => sample.labels.namespace === env.namespace)).to.have.length(0);
+  });
+
+  it("deletes an unused PostgresClusterInstance at once and closes its pool", async () => {
+    await env.createClusterInstance("idle", env.goodSpec());
+    const name = env.clusterName("idle");
+    await env.waitForCondition(PostgresClusterInstanceKind, { name }, "Ready", { status: "True" });
+    const key = { kind: "PostgresClusterInstance" as const, name };
+    await createDatabase("elsewhere", { instanceRef: { name } });
+    await env.admin.delete(PostgresClusterInstanceKind, { name });
+    await waitGone(PostgresClusterInstanceKind, { name });
+    expect(env.directory.get(key)).to.equal(undefined);
+    expect(env.registry.has(key)).to.equal(false);
+  });
+
+  it("holds a PostgresClusterInstance while a PostgresDatabase references it through clusterInstanceRef", async () => {
+    await env.createClusterInstance("shared", env.goodSpec());
+    const name = env.clusterName("shared");
+    await env.waitForCondition(PostgresClusterInstanceKind, { name }, "Ready", { status: "True" });
+    await createDatabase("tenant", { clusterInstanceRef: { name } });
+    await env.admin.delete(PostgresClusterInstanceKind, { name });
+    await env.waitForCondition(PostgresClusterInstanceKind, { name }, "Ready", {
+      status: "False",
+      reason: InstanceReason.DeletionBlocked,
+      message: `${env.namespace}/tenant`,
+    });
+    await env.waitForEvent(name, "Warning", InstanceReason.DeletionBlocked, "default");
+    await env.admin.delete(PostgresDatabaseKind, env.key("tenant"));
+    await waitGone(PostgresClusterInstanceKind, { name });
+  });
+
+  it("keeps holding the instance while a database being deleted still carries Kompost's finalizer", async () => {
+    await env.createInstance("draining", env.goodSpec());
+    await env.waitForCondition(PostgresInstanceKind, env.key("draining"), "Ready", { status: "True" });
+    await env.admin.create<PostgresDatabase>(PostgresDatabaseKind, {
+      apiVersion: API_VERSION,
+      kind: "PostgresDatabase",
+      metadata: { name: "dropping", namespace: env.namespace, finalizers: [FINALIZER] },
+      spec: { instanceRef: { name: "draining" } },
+    });
+    // The database's own finalizer needs the instance to drop what it created on the server.
+    await env.admin.delete(PostgresDatabaseKind, env.key("dropping"));
+    await env.admin.delete(PostgresInstanceKind, env.key("draining"));
+    await env.waitForCondition(PostgresInstanceKind, env.key("draining"), "Ready", {
+      status: "False",
+      reason: InstanceReason.DeletionBlocked,
+      message: `${env.namespace}/dropping`,
+    });
+    expect(env.directory.get({ kind: "PostgresInstance", namespace: env.namespace, name: "draining" })).to.not.equal(
+      undefined,
+    );
+    await env.admin.patch(PostgresDatabaseKind, env.key("dropping"), { metadata: { finalizers: null } });
+    await waitGone(PostgresInstanceKind, env.key("draining"));
+  });
+});
