@@ -1,6 +1,15 @@
+import type { V1Secret } from "@kubernetes/client-node";
 import { expect } from "chai";
+import { execFile } from "node:child_process";
+import path from "node:path";
+import { promisify } from "node:util";
+import type { PostgresDatabase } from "../../api/v1alpha1/index.js";
 import { controlPlane, type ControlPlane } from "../harness/control-plane.js";
+import { postgres, type PostgresServer } from "../harness/postgres.js";
+import { findPgBinaries } from "../harness/postgres/binaries.js";
 import { eventually } from "../support/eventually.js";
+import { renderFixture, serverValues } from "./fixtures.js";
+import { getJson, kubectl, waitFor } from "./kubectl.js";
 import {
   dumpOnFailure,
   forbiddenLines,
@@ -10,6 +19,19 @@ import {
   OperatorProcess,
 } from "./operator-process.js";
 
+const run = promisify(execFile);
+const NAMESPACE = "e2e-lifecycle";
+const INSTANCE = "e2e-instance";
+const CLUSTER_INSTANCE = "e2e-lifecycle-shared";
+const SECRET_KEYS = ["DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASS", "DB_SSL", "DB_SSL_VERIFY", "DATABASE_URL"];
+
+/** A Secret's data, decoded. */
+function decoded(secret: V1Secret): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(secret.data ?? {}).map(([key, value]) => [key, Buffer.from(value, "base64").toString()]),
+  );
+}
+
 /**
  * The operator as users run it: its own process with the Deployment's flags, authenticated as the
  * ServiceAccount of config/rbac (so a missing RBAC rule fails here), driven through kubectl only.
@@ -17,7 +39,9 @@ import {
 describe("the operator running as its ServiceAccount (end to end)", function () {
   this.timeout(180_000);
   let cp: ControlPlane;
+  let srv: PostgresServer;
   let deployment: OperatorDeployment;
+  /** Every replica of the current describe block, for the failure dump. */
   const operators: OperatorProcess[] = [];
 
   const startOperator = async (name: string): Promise<OperatorProcess> => {
@@ -26,29 +50,210 @@ describe("the operator running as its ServiceAccount (end to end)", function () 
     return operator;
   };
 
+  /** Applies a rendered fixture as the admin (a user), client-side like `kubectl apply -f`. */
+  const apply = async (manifest: string): Promise<void> => {
+    await kubectl(cp, ["apply", "-f", "-"], { input: manifest });
+  };
+
+  /** Runs psql as a user would, with the CA of the test server for sslmode verify-full. */
+  const psql = async (connection: string[], env: Record<string, string> = {}): Promise<string> => {
+    const { binDir } = await findPgBinaries();
+    const { stdout } = await run(
+      path.join(binDir, "psql"),
+      [...connection, "-XAtc", "SELECT current_user || ' ' || current_database()"],
+      { env: { PATH: process.env.PATH, PGSSLROOTCERT: srv.caPath, PGCONNECT_TIMEOUT: "10", ...env } },
+    );
+    return stdout.trim();
+  };
+
   before(async function () {
     this.timeout(600_000);
-    cp = await controlPlane();
+    [cp, srv] = await Promise.all([controlPlane(), postgres()]);
     deployment = await installOperator(cp);
   });
 
   afterEach(async function () {
     await dumpOnFailure(this.currentTest, cp, operators);
-    for (const operator of operators.splice(0)) await operator.kill();
   });
 
-  it("starts with the Deployment's flags, takes the Lease, serves /readyz and /metrics, and exits 0 on SIGTERM releasing the Lease", async () => {
-    const operator = await startOperator("replica-1");
-    await operator.waitReady();
-    const identity = await operator.identity();
-    await eventually(async () => expect(await leaseHolder(cp, deployment)).to.equal(identity), 60_000);
+  describe("one replica", () => {
+    after(async () => {
+      for (const operator of operators.splice(0)) await operator.kill();
+    });
 
-    const metrics = await (await fetch(`${operator.metricsUrl}/metrics`)).text();
-    expect(metrics).to.match(/^leader_election_master_status\{.*\} 1$/m);
-    expect(metrics).to.include("controller_runtime_reconcile_total");
+    it("starts with the Deployment's flags, takes the Lease, serves /readyz and /metrics, and exits 0 on SIGTERM releasing the Lease", async () => {
+      const operator = await startOperator("replica-1");
+      await operator.waitReady();
+      const identity = await operator.identity();
+      await eventually(async () => expect(await leaseHolder(cp, deployment)).to.equal(identity), 60_000);
 
-    expect(await operator.stop()).to.equal(0);
-    expect(await leaseHolder(cp, deployment)).to.equal("");
-    expect(forbiddenLines(operator)).to.deep.equal([]);
+      const metrics = await (await fetch(`${operator.metricsUrl}/metrics`)).text();
+      expect(metrics).to.match(/^leader_election_master_status\{.*\} 1$/m);
+      expect(metrics).to.include("controller_runtime_reconcile_total");
+
+      expect(await operator.stop()).to.equal(0);
+      expect(await leaseHolder(cp, deployment)).to.equal("");
+      expect(forbiddenLines(operator)).to.deep.equal([]);
+    });
+  });
+
+  describe("the lifecycle of instances and databases, through kubectl", () => {
+    let operator: OperatorProcess;
+    const databases = [
+      { name: "orders", fixture: "database-on-instance.yaml", sqlName: `${NAMESPACE.replace("-", "_")}_orders` },
+      {
+        name: "reports",
+        fixture: "database-on-cluster-instance.yaml",
+        sqlName: `${NAMESPACE.replace("-", "_")}_reports`,
+      },
+    ] as const;
+
+    before(async function () {
+      this.timeout(120_000);
+      await cp.createNamespace(NAMESPACE);
+      operator = await startOperator("replica-1");
+      await operator.waitReady();
+    });
+
+    after(async () => {
+      for (const replica of operators.splice(0)) await replica.kill();
+    });
+
+    it("makes a PostgresInstance whose password is in a Secret of its namespace Ready", async () => {
+      await apply(
+        await renderFixture("instance.yaml", {
+          ...serverValues(srv, srv.limitedAdmin),
+          name: INSTANCE,
+          namespace: NAMESPACE,
+          secretName: `${INSTANCE}-password`,
+        }),
+      );
+      await waitFor(cp, `pginst/${INSTANCE}`, "condition=Ready", { namespace: NAMESPACE });
+      const conditions = await kubectl(cp, [
+        "get",
+        "pginst",
+        INSTANCE,
+        "-n",
+        NAMESPACE,
+        "-o",
+        'jsonpath={range .status.conditions[*]}{.type}={.status}{"\\n"}{end}',
+      ]);
+      expect(conditions.trim().split("\n")).to.include.members([
+        "Credentials=True",
+        "Connected=True",
+        "Privileged=True",
+        "Ready=True",
+      ]);
+    });
+
+    it("makes a PostgresClusterInstance whose password Secret is in the operator's namespace Ready", async () => {
+      await apply(
+        await renderFixture("cluster-instance.yaml", {
+          ...serverValues(srv, srv.superuser),
+          name: CLUSTER_INSTANCE,
+          operatorNamespace: deployment.namespace,
+          secretName: `${CLUSTER_INSTANCE}-password`,
+        }),
+      );
+      await waitFor(cp, `pgcinst/${CLUSTER_INSTANCE}`, "condition=Ready");
+    });
+
+    it("makes a PostgresDatabase on each instance Ready, with its database name and users in status", async () => {
+      for (const db of databases) {
+        await apply(
+          await renderFixture(db.fixture, {
+            name: db.name,
+            namespace: NAMESPACE,
+            instance: INSTANCE,
+            clusterInstance: CLUSTER_INSTANCE,
+          }),
+        );
+      }
+      for (const db of databases) {
+        await waitFor(cp, `pgdb/${db.name}`, "condition=Ready", { namespace: NAMESPACE, timeoutSeconds: 90 });
+        const resource = await getJson<PostgresDatabase>(cp, ["pgdb", db.name, "-n", NAMESPACE]);
+        expect(resource.status?.observedGeneration).to.equal(resource.metadata?.generation);
+        expect(resource.status?.sql_db_name).to.equal(db.sqlName);
+        expect(resource.status?.users).to.deep.equal([
+          { username: `${db.sqlName}_app`, secret: `psql-${db.name}-app` },
+          { username: `${db.sqlName}_inspector`, secret: `psql-${db.name}-inspector` },
+        ]);
+      }
+    });
+
+    it("writes both Secrets of each database with every key, and psql connects with them", async () => {
+      for (const db of databases) {
+        for (const role of ["app", "inspector"]) {
+          const secret = await getJson<V1Secret>(cp, ["secret", `psql-${db.name}-${role}`, "-n", NAMESPACE]);
+          const data = decoded(secret);
+          expect(Object.keys(data)).to.have.members(SECRET_KEYS);
+          expect(data).to.deep.include({
+            DB_HOST: "localhost",
+            DB_PORT: String(srv.port),
+            DB_NAME: db.sqlName,
+            DB_USER: `${db.sqlName}_${role}`,
+            DB_SSL: "true",
+            DB_SSL_VERIFY: "true",
+          });
+          const expected = `${db.sqlName}_${role} ${db.sqlName}`;
+          expect(await psql([data.DATABASE_URL!])).to.equal(expected);
+          const fromKeys = {
+            PGHOST: data.DB_HOST!,
+            PGPORT: data.DB_PORT!,
+            PGDATABASE: data.DB_NAME!,
+            PGUSER: data.DB_USER!,
+            PGPASSWORD: data.DB_PASS!,
+            PGSSLMODE: "verify-full",
+          };
+          expect(await psql([], fromKeys)).to.equal(expected);
+        }
+      }
+    });
+
+    it("shows the conditions and the Events of a PostgresDatabase in kubectl describe", async () => {
+      const described = await kubectl(cp, ["describe", "pgdb", databases[0].name, "-n", NAMESPACE]);
+      for (const type of ["Connection", "Database", "AppUser", "InspectorUser", "Ready"]) {
+        expect(described).to.match(new RegExp(`Type:\\s+${type}\\b`));
+      }
+      const events = described.slice(described.indexOf("\nEvents:"));
+      expect(events).to.match(/Normal\s+DatabaseCreated\b/);
+      expect(events).to.match(/Normal\s+Ready\b/);
+    });
+
+    it("drops the database and both roles when a PostgresDatabase is deleted, and its Secrets are garbage-collected", async () => {
+      for (const db of databases) {
+        await kubectl(cp, ["delete", "pgdb", db.name, "-n", NAMESPACE, "--timeout=90s"]);
+        const client = await srv.connect();
+        try {
+          const left = await client.query<{ name: string }>(
+            "SELECT datname AS name FROM pg_catalog.pg_database WHERE datname = $1 " +
+              "UNION ALL SELECT rolname FROM pg_catalog.pg_roles WHERE rolname IN ($2, $3)",
+            [db.sqlName, `${db.sqlName}_app`, `${db.sqlName}_inspector`],
+          );
+          expect(left.rows, db.name).to.deep.equal([]);
+        } finally {
+          await client.end();
+        }
+        await eventually(async () => {
+          const secrets = await kubectl(cp, ["get", "secrets", "-n", NAMESPACE, "-o", "name"]);
+          expect(secrets).not.to.include(`psql-${db.name}-`);
+        }, 60_000);
+      }
+    });
+
+    it("deletes the instances once no database uses them", async () => {
+      await kubectl(cp, ["delete", "pginst", INSTANCE, "-n", NAMESPACE, "--timeout=60s"]);
+      await kubectl(cp, ["delete", "pgcinst", CLUSTER_INSTANCE, "--timeout=60s"]);
+      expect(await kubectl(cp, ["get", "pginst,pgdb", "-n", NAMESPACE, "-o", "name"])).to.equal("");
+    });
+
+    it("was never refused by the API server: no 403 Forbidden in its logs", () => {
+      expect(operator.logs).to.include("Acquired lease");
+      expect(forbiddenLines(operator)).to.deep.equal([]);
+    });
+
+    it("exits 0 on SIGTERM after all this", async () => {
+      expect(await operator.stop()).to.equal(0);
+    });
   });
 });
