@@ -1,0 +1,138 @@
+/** The operator as a child process of `make dev`, with its log lines shown in the terminal. */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { setTimeout as sleep } from "node:timers/promises";
+import { freePort } from "../../test/harness/ports.js";
+import { formatLogLine } from "./log-format.js";
+import { REPO_ROOT } from "./paths.js";
+
+/** How long the operator gets after SIGTERM: its default --shutdown-timeout of 30 s plus lease release. */
+const STOP_GRACE_MS = 45_000;
+
+/** How to start the operator. */
+export interface OperatorOptions {
+  readonly kubeconfigPath: string;
+  readonly operatorNamespace: string;
+  /** Receives every line the operator writes, already formatted. */
+  readonly write: (line: string) => void;
+}
+
+/** How the operator process ended. */
+export interface Exit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+/** A running `node --import tsx cmd/main.ts` on probe and metrics ports of 127.0.0.1. */
+export class OperatorProcess {
+  /** Resolves when the process has exited, however that happened. */
+  readonly exited: Promise<Exit>;
+  private exit: Exit | undefined;
+  private stopping = false;
+
+  private constructor(
+    private readonly child: ChildProcess,
+    /** "http://127.0.0.1:<port>", serving /healthz and /readyz. */
+    readonly healthProbeUrl: string,
+    /** "http://127.0.0.1:<port>/metrics" */
+    readonly metricsUrl: string,
+  ) {
+    this.exited = new Promise((resolve) =>
+      child.once("exit", (code, signal) => {
+        this.exit = { code, signal };
+        resolve(this.exit);
+      }),
+    );
+  }
+
+  /** Spawns the operator with an admin kubeconfig and streams its output through `options.write`. */
+  static async start(options: OperatorOptions): Promise<OperatorProcess> {
+    const probe = `127.0.0.1:${await freePort()}`;
+    const metrics = `127.0.0.1:${await freePort()}`;
+    const args = [
+      "--import",
+      "tsx",
+      "cmd/main.ts",
+      "--kubeconfig",
+      options.kubeconfigPath,
+      "--health-probe-bind-address",
+      probe,
+      "--metrics-bind-address",
+      metrics,
+      "--operator-namespace",
+      options.operatorNamespace,
+    ];
+    const child = spawn(process.execPath, args, {
+      cwd: REPO_ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, POD_NAMESPACE: "" },
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once("spawn", resolve);
+      child.once("error", (err) => reject(new Error(`while starting the operator: ${err.message}`)));
+    });
+    for (const stream of [child.stdout, child.stderr]) {
+      createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => options.write(formatLogLine(line)));
+    }
+    return new OperatorProcess(child, `http://${probe}`, `http://${metrics}/metrics`);
+  }
+
+  /** The operating system's process id. */
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** True until the process has exited. */
+  get running(): boolean {
+    return this.exit === undefined;
+  }
+
+  /** Waits until /readyz answers 200 (every controller's cache synced); fails when the process exits or `signal` aborts first. */
+  async waitUntilReady(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last: string;
+    for (;;) {
+      signal?.throwIfAborted();
+      if (this.exit)
+        throw new Error(`the operator exited (${describeExit(this.exit)}) before it was ready; see its log above`);
+      try {
+        const res = await fetch(`${this.healthProbeUrl}/readyz`, { signal: AbortSignal.timeout(2000) });
+        if (res.ok) return;
+        last = `${res.status} ${(await res.text()).trim()}`;
+      } catch (err) {
+        last = err instanceof Error ? err.message : String(err);
+      }
+      if (Date.now() >= deadline) {
+        throw new Error(
+          `the operator was not ready within ${timeoutMs / 1000} s (/readyz: ${last}); see its log above`,
+        );
+      }
+      await sleep(250, undefined, { signal });
+    }
+  }
+
+  /** True once stop() was called: an exit after that is no crash. */
+  get stopRequested(): boolean {
+    return this.stopping;
+  }
+
+  /** Sends SIGTERM (a graceful stop), then SIGKILL after a grace period, and waits for the exit. */
+  async stop(graceMs = STOP_GRACE_MS): Promise<Exit> {
+    this.stopping = true;
+    if (this.exit) return this.exit;
+    this.child.kill("SIGTERM");
+    const timer = new AbortController();
+    void sleep(graceMs, undefined, { signal: timer.signal }).then(
+      () => this.child.kill("SIGKILL"),
+      () => undefined,
+    );
+    const exit = await this.exited;
+    timer.abort();
+    return exit;
+  }
+}
+
+/** "exit code 1" or "signal SIGKILL". */
+export function describeExit(exit: Exit): string {
+  return exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
+}
