@@ -256,4 +256,76 @@ describe("the operator running as its ServiceAccount (end to end)", function () 
       expect(await operator.stop()).to.equal(0);
     });
   });
+
+  describe("two replicas with leader election", () => {
+    const namespace = "e2e-leader-election";
+    let leader: OperatorProcess;
+    let standby: OperatorProcess;
+
+    /** The replica whose identity is in the Lease, once one is. */
+    const holderOf = async (replicas: readonly OperatorProcess[]): Promise<OperatorProcess> => {
+      const identities = await Promise.all(replicas.map((replica) => replica.identity()));
+      return eventually(async () => {
+        const holder = await leaseHolder(cp, deployment);
+        const index = identities.indexOf(holder);
+        if (index < 0) throw new Error(`the Lease is held by "${holder}", none of ${identities.join(", ")}`);
+        return replicas[index]!;
+      }, 60_000);
+    };
+
+    const leaderMetric = async (replica: OperatorProcess): Promise<string | undefined> => {
+      const metrics = await (await fetch(`${replica.metricsUrl}/metrics`)).text();
+      return /^leader_election_master_status\{.*\} (\d)$/m.exec(metrics)?.[1];
+    };
+
+    before(async function () {
+      this.timeout(120_000);
+      await cp.createNamespace(namespace);
+    });
+
+    after(async () => {
+      for (const replica of operators.splice(0)) await replica.kill();
+    });
+
+    it("lets exactly one of two replicas hold the Lease and reconcile", async () => {
+      const replicas = [await startOperator("replica-a"), await startOperator("replica-b")];
+      await Promise.all(replicas.map((replica) => replica.waitReady()));
+      leader = await holderOf(replicas);
+      standby = replicas.find((replica) => replica !== leader)!;
+
+      await eventually(async () => expect(await leaderMetric(leader)).to.equal("1"), 30_000);
+      expect(await leaderMetric(standby)).to.equal("0");
+      expect(standby.logs).not.to.include("Acquired lease");
+      expect(standby.logs).not.to.include("Starting controllers");
+      expect(leader.logs).to.include("Starting controllers");
+    });
+
+    it("hands the Lease to the standby when the leader is killed, and the new leader keeps reconciling", async () => {
+      await leader.kill();
+      expect(await holderOf([standby])).to.equal(standby);
+
+      await apply(
+        await renderFixture("instance.yaml", {
+          ...serverValues(srv, srv.limitedAdmin),
+          name: INSTANCE,
+          namespace,
+          secretName: `${INSTANCE}-password`,
+        }),
+      );
+      await waitFor(cp, `pginst/${INSTANCE}`, "condition=Ready", { namespace });
+      await apply(
+        await renderFixture("database-on-instance.yaml", { name: "after-failover", namespace, instance: INSTANCE }),
+      );
+      await waitFor(cp, "pgdb/after-failover", "condition=Ready", { namespace, timeoutSeconds: 90 });
+      await kubectl(cp, ["delete", "pgdb", "after-failover", "-n", namespace, "--timeout=60s"]);
+      await kubectl(cp, ["delete", "pginst", INSTANCE, "-n", namespace, "--timeout=60s"]);
+    });
+
+    it("releases the Lease and exits 0 on SIGTERM, without a 403 Forbidden in either replica's logs", async () => {
+      expect(await standby.stop()).to.equal(0);
+      expect(await leaseHolder(cp, deployment)).to.equal("");
+      expect(forbiddenLines(leader)).to.deep.equal([]);
+      expect(forbiddenLines(standby)).to.deep.equal([]);
+    });
+  });
 });
