@@ -42,6 +42,11 @@ test: ## Set up what the tests need (npm packages, PostgreSQL, control plane) an
 run: node_modules ## Run the operator against the cluster of the current kubeconfig (flags: ARGS="--leader-elect ...").
 	$(NPX) tsx cmd/main.ts $(ARGS)
 
+.PHONY: dev
+dev: ## Run Kompost on this machine: local control plane, PostgreSQL, the operator and config/samples; Ctrl-C stops it all (ARGS="--ready-timeout 300").
+	hack/setup-test-env.sh
+	node --import tsx hack/dev.ts $(ARGS)
+
 .PHONY: control-plane
 control-plane: ## Build (once) kube-apiserver, etcd, kubectl and kube-controller-manager for the tests; prints their directory.
 	hack/build-control-plane.sh
