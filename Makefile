@@ -38,6 +38,11 @@ test: ## Set up what the tests need (npm packages, PostgreSQL, control plane) an
 	hack/setup-test-env.sh
 	KUBEBUILDER_ASSETS="$$(hack/build-control-plane.sh)" npm test
 
+.PHONY: test-node24
+test-node24: ## Run the whole suite again on Node 24, the Dockerfile's runtime (from npm's node package).
+	hack/setup-test-env.sh
+	KUBEBUILDER_ASSETS="$$(hack/build-control-plane.sh)" npx --yes --package=node@24 -- npm test
+
 .PHONY: run
 run: node_modules ## Run the operator against the cluster of the current kubeconfig (flags: ARGS="--leader-elect ...").
 	$(NPX) tsx cmd/main.ts $(ARGS)
@@ -52,7 +57,7 @@ control-plane: ## Build (once) kube-apiserver, etcd, kubectl and kube-controller
 	hack/build-control-plane.sh
 
 .PHONY: ci
-ci: test lint ## Everything CI runs.
+ci: test test-node24 lint ## Everything CI runs.
 
 ##@ Build
 
