@@ -63,6 +63,8 @@ async function roleStep(ctx: ProvisionContext, role: RoleKind): Promise<boolean>
   const { type, message } = ROLE_CONDITIONS[role];
   const username = server.names[role];
   const done = await userFixable(report, [type], async () => {
+    // Before the Secret: a role someone else owns gets no Secret with a password that is not its own.
+    await server.requireRoleNotForeign(username);
     const target = { role, username, database: server.names.database };
     const credentials = await reconcileCredentials(client, readSecret, db, server.instance, target);
     noteCredentials(report, credentials);

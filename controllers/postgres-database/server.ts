@@ -16,13 +16,14 @@ import { applyGrants, checkGrants } from "../../services/postgres/objects/grants
 import {
   dropRole,
   ensureRole,
+  inspectRole,
   rolePasswordInSync,
   setRolePassword,
   type DropRoleResult,
   type EnsureRoleResult,
   type LoginProbe,
 } from "../../services/postgres/objects/role.js";
-import { ForeignObjectError, type Marker } from "../../services/postgres/ownership.js";
+import { ForeignObjectError, type Marker, requireOurs } from "../../services/postgres/ownership.js";
 import type { UsableInstance } from "../postgres-instance/instance-directory.js";
 
 /** What `ensureRoleWithPassword` did: the role unit's result, and whether the password had to be reset. */
@@ -52,6 +53,13 @@ export class TenantServer {
   /** Creates the database (validated params, marker, PUBLIC revoked) unless it is already there and ours. */
   ensureDatabase(params: Readonly<Record<string, unknown>> | undefined): Promise<EnsureDatabaseResult> {
     return this.maintenance((db) => ensureDatabase(db, this.names.database, params, this.marker));
+  }
+
+  /** Throws a ForeignObjectError when a role of that name exists without our marker (a catalog read). */
+  requireRoleNotForeign(role: string): Promise<void> {
+    return this.maintenance(async (db) => {
+      requireOurs(await inspectRole(db, role, this.marker), "role", role, `while looking up role "${role}"`);
+    });
   }
 
   /** Creates the role with `password`, or puts drifted attributes back and resets a password that is not `password`. */
