@@ -6,6 +6,7 @@ import type { Logger } from "../runtime/logger.js";
 import type { ManagedController } from "../runtime/managed-controller.js";
 import type { OperatorDeps } from "../runtime/operator.js";
 import { ConnectionRegistry } from "../services/postgres/connections.js";
+import { PostgresDatabaseController } from "./postgres-database/database-controller.js";
 import { InstanceController } from "./postgres-instance/instance-controller.js";
 import { InstanceDirectory } from "./postgres-instance/instance-directory.js";
 import { clusterInstance, namespacedInstance } from "./postgres-instance/instance-kinds.js";
@@ -44,5 +45,11 @@ export function createControllers(deps: ControllerDependencies): ManagedControll
       instanceDeps,
       clusterInstance(config.operatorNamespace, config.clusterInstanceDefaultAccess),
     ),
+    new PostgresDatabaseController(operatorDeps, {
+      registry,
+      directory,
+      clusterInstanceDefault: config.clusterInstanceDefaultAccess,
+      heartbeatIntervalMs: config.statusHeartbeatIntervalMs,
+    }),
   ];
 }
