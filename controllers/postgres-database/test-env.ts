@@ -42,8 +42,13 @@ export class DatabaseTestEnv {
     readonly controller: PostgresDatabaseController,
   ) {}
 
-  /** Starts the controller (cluster-wide) with short waits; `resyncPeriodMs` 0 turns the resync off. */
-  static async start(options: { readonly resyncPeriodMs?: number } = {}): Promise<DatabaseTestEnv> {
+  /**
+   * Starts the controller (cluster-wide) with short waits; `resyncPeriodMs` 0 turns the resync
+   * off; `controller: false` gives only the helpers, for tests that run the controllers otherwise.
+   */
+  static async start(
+    options: { readonly resyncPeriodMs?: number; readonly controller?: boolean } = {},
+  ): Promise<DatabaseTestEnv> {
     const cp = await controlPlane();
     const srv = await postgres();
     const client = new CountingClient(cp.kubeConfig);
@@ -60,7 +65,7 @@ export class DatabaseTestEnv {
       },
       { registry, directory, clusterInstanceDefault: "all", waitRequeueMs: 500 },
     );
-    await controller.start();
+    if (options.controller !== false) await controller.start();
     return new DatabaseTestEnv(cp, srv, client, registry, directory, controller);
   }
 
