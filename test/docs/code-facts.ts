@@ -37,6 +37,16 @@ export function specFieldPaths(spec: SchemaNode, prefix = "spec"): string[] {
   });
 }
 
+/** The messages of every CEL rule (x-kubernetes-validations) in a schema, at any depth. */
+export function celMessages(node: SchemaNode): string[] {
+  const own = ((node["x-kubernetes-validations"] ?? []) as { readonly message?: string }[]).flatMap((rule) =>
+    rule.message ? [rule.message] : [],
+  );
+  const properties = Object.values((node.properties ?? {}) as Record<string, SchemaNode>);
+  const items = node.items ? [node.items as SchemaNode] : [];
+  return [...own, ...[...properties, ...items].flatMap(celMessages)];
+}
+
 /** The string literals of a union type alias in a source file (e.g. `type Reason = "A" | "B"`), read with the TypeScript parser. */
 export function stringLiteralsOfType(file: URL, typeName: string): string[] {
   const source = ts.createSourceFile(file.pathname, readFileSync(file, "utf8"), ts.ScriptTarget.Latest, true);

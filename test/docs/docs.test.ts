@@ -4,15 +4,21 @@ import YAML from "yaml";
 import { crdSources } from "../../api/v1alpha1/schema/index.js";
 import {
   ALLOWED_NAMESPACES_ANNOTATION,
+  APP_USER_MESSAGE,
+  CONNECTED_MESSAGE,
+  DATABASE_CONNECTED_MESSAGE,
+  databaseCreatedMessage,
   DATABASE_LABEL,
   DatabaseCondition,
   DatabaseReason,
   DELETION_POLICY_ABANDON,
   DELETION_POLICY_ANNOTATION,
   FINALIZER,
+  INSPECTOR_USER_MESSAGE,
   InstanceCondition,
   InstanceReason,
   MANAGED_BY_LABEL,
+  PRIVILEGED_MESSAGE,
   READY,
 } from "../../controllers/constants.js";
 import "../../controllers/postgres-instance/instance-metrics.js";
@@ -20,7 +26,7 @@ import { readyCondition } from "../../runtime/conditions.js";
 import { metricsRegistry } from "../../runtime/metrics.js";
 import { CONNECTION_SECRET_KEYS } from "../../services/secrets/connection-details.js";
 import { controlPlane, type ControlPlane } from "../harness/control-plane.js";
-import { helpFlags, specFieldPaths, stringLiteralsOfType } from "./code-facts.js";
+import { celMessages, helpFlags, specFieldPaths, stringLiteralsOfType } from "./code-facts.js";
 import {
   headingAnchors,
   mentionsCode,
@@ -67,6 +73,26 @@ describe("the user documentation in docs/", function () {
     expect(unmentioned(page("postgres-cluster-instance.md").text, instanceTypes)).to.deep.equal([]);
     const databaseTypes = [...Object.values(DatabaseCondition), READY];
     expect(unmentioned(page("postgres-database.md").text, databaseTypes)).to.deep.equal([]);
+  });
+
+  it("quotes the conditions' messages as the controllers write them", () => {
+    const instanceMessages = [CONNECTED_MESSAGE, PRIVILEGED_MESSAGE];
+    expect(unmentioned(page("postgres-instance.md").text, instanceMessages)).to.deep.equal([]);
+    const databaseMessages = [
+      DATABASE_CONNECTED_MESSAGE,
+      databaseCreatedMessage("<name>"),
+      APP_USER_MESSAGE,
+      INSPECTOR_USER_MESSAGE,
+    ];
+    expect(unmentioned(page("postgres-database.md").text, databaseMessages)).to.deep.equal([]);
+  });
+
+  it("quotes the message of every CEL rule of each kind on the kind's page", () => {
+    const messages = crdSources.flatMap((source) => celMessages(source.spec));
+    expect(messages).to.include("exactly one of instanceRef or clusterInstanceRef must be set");
+    for (const source of crdSources) {
+      expect(unmentioned(page(pageOfKind(source.kind)).text, celMessages(source.spec)), source.kind).to.deep.equal([]);
+    }
   });
 
   it("mentions the annotations, their abandon value, the finalizer and the Secret labels", () => {
