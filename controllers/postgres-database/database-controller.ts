@@ -29,7 +29,7 @@ import { cleanUp } from "./deletion.js";
 import { databasesUsing, resolveInstance, type InstanceSources, type Resolution } from "./instance.js";
 import { isAbandoned, markerOf, namesOf } from "./naming.js";
 import { provision } from "./provisioning.js";
-import { publishReport, Report } from "./report.js";
+import { publishReport, recordEvents, Report, type StatusWriter } from "./report.js";
 import { TenantServer } from "./server.js";
 
 /** What the controller needs besides the usual Operator dependencies. */
@@ -75,32 +75,35 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
     await super.stop(timeoutMs);
   }
 
-  protected async reconcile(db: PostgresDatabase, ctx: ReconcileContext): Promise<ReconcileResult> {
-    const abandoned = isAbandoned(db);
-    if (abandoned && hasFinalizer(db, FINALIZER)) {
-      const released = await removeFinalizer(this.client, PostgresDatabaseKind, db, FINALIZER);
-      if (!released) return;
-      db = released;
-    }
+  protected async reconcile(obj: PostgresDatabase, ctx: ReconcileContext): Promise<ReconcileResult> {
+    const db = await this.settleFinalizer(obj);
+    if (!db) return;
     if (db.metadata.deletionTimestamp) return hasFinalizer(db, FINALIZER) ? this.finalize(db, ctx) : undefined;
-    if (!abandoned) {
-      const stored = await addFinalizer(this.client, PostgresDatabaseKind, db, FINALIZER);
-      if (!stored) return;
-      db = stored;
-    }
     const resolution = resolveInstance(db, this.sources());
-    if (!resolution.usable) return this.waitForInstance(db, resolution);
+    if (!resolution.usable) return this.waitForInstance(db, resolution, ctx);
     return this.apply(db, resolution, ctx);
+  }
+
+  /**
+   * Removes the finalizer when the deletion policy is abandon (also when set after creation),
+   * else adds it unless the object is being deleted. Undefined when the object is gone.
+   */
+  private async settleFinalizer(db: PostgresDatabase): Promise<PostgresDatabase | undefined> {
+    if (isAbandoned(db)) {
+      return hasFinalizer(db, FINALIZER) ? removeFinalizer(this.client, PostgresDatabaseKind, db, FINALIZER) : db;
+    }
+    if (db.metadata.deletionTimestamp) return db;
+    return addFinalizer(this.client, PostgresDatabaseKind, db, FINALIZER);
   }
 
   /** Drops everything on the server, then lets the resource go; or waits, saying why. */
   private async finalize(db: PostgresDatabase, ctx: ReconcileContext): Promise<ReconcileResult> {
     const report = new Report();
     if ((await cleanUp(db, this.sources(), this.options.registry, report)) === "waiting") {
-      await publishReport(this.statusWriter(), db, report);
+      await publishReport(this.statusWriter(ctx), db, report);
       return { requeueAfterMs: this.waitMs };
     }
-    for (const event of report.events) await this.recorder.event(db, event.type, event.reason, event.message);
+    await recordEvents(this.statusWriter(ctx), db, report.events);
     await removeFinalizer(this.client, PostgresDatabaseKind, db, FINALIZER);
     ctx.logger.info("Released PostgresDatabase", { database: namesOf(db).database });
   }
@@ -108,11 +111,12 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
   private async waitForInstance(
     db: PostgresDatabase,
     resolution: Resolution & { usable: false },
+    ctx: ReconcileContext,
   ): Promise<ReconcileResult> {
     const report = new Report();
     report.add(resolution.conditions);
     report.warning(resolution.conditions.at(-1)?.reason ?? DatabaseReason.InstanceNotReady, resolution.message);
-    await publishReport(this.statusWriter(), db, report);
+    await publishReport(this.statusWriter(ctx), db, report);
     return { requeueAfterMs: this.waitMs };
   }
 
@@ -132,14 +136,14 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
     } catch (err) {
       if (err instanceof ConnectionError) {
         report.fail(DatabaseCondition.Connection, err.reason, err.message);
-        await publishReport(this.statusWriter(), db, report);
+        await publishReport(this.statusWriter(ctx), db, report);
         return { requeueAfterMs: this.waitMs };
       }
       report.warning(DatabaseReason.ReconcileFailed, errorMessage(err));
-      await publishReport(this.statusWriter(), db, report);
+      await publishReport(this.statusWriter(ctx), db, report);
       throw err;
     }
-    await publishReport(this.statusWriter(), db, report);
+    await publishReport(this.statusWriter(ctx), db, report);
     ctx.logger.debug("Reconciled PostgresDatabase", { database: report.names.database });
   }
 
@@ -172,11 +176,12 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
     };
   }
 
-  private statusWriter(): Parameters<typeof publishReport>[0] {
+  private statusWriter(ctx: ReconcileContext): StatusWriter {
     const { heartbeatIntervalMs } = this.options;
     return {
       client: this.client,
       recorder: this.recorder,
+      logger: ctx.logger,
       ...(heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs } : {}),
     };
   }

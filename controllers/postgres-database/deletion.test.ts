@@ -56,6 +56,17 @@ for (const kind of ADMIN_KINDS) {
       expect(reasons).to.include("Dropped");
     });
 
+    it("lets the garbage collector remove the Secrets with the resource", async function () {
+      if (!env.cp.garbageCollection) this.skip();
+      await provisioned("collected");
+      await env.kubectl("delete", "pgdb", "-n", namespace, "collected");
+      await env.gone(namespace, "collected");
+      await eventually(async () => {
+        expect(await env.secret(namespace, "psql-collected-app")).to.equal(undefined);
+        expect(await env.secret(namespace, "psql-collected-inspector")).to.equal(undefined);
+      }, 60_000);
+    });
+
     it("keeps the database and roles when the deletion policy is abandon", async () => {
       const data = await provisioned("kept", { [DELETION_POLICY_ANNOTATION]: "abandon" });
       expect((await env.get(namespace, "kept"))?.metadata.finalizers ?? []).to.not.include(FINALIZER);

@@ -7,6 +7,7 @@ import { type ConditionInput, isConditionTrue, READY, setConditions } from "../.
 import type { Condition } from "../../runtime/conditions.js";
 import type { EventRecorder, EventType } from "../../runtime/events.js";
 import type { KubeClient } from "../../runtime/kube-client.js";
+import type { Logger } from "../../runtime/logger.js";
 import { updateStatus, type StatusMutator } from "../../runtime/status.js";
 import type { SqlNames } from "../../services/postgres/naming.js";
 import { connectionSecretName } from "../../services/secrets/connection-details.js";
@@ -57,6 +58,8 @@ export class Report {
 export interface StatusWriter {
   readonly client: KubeClient;
   readonly recorder: EventRecorder;
+  /** Each Event is logged too (Normal as info, Warning as warn). */
+  readonly logger: Logger;
   readonly heartbeatIntervalMs?: number;
 }
 
@@ -89,8 +92,21 @@ export async function publishReport(
       message: `Database "${names?.database ?? ""}" and its roles are ready`,
     });
   }
-  for (const event of events) await writer.recorder.event(stored, event.type, event.reason, event.message);
+  await recordEvents(writer, stored, events);
   return stored;
+}
+
+/** Records the Events about `db` and logs each of them. */
+export async function recordEvents(
+  writer: StatusWriter,
+  db: PostgresDatabase,
+  events: readonly EventNote[],
+): Promise<void> {
+  for (const { type, reason, message } of events) {
+    if (type === "Warning") writer.logger.warn(message, { reason });
+    else writer.logger.info(message, { reason });
+    await writer.recorder.event(db, type, reason, message);
+  }
 }
 
 function namesMutator(resourceName: string, names: SqlNames): StatusMutator<PostgresDatabaseStatus, PostgresDatabase> {
