@@ -227,6 +227,8 @@ for (const kind of ADMIN_KINDS) {
 
     describe("drift repair", () => {
       let original: SecretData;
+      /** Every password a Secret held during these tests, for the leak checks at the end. */
+      const seen: string[] = [];
 
       before(async () => {
         await env.database(namespace, "drift", { instance: "app-database" });
@@ -298,6 +300,7 @@ for (const kind of ADMIN_KINDS) {
           expect(data.DB_PASS).to.not.equal(original.DB_PASS);
           return data;
         }, 30_000);
+        seen.push(renewed.DB_PASS!);
         expect(renewed.DB_PASS).to.match(/^[A-Za-z0-9]{32,}$/);
         await appWorks(renewed);
         expect(await sqlState(env.connectWith(original))).to.equal("28P01");
@@ -305,6 +308,7 @@ for (const kind of ADMIN_KINDS) {
 
       it("makes an edited DB_PASS the role's password and puts every other edited key back", async () => {
         const chosen = `my 'own'; pass\\word "${kind}" -- ok`;
+        seen.push(chosen);
         await editSecret(env, namespace, "psql-drift-app", { DB_PASS: chosen, DB_HOST: "elsewhere.example" });
         const data = await eventually(async () => {
           const current = await env.secretData(namespace, "psql-drift-app");
@@ -331,13 +335,28 @@ for (const kind of ADMIN_KINDS) {
         expect(warnings[0]!.message).to.include("DB_PASS is empty");
       });
 
+      it("never puts a password into a log line, an Event or the status", async () => {
+        const secrets = await env.client.list<V1Secret>(secretKind, { namespace });
+        const passwords = secrets.items.map((s) => Buffer.from(s.data?.DB_PASS ?? "", "base64").toString("utf8"));
+        const events = (await env.events(namespace, "drift")).map((e) => e.message ?? "");
+        const status = JSON.stringify((await env.get(namespace, "drift"))?.status);
+        // The controller did log and record what it did, so the search below looks at real text.
+        expect(env.logLines.join("\n")).to.include("PasswordReset");
+        expect(events.join("\n")).to.include("Secret");
+        for (const password of [...passwords, ...seen, original.DB_PASS!].filter((p) => p.length > 0)) {
+          expect(env.logLines.join("\n")).to.not.include(password);
+          expect(events.join("\n")).to.not.include(password);
+          expect(status).to.not.include(password);
+        }
+      });
+
       it("never shows a password of any Secret in the server log", async () => {
         const log = await env.srv.readLog();
         expect(log).to.include("SCRAM-SHA-256$4096:");
         const secrets = await env.client.list<V1Secret>(secretKind, { namespace });
         const passwords = secrets.items.map((s) => Buffer.from(s.data?.DB_PASS ?? "", "base64").toString("utf8"));
         expect(passwords).to.have.length.greaterThan(4);
-        for (const password of [...passwords, original.DB_PASS!]) {
+        for (const password of [...passwords, ...seen, original.DB_PASS!]) {
           if (password.length > 0) expect(log).to.not.include(password);
         }
       });

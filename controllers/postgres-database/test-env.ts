@@ -6,7 +6,9 @@
  */
 import { expect } from "chai";
 import type { CoreV1Event, V1Secret } from "@kubernetes/client-node";
+import { Writable } from "node:stream";
 import pg from "pg";
+import winston from "winston";
 import type { Condition, PostgresDatabase } from "../../api/v1alpha1/index.js";
 import { PostgresDatabaseKind } from "../../api/v1alpha1/index.js";
 import { isNotFound } from "../../runtime/errors.js";
@@ -40,6 +42,8 @@ export class DatabaseTestEnv {
     readonly registry: ConnectionRegistry,
     readonly directory: InstanceDirectory,
     readonly controller: PostgresDatabaseController,
+    /** Every line the controller logged (debug and up), as JSON text. */
+    readonly logLines: readonly string[],
   ) {}
 
   /**
@@ -54,10 +58,11 @@ export class DatabaseTestEnv {
     const client = new CountingClient(cp.kubeConfig);
     const registry = new ConnectionRegistry({ logger: testLogger() });
     const directory = new InstanceDirectory();
+    const logLines: string[] = [];
     const controller = new PostgresDatabaseController(
       {
         client,
-        logger: testLogger(),
+        logger: capturingLogger(logLines),
         resyncPeriodMs: options.resyncPeriodMs ?? 0,
         maxConcurrentReconciles: 2,
         rateLimiter: new ExponentialBackoffLimiter(50, 2000),
@@ -66,7 +71,7 @@ export class DatabaseTestEnv {
       { registry, directory, clusterInstanceDefault: "all", waitRequeueMs: 500 },
     );
     if (options.controller !== false) await controller.start();
-    return new DatabaseTestEnv(cp, srv, client, registry, directory, controller);
+    return new DatabaseTestEnv(cp, srv, client, registry, directory, controller, logLines);
   }
 
   /** Deletes every PostgresDatabase of the namespaces (the controller drops them on the server) and waits until they are gone. */
@@ -316,4 +321,21 @@ function instanceYaml(
     "    enabled: true",
     "    verify: verify_peer",
   ].join("\n");
+}
+
+/** A debug-level JSON logger that keeps its lines in `lines` (and prints them too when TEST_LOG_LEVEL is set). */
+function capturingLogger(lines: string[]): winston.Logger {
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done): void {
+      lines.push(chunk.toString("utf8"));
+      done();
+    },
+  });
+  const logger = winston.createLogger({
+    level: "debug",
+    format: winston.format.json(),
+    transports: [new winston.transports.Stream({ stream })],
+  });
+  if (process.env.TEST_LOG_LEVEL) logger.add(new winston.transports.Console({ level: process.env.TEST_LOG_LEVEL }));
+  return logger;
 }
