@@ -44,7 +44,7 @@ export function databasesUsing(databases: ReadonlyStore<PostgresDatabase>, key: 
   const wanted = instanceKeyString(key);
   return databases
     .list()
-    .filter((db) => referencesSafely(db) && instanceKeyString(instanceKeyOf(db)) === wanted)
+    .filter((db) => hasReference(db) && instanceKeyString(instanceKeyOf(db)) === wanted)
     .map((db) => ({ namespace: db.metadata.namespace ?? "", name: db.metadata.name ?? "" }));
 }
 
@@ -115,6 +115,6 @@ function notUsable(reason: string, message: string, extra: readonly ConditionInp
   };
 }
 
-function referencesSafely(db: PostgresDatabase): boolean {
+function hasReference(db: PostgresDatabase): boolean {
   return db.spec.instanceRef !== undefined || db.spec.clusterInstanceRef !== undefined;
 }

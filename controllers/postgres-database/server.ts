@@ -66,9 +66,8 @@ export class TenantServer {
   ensureRoleWithPassword(role: string, password: string): Promise<RoleOutcome> {
     return this.maintenance(async (db) => {
       const result = await ensureRole(db, role, password, this.marker);
-      if (result === "created") return { role: result, passwordReset: false };
-      if (await rolePasswordInSync(db, role, password, this.loginProbe()))
-        return { role: result, passwordReset: false };
+      const inSync = result === "created" || (await rolePasswordInSync(db, role, password, this.loginProbe()));
+      if (inSync) return { role: result, passwordReset: false };
       await setRolePassword(db, role, password, this.marker);
       return { role: result, passwordReset: true };
     });
@@ -89,8 +88,9 @@ export class TenantServer {
       const outcome = new Map<string, DropResult>();
       const { database, app, inspector } = this.names;
       outcome.set(database, await unlessForeign(() => dropDatabase(db, database, this.marker)));
-      for (const role of [app, inspector])
+      for (const role of [app, inspector]) {
         outcome.set(role, await unlessForeign(() => dropRole(db, role, this.marker)));
+      }
       return outcome;
     });
   }
