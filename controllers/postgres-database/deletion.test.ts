@@ -52,8 +52,7 @@ for (const kind of ADMIN_KINDS) {
         await session.end().catch(() => undefined);
       }
       expect(await onServer(env, data)).to.deep.equal({ database: false, roles: [] });
-      const reasons = (await env.events(namespace, "busy")).map((e) => e.reason);
-      expect(reasons).to.include("Dropped");
+      expect((await env.event(namespace, "busy", "Dropped")).message).to.include(`"${data.DB_NAME!}" dropped`);
     });
 
     it("lets the garbage collector remove the Secrets with the resource", async function () {
@@ -102,8 +101,7 @@ for (const kind of ADMIN_KINDS) {
           reason: "DeletionWaiting",
           message: `to drop database "${data.DB_NAME!}"`,
         });
-        const warning = (await env.events(namespace, "waits")).find((e) => e.reason === "DeletionWaiting");
-        expect(warning?.type).to.equal("Warning");
+        expect((await env.event(namespace, "waits", "DeletionWaiting")).type).to.equal("Warning");
         expect((await onServer(env, data)).database).to.equal(true);
       } finally {
         env.publish(key, kind);

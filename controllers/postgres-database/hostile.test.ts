@@ -42,8 +42,7 @@ describe("PostgresDatabase with hostile input and foreign objects (real API serv
       });
       const message = db.status!.conditions!.find((c) => c.type === "Database")!.message!;
       expect(message).to.not.match(/syntax error|SQLSTATE/);
-      const warning = (await env.events(namespace, name)).find((e) => e.reason === "InvalidParameter");
-      expect(warning?.type).to.equal("Warning");
+      expect((await env.event(namespace, name, "InvalidParameter")).type).to.equal("Warning");
       expect(await env.secret(namespace, `psql-${name}-app`)).to.equal(undefined);
     }
     expect(await env.asSuperuser(catalogSnapshot)).to.deep.equal(before);

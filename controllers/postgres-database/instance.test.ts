@@ -43,8 +43,7 @@ describe("PostgresDatabase instance references and names (real API server and Po
         reason: "InstanceNotReady",
         message: `PostgresInstance "${home}/pending" is not Ready`,
       });
-      const warning = (await env.events(home, "patient")).find((e) => e.reason === "InstanceNotReady");
-      expect(warning?.type).to.equal("Warning");
+      expect((await env.event(home, "patient", "InstanceNotReady")).type).to.equal("Warning");
       env.publish({ kind: "PostgresInstance", namespace: home, name: "pending" }, "superuser");
       const db = await env.ready(home, "patient");
       expect(db.status?.conditions?.find((c) => c.type === "Connection")?.message).to.equal(

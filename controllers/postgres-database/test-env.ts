@@ -244,6 +244,15 @@ export class DatabaseTestEnv {
     return items;
   }
 
+  /** Waits for an Event with `reason` about the object (Events follow the status write) and returns it. */
+  async event(namespace: string, name: string, reason: string): Promise<CoreV1Event> {
+    return eventually(async () => {
+      const found = (await this.events(namespace, name)).find((e) => e.reason === reason);
+      expect(found, `Event ${reason} about ${namespace}/${name}`).to.not.equal(undefined);
+      return found!;
+    });
+  }
+
   /** Connects as the role a Secret describes, with the Secret's own values, over TLS verified against the test CA. */
   async connectWith(data: SecretData, database = data.DB_NAME): Promise<pg.Client> {
     const client = new pg.Client({
