@@ -43,6 +43,11 @@ test-node24: ## Run the whole suite again on Node 24, the Dockerfile's runtime (
 	hack/setup-test-env.sh
 	KUBEBUILDER_ASSETS="$$(hack/build-control-plane.sh)" npx --yes --package=node@24 -- npm test
 
+.PHONY: bench
+bench: ## Measure provisioning, idle resync cost, drift repair, deletion and memory; prints a table (BENCH_DATABASES=20).
+	hack/setup-test-env.sh
+	KUBEBUILDER_ASSETS="$$(hack/build-control-plane.sh)" $(NPX) tsx hack/bench.ts
+
 .PHONY: run
 run: node_modules ## Run the operator against the cluster of the current kubeconfig (flags: ARGS="--leader-elect ...").
 	$(NPX) tsx cmd/main.ts $(ARGS)
