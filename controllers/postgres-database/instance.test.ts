@@ -111,6 +111,14 @@ describe("PostgresDatabase instance references and names (real API server and Po
       expect(app.DB_NAME).to.equal(two.status!.sql_db_name);
     });
 
+    it("accepts the original's spec.extensions, provisions anyway and warns that they are not supported", async () => {
+      await env.database(home, "with-ext", { instance: "later" }, { spec: "  extensions: [pgcrypto, 'uuid-ossp']\n" });
+      await env.ready(home, "with-ext");
+      const warning = await env.event(home, "with-ext", "ExtensionsUnsupported");
+      expect(warning.type).to.equal("Warning");
+      expect(warning.message).to.include("pgcrypto, uuid-ossp");
+    });
+
     it("has the API server reject a change of params or naming strategy", async () => {
       await env.database(home, "fixed", { instance: "later" }, { spec: "  params:\n    connection_limit: 5\n" });
       await env.ready(home, "fixed");
