@@ -1,0 +1,101 @@
+import { expect } from "chai";
+import type { KubernetesObject } from "@kubernetes/client-node";
+import type { PostgresDatabase } from "../../api/v1alpha1/index.js";
+import { ObjectStore } from "../../runtime/cache.js";
+import { ALLOWED_NAMESPACES_ANNOTATION } from "../constants.js";
+import { InstanceDirectory } from "../postgres-instance/instance-directory.js";
+import { databasesUsing, instanceKeyOf, resolveInstance, type InstanceSources } from "./instance.js";
+
+function database(namespace: string, name: string, spec: PostgresDatabase["spec"]): PostgresDatabase {
+  return { apiVersion: "kompost.chuge.li/v1alpha1", kind: "PostgresDatabase", metadata: { namespace, name }, spec };
+}
+
+function instance(name: string, namespace?: string, annotations?: Record<string, string>): KubernetesObject {
+  return { metadata: { name, ...(namespace ? { namespace } : {}), ...(annotations ? { annotations } : {}) } };
+}
+
+describe("resolving the instance of a PostgresDatabase", () => {
+  let sources: InstanceSources;
+  let instances: ObjectStore<KubernetesObject>;
+  let clusterInstances: ObjectStore<KubernetesObject>;
+  let directory: InstanceDirectory;
+
+  const usable = (key: Parameters<InstanceDirectory["get"]>[0]): void =>
+    directory.publish({
+      key,
+      spec: { hostname: "db", port: 5432, username: "admin", password: "secret" },
+      superuser: true,
+      serverMajorVersion: 16,
+    });
+
+  beforeEach(() => {
+    instances = new ObjectStore();
+    clusterInstances = new ObjectStore();
+    directory = new InstanceDirectory();
+    sources = { instances, clusterInstances, directory, clusterInstanceDefault: "all" };
+  });
+
+  it("defaults instanceRef's namespace to the database's own", () => {
+    expect(instanceKeyOf(database("team", "db", { instanceRef: { name: "pg" } }))).to.deep.equal({
+      kind: "PostgresInstance",
+      namespace: "team",
+      name: "pg",
+    });
+  });
+
+  it("gives distinct Connection reasons for not found, not allowed and not Ready", () => {
+    const db = database("team", "db", { instanceRef: { name: "pg", namespace: "infra" } });
+    const reasons: string[] = [];
+    const reasonOf = (): string => {
+      const result = resolveInstance(db, sources);
+      expect(result.usable).to.equal(false);
+      return result.conditions.find((c) => c.type === "Connection")!.reason;
+    };
+    reasons.push(reasonOf());
+    instances.set(instance("pg", "infra"));
+    reasons.push(reasonOf());
+    instances.set(instance("pg", "infra", { [ALLOWED_NAMESPACES_ANNOTATION]: "team" }));
+    reasons.push(reasonOf());
+    expect(reasons).to.deep.equal(["InstanceNotFound", "InstanceNotAllowed", "InstanceNotReady"]);
+  });
+
+  it("is usable, with the original's message, once the directory has the instance", () => {
+    instances.set(instance("pg", "team"));
+    usable({ kind: "PostgresInstance", namespace: "team", name: "pg" });
+    const result = resolveInstance(database("team", "db", { instanceRef: { name: "pg" } }), sources);
+    expect(result.usable).to.equal(true);
+    expect(result.conditions).to.deep.equal([
+      {
+        type: "Connection",
+        status: "True",
+        reason: "Connected",
+        message: "Connected to the referenced PostgreSQL instance.",
+      },
+    ]);
+  });
+
+  it("reports a cluster instance's access in ClusterInstanceAccess, following the operator's default", () => {
+    clusterInstances.set(instance("shared"));
+    const db = database("team", "db", { clusterInstanceRef: { name: "shared" } });
+    const access = (): string | undefined =>
+      resolveInstance(db, sources).conditions.find((c) => c.type === "ClusterInstanceAccess")?.status;
+    expect(access()).to.equal("True");
+    sources = { ...sources, clusterInstanceDefault: "none" };
+    expect(access()).to.equal("False");
+  });
+
+  it("maps an instance to the databases that reference it, and only those", () => {
+    const store = new ObjectStore<PostgresDatabase>();
+    store.set(database("team", "a", { instanceRef: { name: "pg" } }));
+    store.set(database("other", "b", { instanceRef: { name: "pg", namespace: "team" } }));
+    store.set(database("other", "c", { instanceRef: { name: "pg" } }));
+    store.set(database("team", "d", { clusterInstanceRef: { name: "pg" } }));
+    expect(databasesUsing(store, { kind: "PostgresInstance", namespace: "team", name: "pg" })).to.deep.equal([
+      { namespace: "team", name: "a" },
+      { namespace: "other", name: "b" },
+    ]);
+    expect(databasesUsing(store, { kind: "PostgresClusterInstance", name: "pg" })).to.deep.equal([
+      { namespace: "team", name: "d" },
+    ]);
+  });
+});
