@@ -260,8 +260,16 @@ for (const kind of ADMIN_KINDS) {
 
       it("re-creates a dropped role with the Secret's password", async () => {
         const role = quoteIdent(original.DB_USER!);
-        await env.asSuperuser((db) => db.query(`DROP OWNED BY ${role}`), original.DB_NAME);
-        await env.asSuperuser((db) => db.query(`DROP ROLE ${role}`));
+        // One transaction, retried: a resync between the two statements would grant to the role again.
+        await eventually(
+          () =>
+            env.asSuperuser(
+              (db) => db.query(`BEGIN; DROP OWNED BY ${role}; DROP ROLE ${role}; COMMIT`),
+              original.DB_NAME,
+            ),
+          10_000,
+          100,
+        );
         await appWorks(original);
       });
 
@@ -355,7 +363,7 @@ for (const kind of ADMIN_KINDS) {
         expect(log).to.include("SCRAM-SHA-256$4096:");
         const secrets = await env.client.list<V1Secret>(secretKind, { namespace });
         const passwords = secrets.items.map((s) => Buffer.from(s.data?.DB_PASS ?? "", "base64").toString("utf8"));
-        expect(passwords).to.have.length.greaterThan(4);
+        expect(passwords).to.have.length.at.least(2);
         for (const password of [...passwords, ...seen, original.DB_PASS!]) {
           if (password.length > 0) expect(log).to.not.include(password);
         }
