@@ -225,16 +225,20 @@ export function forbiddenLines(operator: OperatorProcess): string[] {
   return operator.logs.split("\n").filter((line) => /forbidden|\b403\b/i.test(line));
 }
 
-/**
- * For a failed test only: prints the operators' logs, every Event and every Kompost resource as
- * YAML, so that the failure can be understood from the test output alone.
- */
+/** For a failed test only: dumps the cluster (see dumpCluster) under the test's title. */
 export async function dumpOnFailure(
   test: Mocha.Test | undefined,
   cp: ControlPlane,
   operators: Iterable<OperatorProcess>,
 ): Promise<void> {
-  if (test?.state !== "failed") return;
+  if (test?.state === "failed") await dumpCluster(`"${test.fullTitle()}" failed`, cp, operators);
+}
+
+/**
+ * Prints the operators' logs, every Event and every Kompost resource as YAML, so that a failure
+ * can be understood from the test output alone; `what` says what happened.
+ */
+export async function dumpCluster(what: string, cp: ControlPlane, operators: Iterable<OperatorProcess>): Promise<void> {
   const sections: string[] = [];
   for (const operator of operators) sections.push(`--- operator ${operator.name} logs ---\n${operator.logs}`);
   for (const args of [
@@ -244,5 +248,5 @@ export async function dumpOnFailure(
     const result = await cp.kubectl(args);
     sections.push(`--- kubectl ${args.join(" ")} ---\n${result.stdout}${result.stderr}`);
   }
-  console.error(`\nWhat the cluster looked like when "${test.fullTitle()}" failed:\n${sections.join("\n")}`);
+  console.error(`\nWhat the cluster looked like when ${what}:\n${sections.join("\n")}`);
 }
