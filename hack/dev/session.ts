@@ -41,7 +41,9 @@ const OPERATOR_READY_TIMEOUT_MS = 120_000;
  */
 export async function startDevSession(options: SessionOptions): Promise<DevSession> {
   const say = (text: string): void => options.write(prefixLines("[dev] ", text));
-  say("Starting the local control plane (etcd, kube-apiserver, kube-controller-manager) and PostgreSQL");
+  say(
+    `Starting the local control plane (etcd, kube-apiserver, kube-controller-manager) and PostgreSQL (session pid ${process.pid})`,
+  );
   const { controlPlane, server } = await startServers();
   options.signal.throwIfAborted();
   onStop(() => Promise.resolve(say("Stopping PostgreSQL and the control plane")));
