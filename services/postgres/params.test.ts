@@ -59,6 +59,14 @@ describe("validateParams", () => {
     expect(await refusal({ encoding: "UTF8'; DROP ROLE x; --" })).to.match(/^while checking params: params\.encoding/);
   });
 
+  it("takes an encoding number, as the original Kompost's int-or-string did, and turns it into its name", async () => {
+    expect(await validateParams(db, { encoding: 6 })).to.include({ encoding: "UTF8" });
+    expect(await refusal({ encoding: 999 })).to.equal(
+      "while checking params: params.encoding 999 is not an encoding number this server knows; prefer a name such as UTF8",
+    );
+    expect(await refusal({ encoding: -1 })).to.match(/params\.encoding -1 is not an encoding number/);
+  });
+
   it("refuses a template that is not a template database, missing or not", async () => {
     const notTemplate = await refusal({ template: "postgres" });
     const missing = await refusal({ template: "no_such_database" });

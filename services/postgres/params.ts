@@ -101,6 +101,7 @@ async function checkTemplate(db: Queryable, value: unknown): Promise<string | un
 
 async function checkEncoding(db: Queryable, value: unknown): Promise<string | undefined> {
   if (value === undefined || value === null) return undefined;
+  if (typeof value === "number") return encodingByNumber(db, value);
   if (typeof value !== "string" || !ENCODING_PATTERN.test(value)) {
     throw invalid(`params.encoding ${show(value)} is not an encoding name (letters, digits, "_" and "-")`);
   }
@@ -109,6 +110,18 @@ async function checkEncoding(db: Queryable, value: unknown): Promise<string | un
     throw invalid(`params.encoding ${show(value)} is not an encoding this server knows, e.g. UTF8`);
   }
   return value;
+}
+
+/** The original Kompost took an encoding number too (the CRD's int-or-string): it becomes the encoding's name. */
+async function encodingByNumber(db: Queryable, value: number): Promise<string> {
+  const MAX_ENCODING_NUMBER = 1000;
+  if (Number.isInteger(value) && value >= 0 && value < MAX_ENCODING_NUMBER) {
+    const { rows } = await db.query<{ name: string }>(CATALOG.encodingName, [value]);
+    if (rows[0]?.name) return rows[0].name;
+  }
+  throw invalid(
+    `params.encoding ${show(value)} is not an encoding number this server knows; prefer a name such as UTF8`,
+  );
 }
 
 function checkLocale(key: string, value: unknown): string | undefined {

@@ -87,6 +87,8 @@ export const CATALOG = {
 
   /** $1 = encoding name: whether the server knows it. */
   encodingKnown: "SELECT pg_catalog.pg_char_to_encoding($1) >= 0 AS known",
+  /** $1 = encoding number: its name, or "" when the server has no such encoding. */
+  encodingName: "SELECT pg_catalog.pg_encoding_to_char($1::int) AS name",
 
   /** $1 = database name: whether it exists and may serve as a template. */
   templateByName: "SELECT d.datistemplate AS istemplate FROM pg_catalog.pg_database d WHERE d.datname = $1",
