@@ -120,6 +120,13 @@ describe("GitOps: the samples after the operator reconciled them (end to end)", 
     }
   };
 
+  /** Deletes the objects and waits until they are gone. */
+  const deleteAll = async (objects: readonly Manifest[]): Promise<void> => {
+    if (objects.length === 0) return;
+    const input = toYamlStream(objects);
+    await kubectl(cp, ["delete", "--ignore-not-found", "--timeout=120s", "-f", "-"], { input });
+  };
+
   /** Applies both sets and waits until the operator has reconciled every Kompost object in them. */
   const applyAndWaitUntilReconciled = async (): Promise<void> => {
     await operator!.waitReady();
@@ -150,8 +157,12 @@ describe("GitOps: the samples after the operator reconciled them (end to end)", 
         "kompost.chuge.li/deletion-policy=abandon",
       ]);
     }
-    await cp.kubectl(["delete", "--ignore-not-found", "--timeout=120s", "-f", "-"], { input: variants });
-    await cp.kubectl(["delete", "--ignore-not-found", "--timeout=120s", "-f", "-"], { input: samples });
+    // Databases first, while their instances can still drop them; then the instances; then the rest.
+    const all = [...parseManifests(samples), ...variantObjects];
+    for (const stage of [["PostgresDatabase"], ["PostgresInstance", "PostgresClusterInstance"]]) {
+      await deleteAll(all.filter((object) => stage.includes(object.kind)));
+    }
+    await deleteAll(variantObjects.filter((object) => !KOMPOST_KINDS.has(object.kind)));
     await operator.stop();
   });
 

@@ -237,7 +237,8 @@ describe("the operator running as its ServiceAccount (end to end)", function () 
         await eventually(async () => {
           const secrets = await kubectl(cp, ["get", "secrets", "-n", NAMESPACE, "-o", "name"]);
           expect(secrets).not.to.include(`psql-${db.name}-`);
-        }, 60_000);
+          // kube-controller-manager's garbage collector learns of a CRD installed after it started within 30 s.
+        }, 90_000);
       }
     });
 
@@ -247,7 +248,7 @@ describe("the operator running as its ServiceAccount (end to end)", function () 
       expect(await kubectl(cp, ["get", "pginst,pgdb", "-n", NAMESPACE, "-o", "name"])).to.equal("");
     });
 
-    it("was never refused by the API server: no 403 Forbidden in its logs", () => {
+    it('was never refused by RBAC: no "forbidden ... cannot <verb> resource" in its logs', () => {
       expect(operator.logs).to.include("Acquired lease");
       expect(forbiddenLines(operator)).to.deep.equal([]);
     });
@@ -321,7 +322,7 @@ describe("the operator running as its ServiceAccount (end to end)", function () 
       await kubectl(cp, ["delete", "pginst", INSTANCE, "-n", namespace, "--timeout=60s"]);
     });
 
-    it("releases the Lease and exits 0 on SIGTERM, without a 403 Forbidden in either replica's logs", async () => {
+    it("releases the Lease and exits 0 on SIGTERM, without an RBAC refusal in either replica's logs", async () => {
       expect(await standby.stop()).to.equal(0);
       expect(await leaseHolder(cp, deployment)).to.equal("");
       expect(forbiddenLines(leader)).to.deep.equal([]);

@@ -220,9 +220,12 @@ export async function leaseHolder(cp: ControlPlane, deployment: OperatorDeployme
   ]);
 }
 
-/** The log lines that show the API server refused a request: a rule missing from config/rbac. */
+/**
+ * The log lines where RBAC refused a request ("... is forbidden: User ... cannot list resource ..."):
+ * a rule missing from config/rbac. Other 403s, such as writing into a namespace being deleted, are not.
+ */
 export function forbiddenLines(operator: OperatorProcess): string[] {
-  return operator.logs.split("\n").filter((line) => /forbidden|\b403\b/i.test(line));
+  return operator.logs.split("\n").filter((line) => /forbidden\b.*\bcannot \w+ resource\b/i.test(line));
 }
 
 /** For a failed test only: dumps the cluster (see dumpCluster) under the test's title. */
