@@ -21,6 +21,8 @@ import {
 
 const run = promisify(execFile);
 const NAMESPACE = "e2e-lifecycle";
+/** Uses the PostgresInstance of NAMESPACE once its allowed-namespaces annotation lets it. */
+const OTHER_NAMESPACE = "e2e-lifecycle-other";
 const INSTANCE = "e2e-instance";
 const CLUSTER_INSTANCE = "e2e-lifecycle-shared";
 const SECRET_KEYS = ["DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASS", "DB_SSL", "DB_SSL_VERIFY", "DATABASE_URL"];
@@ -100,17 +102,15 @@ describe("the operator running as its ServiceAccount (end to end)", function () 
   describe("the lifecycle of instances and databases, through kubectl", () => {
     let operator: OperatorProcess;
     const databases = [
-      { name: "orders", fixture: "database-on-instance.yaml", sqlName: `${NAMESPACE.replace("-", "_")}_orders` },
-      {
-        name: "reports",
-        fixture: "database-on-cluster-instance.yaml",
-        sqlName: `${NAMESPACE.replace("-", "_")}_reports`,
-      },
-    ] as const;
+      { name: "orders", namespace: NAMESPACE, fixture: "database-on-instance.yaml" },
+      { name: "reports", namespace: NAMESPACE, fixture: "database-on-cluster-instance.yaml" },
+      { name: "billing", namespace: OTHER_NAMESPACE, fixture: "database-on-other-namespace.yaml" },
+    ].map((db) => ({ ...db, sqlName: `${db.namespace}_${db.name}`.replace(/-/g, "_") }));
 
     before(async function () {
       this.timeout(120_000);
       await cp.createNamespace(NAMESPACE);
+      await cp.createNamespace(OTHER_NAMESPACE);
       operator = await startOperator("replica-1");
       await operator.waitReady();
     });
@@ -158,20 +158,46 @@ describe("the operator running as its ServiceAccount (end to end)", function () 
       await waitFor(cp, `pgcinst/${CLUSTER_INSTANCE}`, "condition=Ready");
     });
 
-    it("makes a PostgresDatabase on each instance Ready, with its database name and users in status", async () => {
+    it("keeps a database in another namespace off the instance until its allowed-namespaces annotation lets it in", async () => {
       for (const db of databases) {
         await apply(
           await renderFixture(db.fixture, {
             name: db.name,
-            namespace: NAMESPACE,
+            namespace: db.namespace,
             instance: INSTANCE,
+            instanceNamespace: NAMESPACE,
             clusterInstance: CLUSTER_INSTANCE,
           }),
         );
       }
+      const other = databases.find((db) => db.namespace === OTHER_NAMESPACE)!;
+      await waitFor(cp, `pgdb/${other.name}`, "condition=Connection=False", { namespace: other.namespace });
+      const reason = await kubectl(cp, [
+        "get",
+        "pgdb",
+        other.name,
+        "-n",
+        other.namespace,
+        "-o",
+        'jsonpath={.status.conditions[?(@.type=="Connection")].reason}',
+      ]);
+      expect(reason).to.equal("InstanceNotAllowed");
+
+      await kubectl(cp, [
+        "annotate",
+        "pginst",
+        INSTANCE,
+        "-n",
+        NAMESPACE,
+        `kompost.chuge.li/allowed-namespaces=${OTHER_NAMESPACE}`,
+      ]);
+      await waitFor(cp, `pgdb/${other.name}`, "condition=Ready", { namespace: other.namespace, timeoutSeconds: 90 });
+    });
+
+    it("makes a PostgresDatabase on each instance Ready, with its database name and users in status", async () => {
       for (const db of databases) {
-        await waitFor(cp, `pgdb/${db.name}`, "condition=Ready", { namespace: NAMESPACE, timeoutSeconds: 90 });
-        const resource = await getJson<PostgresDatabase>(cp, ["pgdb", db.name, "-n", NAMESPACE]);
+        await waitFor(cp, `pgdb/${db.name}`, "condition=Ready", { namespace: db.namespace, timeoutSeconds: 90 });
+        const resource = await getJson<PostgresDatabase>(cp, ["pgdb", db.name, "-n", db.namespace]);
         expect(resource.status?.observedGeneration).to.equal(resource.metadata?.generation);
         expect(resource.status?.sql_db_name).to.equal(db.sqlName);
         expect(resource.status?.users).to.deep.equal([
@@ -184,7 +210,7 @@ describe("the operator running as its ServiceAccount (end to end)", function () 
     it("writes both Secrets of each database with every key, and psql connects with them", async () => {
       for (const db of databases) {
         for (const role of ["app", "inspector"]) {
-          const secret = await getJson<V1Secret>(cp, ["secret", `psql-${db.name}-${role}`, "-n", NAMESPACE]);
+          const secret = await getJson<V1Secret>(cp, ["secret", `psql-${db.name}-${role}`, "-n", db.namespace]);
           const data = decoded(secret);
           expect(Object.keys(data)).to.have.members(SECRET_KEYS);
           expect(data).to.deep.include({
@@ -211,7 +237,7 @@ describe("the operator running as its ServiceAccount (end to end)", function () 
     });
 
     it("shows the conditions and the Events of a PostgresDatabase in kubectl describe", async () => {
-      const described = await kubectl(cp, ["describe", "pgdb", databases[0].name, "-n", NAMESPACE]);
+      const described = await kubectl(cp, ["describe", "pgdb", databases[0]!.name, "-n", NAMESPACE]);
       for (const type of ["Connection", "Database", "AppUser", "InspectorUser", "Ready"]) {
         expect(described).to.match(new RegExp(`Type:\\s+${type}\\b`));
       }
@@ -222,7 +248,7 @@ describe("the operator running as its ServiceAccount (end to end)", function () 
 
     it("drops the database and both roles when a PostgresDatabase is deleted, and its Secrets are garbage-collected", async () => {
       for (const db of databases) {
-        await kubectl(cp, ["delete", "pgdb", db.name, "-n", NAMESPACE, "--timeout=90s"]);
+        await kubectl(cp, ["delete", "pgdb", db.name, "-n", db.namespace, "--timeout=90s"]);
         const client = await srv.connect();
         try {
           const left = await client.query<{ name: string }>(
@@ -235,7 +261,7 @@ describe("the operator running as its ServiceAccount (end to end)", function () 
           await client.end();
         }
         await eventually(async () => {
-          const secrets = await kubectl(cp, ["get", "secrets", "-n", NAMESPACE, "-o", "name"]);
+          const secrets = await kubectl(cp, ["get", "secrets", "-n", db.namespace, "-o", "name"]);
           expect(secrets).not.to.include(`psql-${db.name}-`);
           // kube-controller-manager's garbage collector learns of a CRD installed after it started within 30 s.
         }, 90_000);
