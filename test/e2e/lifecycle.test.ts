@@ -34,6 +34,23 @@ function decoded(secret: V1Secret): Record<string, string> {
   );
 }
 
+/** One sample of the Prometheus text format. */
+interface MetricSample {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
+/** Parses the samples of a /metrics answer (label values without escaped quotes suffice here). */
+function metricSamples(text: string): MetricSample[] {
+  return text.split("\n").flatMap((line) => {
+    const match = /^(\w+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match) return [];
+    const labels = Object.fromEntries([...(match[2] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+    return [{ name: match[1]!, labels, value: Number(match[3]) }];
+  });
+}
+
 /**
  * The operator as users run it: its own process with the Deployment's flags, authenticated as the
  * ServiceAccount of config/rbac (so a missing RBAC rule fails here), driven through kubectl only.
@@ -234,6 +251,23 @@ describe("the operator running as its ServiceAccount (end to end)", function () 
           expect(await psql([], fromKeys)).to.equal(expected);
         }
       }
+    });
+
+    it("reports its reconciles and each instance's connection state on /metrics", async () => {
+      const samples = metricSamples(await (await fetch(`${operator.metricsUrl}/metrics`)).text());
+      const value = (name: string, labels: Record<string, string>) =>
+        samples.find(
+          (sample) => sample.name === name && Object.entries(labels).every(([key, val]) => sample.labels[key] === val),
+        )?.value;
+      for (const controller of ["postgresinstance", "postgresclusterinstance", "postgresdatabase"]) {
+        expect(value("controller_runtime_reconcile_total", { controller, result: "success" }), controller).to.be.above(
+          0,
+        );
+      }
+      const instance = { kind: "PostgresInstance", namespace: NAMESPACE, name: INSTANCE };
+      expect(value("kompost_postgres_instance_connected", instance)).to.equal(1);
+      const clusterInstance = { kind: "PostgresClusterInstance", name: CLUSTER_INSTANCE };
+      expect(value("kompost_postgres_instance_connected", clusterInstance)).to.equal(1);
     });
 
     it("shows the conditions and the Events of a PostgresDatabase in kubectl describe", async () => {
