@@ -7,6 +7,7 @@ import {
   chown,
   copyFile,
   cp as copyTree,
+  mkdir,
   mkdtemp,
   readdir,
   readFile,
@@ -143,7 +144,9 @@ describe("the production layout of the image (Dockerfile's runtime stage)", func
           ? `--metrics-bind-address=${metrics}`
           : arg,
     );
-    const child = spawn(process.execPath, ["dist/cmd/main.js", ...args, `--kubeconfig=${kubeconfig}`], {
+    // The image's node is readable by every user; the test runner's may sit in root's home (npx node@24).
+    const node = asImageUser ? await publicCopyOfNode(app) : process.execPath;
+    const child = spawn(node, ["dist/cmd/main.js", ...args, `--kubeconfig=${kubeconfig}`], {
       cwd: app,
       env: { PATH: process.env.PATH, NODE_ENV: "production", POD_NAMESPACE: NAMESPACE },
       ...(asImageUser ? { uid: IMAGE_UID, gid: IMAGE_UID } : {}),
@@ -152,7 +155,10 @@ describe("the production layout of the image (Dockerfile's runtime stage)", func
     children.add(child);
     let logs = "";
     child.stderr.on("data", (chunk: Buffer) => (logs += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve, reject) => {
+      child.once("exit", (code) => resolve(code));
+      child.once("error", reject);
+    });
 
     await eventually(async () => {
       expect(child.exitCode, logs).to.equal(null);
@@ -177,3 +183,12 @@ describe("the production layout of the image (Dockerfile's runtime stage)", func
     expect(released.stdout, logs).to.equal("");
   });
 });
+
+/** A copy of the running node binary in `dir`/bin, owned by root and executable by all, like node in the image. */
+async function publicCopyOfNode(dir: string): Promise<string> {
+  const target = path.join(dir, "bin", "node");
+  await mkdir(path.dirname(target), { recursive: true, mode: 0o755 });
+  await copyFile(process.execPath, target);
+  await chmod(target, 0o755);
+  return target;
+}
