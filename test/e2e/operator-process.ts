@@ -95,7 +95,12 @@ export interface StartOptions {
   readonly name?: string;
   /** Flags added after the Deployment's (a later flag wins). */
   readonly extraArgs?: readonly string[];
+  /** The entrypoint as node's arguments; default the TypeScript sources through tsx. */
+  readonly entrypoint?: readonly string[];
 }
+
+/** Runs the TypeScript sources, as the tests do; the image runs the compiled dist/cmd/main.js. */
+const SOURCE_ENTRYPOINT = ["--import", "tsx", "cmd/main.ts"];
 
 /**
  * One replica of the operator, run as users run it: `node --import tsx cmd/main.ts` with the
@@ -128,7 +133,7 @@ export class OperatorProcess {
       ...(opts.extraArgs ?? []),
       `--kubeconfig=${deployment.kubeconfigPath}`,
     ];
-    const child = spawn(process.execPath, ["--import", "tsx", "cmd/main.ts", ...args], {
+    const child = spawn(process.execPath, [...(opts.entrypoint ?? SOURCE_ENTRYPOINT), ...args], {
       cwd: repoPath(),
       // Only what a container would have: no KUBECONFIG of the test run, no admin credentials.
       env: { PATH: process.env.PATH, HOME: process.env.HOME, POD_NAMESPACE: deployment.namespace },
