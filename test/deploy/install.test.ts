@@ -97,7 +97,9 @@ describe("installing Kompost into a real API server (dist/install.yaml)", functi
     expect(install.code, install.stderr).to.equal(0);
     const sa = "system:serviceaccount:kompost:kompost-controller-manager";
     const can = async (...args: string[]) => (await cp.kubectl(["auth", "can-i", ...args, `--as=${sa}`])).stdout.trim();
-    expect(await can("update", "postgresdatabases.kompost.chuge.li/status", "-n", "team-orders")).to.equal("yes");
+    expect(await can("patch", "postgresdatabases.kompost.chuge.li/status", "-n", "team-orders")).to.equal("yes");
+    expect(await can("delete", "secrets", "-n", "team-orders")).to.equal("no");
+    expect(await can("list", "namespaces")).to.equal("no");
     expect(await can("create", "secrets", "-n", "team-orders")).to.equal("yes");
     expect(await can("create", "leases.coordination.k8s.io", "-n", "kompost")).to.equal("yes");
     expect(await can("create", "leases.coordination.k8s.io", "-n", "team-orders")).to.equal("no");

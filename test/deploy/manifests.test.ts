@@ -156,13 +156,11 @@ describe("the deploy manifests (config/default)", function () {
     const role = as<V1ClusterRole>(findManifest(objects, "ClusterRole", "kompost-manager-role"));
     const kinds = ["postgresinstances", "postgresclusterinstances", "postgresdatabases"];
     const expected = [
-      ...kinds.map((plural) => `kompost.chuge.li/${plural}: get list patch update watch`),
-      ...kinds.map((plural) => `kompost.chuge.li/${plural}/status: get patch update`),
+      ...kinds.map((plural) => `kompost.chuge.li/${plural}: get list patch watch`),
+      ...kinds.map((plural) => `kompost.chuge.li/${plural}/status: patch`),
       ...kinds.map((plural) => `kompost.chuge.li/${plural}/finalizers: update`),
-      "/secrets: create delete get list patch update watch",
-      "/namespaces: get list watch",
-      "/events: create patch update",
-      "events.k8s.io/events: create patch update",
+      "/secrets: create get list patch watch",
+      "/events: create patch",
     ];
     expect(grants(role.rules ?? [])).to.have.members(expected);
     expect(role.aggregationRule).to.equal(undefined);
@@ -172,7 +170,7 @@ describe("the deploy manifests (config/default)", function () {
     const role = as<V1Role>(findManifest(objects, "Role", "kompost-leader-election-role"));
     expect(role.metadata!.namespace).to.equal("kompost");
     expect(grants(role.rules ?? [])).to.deep.equal([
-      "coordination.k8s.io/leases: create delete get list patch update watch",
+      "coordination.k8s.io/leases: create get update",
     ]);
   });
 
