@@ -107,8 +107,8 @@ describe("the deploy manifests (config/default)", function () {
     const probePort = container.ports!.find((port) => port.containerPort === 8081)!.name;
     expect(container.livenessProbe!.httpGet).to.deep.include({ path: "/healthz", port: probePort });
     expect(container.readinessProbe!.httpGet).to.deep.include({ path: "/readyz", port: probePort });
-    expect(container.resources!.requests).to.deep.equal({ cpu: "10m", memory: "96Mi" });
-    expect(container.resources!.limits).to.deep.equal({ cpu: "500m", memory: "256Mi" });
+    expect(container.resources!.requests).to.deep.equal({ cpu: "10m", memory: "128Mi" });
+    expect(container.resources!.limits).to.deep.equal({ cpu: "500m", memory: "512Mi" });
     expect(container.env).to.deep.include({
       name: "POD_NAMESPACE",
       valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "metadata.namespace" } },
