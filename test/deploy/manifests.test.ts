@@ -169,9 +169,7 @@ describe("the deploy manifests (config/default)", function () {
   it("confines leader election to Leases in the operator's namespace", () => {
     const role = as<V1Role>(findManifest(objects, "Role", "kompost-leader-election-role"));
     expect(role.metadata!.namespace).to.equal("kompost");
-    expect(grants(role.rules ?? [])).to.deep.equal([
-      "coordination.k8s.io/leases: create get update",
-    ]);
+    expect(grants(role.rules ?? [])).to.deep.equal(["coordination.k8s.io/leases: create get update"]);
   });
 
   it("binds the manager's roles to the ServiceAccount the Deployment runs as", () => {
