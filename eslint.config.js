@@ -3,7 +3,7 @@ import eslint from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "coverage/", "api/v1alpha1/generated/"] },
+  { ignores: ["dist/", "node_modules/", "coverage/", ".kompost/", "api/v1alpha1/generated/"] },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
