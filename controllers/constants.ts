@@ -69,6 +69,8 @@ export const InstanceReason = {
   InvalidAnnotation: "InvalidAnnotation",
   /** Ready False and a Warning Event while PostgresDatabases still use a deleted instance. */
   DeletionBlocked: "DeletionBlocked",
+  /** Warning Event, once per generation: TLS on without spec.ssl.verify, so the certificate is not checked. */
+  UnverifiedTLS: "UnverifiedTLS",
 } as const;
 
 /** The original Kompost's message of a successful connection. */

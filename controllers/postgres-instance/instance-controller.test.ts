@@ -57,6 +57,12 @@ describe("PostgresInstance and PostgresClusterInstance controllers (real API ser
       expect(stored.spec).to.deep.equal(env.goodSpec());
     });
 
+    it("connects over TLS without checking the certificate when ssl.verify is not set, as the original did, and warns about it", async () => {
+      await env.createInstance("unverified", env.goodSpec({ ssl: { enabled: true } }));
+      await waitReady("unverified");
+      await env.waitForEvent("unverified", "Warning", InstanceReason.UnverifiedTLS);
+    });
+
     it("makes a PostgresInstance with a password Secret Ready, and kubectl describe shows its conditions and events", async () => {
       await env.putSecret("admin-password", { password: env.srv.superuser.password });
       await env.createInstance("secret", env.secretSpec("admin-password", "password"));
@@ -67,8 +73,10 @@ describe("PostgresInstance and PostgresClusterInstance controllers (real API ser
         message: `Secret "${env.namespace}/admin-password"`,
       });
       await env.waitForEvent("secret", "Normal", InstanceReason.Connected);
-      const plainWarnings = (await env.events("secret")).filter((e) => e.reason === InstanceReason.PlainPassword);
-      expect(plainWarnings).to.have.length(0);
+      const warnings = (await env.events("secret")).filter(
+        (e) => e.reason === InstanceReason.PlainPassword || e.reason === InstanceReason.UnverifiedTLS,
+      );
+      expect(warnings).to.have.length(0);
       const described = await env.cp.kubectl(["describe", "pginst", "secret", "-n", env.namespace]);
       expect(described.code, described.stderr).to.equal(0);
       for (const text of ["Credentials", "Connected", "Privileged", "Ready", CONNECTED_MESSAGE, PRIVILEGED_MESSAGE]) {

@@ -51,6 +51,10 @@ interface Findings {
   readonly plainPassword: boolean;
 }
 
+/** The Warning for TLS without spec.ssl.verify, once per generation: the original's default checks nothing. */
+const UNVERIFIED_TLS_WARNING =
+  "spec.ssl.verify is not set, so the server certificate is not checked (verify_none, the original Kompost's default): set verify_peer (or verify_ca) and spec.ssl.ca";
+
 /** The Warning that recommends a Secret, once per generation of an instance with a plain password. */
 const PLAIN_PASSWORD_WARNING =
   "spec.plainPassword is readable by anyone who may read this resource: store the password in a Secret and reference it with spec.passwordSecretRef";
@@ -71,8 +75,8 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
   private readonly registry: ConnectionRegistry;
   private readonly directory: InstanceDirectory;
   private readonly announcer: ConditionAnnouncer;
-  /** The generation each plain-password instance was last warned about. */
-  private readonly plainPasswordWarned = new Map<string, number>();
+  /** The generation each instance was last warned about, per reason of a once-per-generation Warning. */
+  private readonly warnedGeneration = new Map<string, number>();
 
   constructor(
     private readonly instanceDeps: InstanceControllerDeps,
@@ -163,11 +167,21 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
       if (status === "True") ctx.logger.info(`Checked ${this.forKind.kind}`, fields);
       else if (reason !== InstanceReason.NotChecked) ctx.logger.warn(`Checked ${this.forKind.kind}`, fields);
     }
-    const generation = instance.metadata.generation ?? 0;
-    if (findings.plainPassword && this.plainPasswordWarned.get(id) !== generation) {
-      this.plainPasswordWarned.set(id, generation);
-      await this.recorder.event(instance, "Warning", InstanceReason.PlainPassword, PLAIN_PASSWORD_WARNING);
+    if (findings.plainPassword) {
+      await this.warnOncePerGeneration(instance, InstanceReason.PlainPassword, PLAIN_PASSWORD_WARNING);
     }
+    if (instance.spec.ssl?.enabled && instance.spec.ssl.verify === undefined) {
+      await this.warnOncePerGeneration(instance, InstanceReason.UnverifiedTLS, UNVERIFIED_TLS_WARNING);
+    }
+  }
+
+  /** Records a Warning the first time this generation of the instance shows what it warns about. */
+  private async warnOncePerGeneration(instance: T, reason: string, message: string): Promise<void> {
+    const id = `${this.id(keyOf(instance))}/${reason}`;
+    const generation = instance.metadata.generation ?? 0;
+    if (this.warnedGeneration.get(id) === generation) return;
+    this.warnedGeneration.set(id, generation);
+    await this.recorder.event(instance, "Warning", reason, message);
   }
 
   /** Publishes a usable instance (only when its details changed, so listeners are not woken per resync); else withdraws it. */
@@ -221,7 +235,9 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
   private forget(key: ObjectKey): void {
     forgetInstanceState(this.adapter.instanceKey(key));
     this.announcer.forget(this.id(key));
-    this.plainPasswordWarned.delete(this.id(key));
+    for (const reason of [InstanceReason.PlainPassword, InstanceReason.UnverifiedTLS]) {
+      this.warnedGeneration.delete(`${this.id(key)}/${reason}`);
+    }
   }
 }
 
