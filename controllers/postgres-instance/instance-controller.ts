@@ -127,8 +127,9 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
       return { requeueAfterMs: this.instanceDeps.waitRequeueMs ?? WAIT_REQUEUE_MS };
     }
     await releaseInstance(this.directory, this.registry, this.adapter, ctx.key);
-    await removeFinalizer(this.client, this.forKind, instance, FINALIZER);
+    // Forget first: once the finalizer is gone the object may vanish before this reconcile returns.
     this.forget(ctx.key);
+    await removeFinalizer(this.client, this.forKind, instance, FINALIZER);
     ctx.logger.info(`Released ${this.forKind.kind}`);
     return undefined;
   }
