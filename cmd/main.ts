@@ -44,7 +44,9 @@ export function runOperator(argv: readonly string[], buildControllers: Controlle
       : {}),
   });
   const client = new KubeClient(kubeConfig);
-  for (const controller of buildControllers({ kubeConfig, client, config, logger })) manager.add(controller);
+  const onShutdown = (name: string, run: () => Promise<void>): void => manager.onShutdown(name, run);
+  for (const controller of buildControllers({ kubeConfig, client, config, logger, onShutdown }))
+    manager.add(controller);
   stopOnSignals(manager, logger);
 
   logger.info("Starting kompost", { config: { ...config } });

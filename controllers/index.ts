@@ -18,6 +18,8 @@ export interface ControllerDependencies {
   readonly client: KubeClient;
   readonly config: Readonly<OperatorConfig>;
   readonly logger: Logger;
+  /** Registers clean-up for after every controller stopped (Manager.onShutdown). */
+  readonly onShutdown: (name: string, run: () => Promise<void>) => void;
 }
 
 /** Builds the product's controllers, one per kind; the Manager starts them once this replica leads. */
@@ -32,6 +34,7 @@ export function createControllers(deps: ControllerDependencies): ManagedControll
   };
   // One pool per instance and one view of the usable instances, shared by the instance and database controllers.
   const registry = new ConnectionRegistry({ logger });
+  deps.onShutdown("close PostgreSQL connection pools", () => registry.closeAll());
   const directory = new InstanceDirectory();
   const instanceDeps = {
     ...operatorDeps,

@@ -131,6 +131,25 @@ describe("manager", () => {
     expect(refused).to.equal(true);
   });
 
+  it("runs shutdown tasks after every controller stopped, in order, and goes on past a failing one", async () => {
+    const seen: string[] = [];
+    const controller = new StubController("a");
+    controller.stop = (timeoutMs) => {
+      seen.push(`stop a ${timeoutMs}`);
+      return Promise.resolve();
+    };
+    const m = manager();
+    m.add(controller);
+    m.onShutdown("broken", () => Promise.reject(new Error("already closed")));
+    m.onShutdown("pools", () => {
+      seen.push("close pools");
+      return Promise.resolve();
+    });
+    await m.start();
+    await m.stop();
+    expect(seen).to.deep.equal(["stop a 1234", "close pools"]);
+  });
+
   it("stops itself and reports why when a controller fails to start", async () => {
     const broken = new StubController("broken", { failStart: new Error("no RBAC for secrets") });
     const healthy = new StubController("healthy");

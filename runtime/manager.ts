@@ -48,6 +48,7 @@ const STOP_GRACE_MS = 5_000;
  */
 export class Manager {
   private readonly controllers: ManagedController[] = [];
+  private readonly shutdownTasks: { readonly name: string; readonly run: () => Promise<void> }[] = [];
   private readonly logger: Logger;
   private phase: Phase = "new";
   private elector: LeaderElector | undefined;
@@ -77,6 +78,14 @@ export class Manager {
     if (this.phase !== "new")
       throw new Error(`while adding controller "${controller.name}": the manager has already started`);
     this.controllers.push(controller);
+  }
+
+  /**
+   * Registers clean-up that runs on stop once every controller has stopped (so nothing in flight
+   * still needs what it closes), before the Lease is released; a failure is logged, not fatal.
+   */
+  onShutdown(name: string, run: () => Promise<void>): void {
+    this.shutdownTasks.push({ name, run });
   }
 
   /**
@@ -214,6 +223,7 @@ export class Manager {
     this.announceStopping();
     this.logger.info("Stopping manager");
     await Promise.all(this.startedControllers.map((controller) => this.stopController(controller)));
+    await this.runShutdownTasks();
     const release = !reason && (this.options.leaderElection?.releaseOnCancel ?? true);
     await this.elector?.stop({ release });
     try {
@@ -224,6 +234,16 @@ export class Manager {
     this.phase = "stopped";
     this.logger.info("Stopped manager");
     this.settleFinished(reason);
+  }
+
+  private async runShutdownTasks(): Promise<void> {
+    for (const task of this.shutdownTasks) {
+      try {
+        await task.run();
+      } catch (err) {
+        this.logger.warn("Shutdown task failed", { task: task.name, ...errorFields(err) });
+      }
+    }
   }
 
   private async stopController(controller: ManagedController): Promise<void> {

@@ -21,6 +21,7 @@ describe("PostgresInstance and PostgresDatabase controllers together (real API s
   let srv: PostgresServer;
   let client: KubeClient;
   let controllers: ManagedController[];
+  const shutdownTasks: (() => Promise<void>)[] = [];
   let namespace: string;
   // Only for its helpers (apply, conditions, Secrets, connections): its own controller does not run.
   let helpers: DatabaseTestEnv;
@@ -36,7 +37,10 @@ describe("PostgresInstance and PostgresDatabase controllers together (real API s
       env: {},
       serviceAccountNamespaceFile: "/nonexistent",
     });
-    controllers = createControllers({ kubeConfig: cp.kubeConfig, client, config, logger: testLogger() });
+    const onShutdown = (_name: string, run: () => Promise<void>): void => {
+      shutdownTasks.push(run);
+    };
+    controllers = createControllers({ kubeConfig: cp.kubeConfig, client, config, logger: testLogger(), onShutdown });
     for (const controller of controllers) await controller.start();
   });
 
@@ -44,6 +48,7 @@ describe("PostgresInstance and PostgresDatabase controllers together (real API s
     if (!controllers) return;
     await helpers.deleteDatabases(namespace);
     for (const controller of controllers) await controller.stop(10_000);
+    for (const run of shutdownTasks) await run();
   });
 
   it("provisions the README's example on an instance whose password is in a Secret, for an application to use", async () => {

@@ -274,6 +274,7 @@ export class ConnectionRegistry {
     const pools = [...this.entries.values()].map((entry) => entry.pool.end());
     this.entries.clear();
     await Promise.all([...pools, ...this.retiring]);
+    if (pools.length > 0) this.logger.info("Closed PostgreSQL connection pools", { pools: pools.length });
   }
 
   private poolFor(key: InstanceKey, spec: InstanceConnectionSpec): pg.Pool {

@@ -379,12 +379,14 @@ describe("the operator running as its ServiceAccount (end to end)", function () 
       );
       await waitFor(cp, "pgdb/after-failover", "condition=Ready", { namespace, timeoutSeconds: 90 });
       await kubectl(cp, ["delete", "pgdb", "after-failover", "-n", namespace, "--timeout=60s"]);
-      await kubectl(cp, ["delete", "pginst", INSTANCE, "-n", namespace, "--timeout=60s"]);
+      // The instance stays: its connection pool is still open when the next test stops the operator.
     });
 
-    it("releases the Lease and exits 0 on SIGTERM, without an RBAC refusal in either replica's logs", async () => {
+    it("releases the Lease, closes its PostgreSQL connections and exits 0 on SIGTERM, without an RBAC refusal in either replica's logs", async () => {
       expect(await standby.stop()).to.equal(0);
       expect(await leaseHolder(cp, deployment)).to.equal("");
+      const closed = standby.logLines().find((line) => line.message === "Closed PostgreSQL connection pools");
+      expect(closed, "the instance's pool, still open at SIGTERM").to.include({ pools: 1 });
       expect(forbiddenLines(leader)).to.deep.equal([]);
       expect(forbiddenLines(standby)).to.deep.equal([]);
     });
