@@ -5,7 +5,7 @@ import { createControllers } from "../controllers/index.js";
 import type { ControllerDependencies } from "../controllers/index.js";
 import { ConfigError, helpText, parseConfig, wantsHelp } from "../runtime/config.js";
 import type { OperatorConfig } from "../runtime/config.js";
-import { errorFields } from "../runtime/leader-election.js";
+import { errorFields } from "../runtime/errors.js";
 import { KubeClient } from "../runtime/kube-client.js";
 import { createLogger } from "../runtime/logger.js";
 import type { Logger } from "../runtime/logger.js";

@@ -1,3 +1,4 @@
+import { ApiException } from "@kubernetes/client-node";
 /** An error that retrying cannot fix (e.g. an invalid spec): the work queue logs it and does not retry the key. */
 export class TerminalError extends Error {
   override readonly name = "TerminalError";
@@ -48,4 +49,23 @@ export function isGone(err: unknown): boolean {
 /** The message of any thrown value, for logs and status messages. */
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** Log fields for an error: its message and, when there is one, its stack. */
+export function errorFields(err: unknown): { readonly error: string; readonly stack?: string } {
+  if (err instanceof ApiException) return { error: `HTTP ${err.code}: ${bodyMessage(err.body)}` };
+  if (err instanceof Error) return { error: err.message, ...(err.stack ? { stack: err.stack } : {}) };
+  return { error: String(err) };
+}
+
+function bodyMessage(body: unknown): string {
+  if (typeof body === "string") {
+    try {
+      const parsed = JSON.parse(body) as { message?: unknown };
+      if (typeof parsed.message === "string") return parsed.message;
+    } catch {
+      return body;
+    }
+  }
+  return JSON.stringify(body);
 }

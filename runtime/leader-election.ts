@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import os from "node:os";
 import { ApiException, CoordinationV1Api, V1MicroTime } from "@kubernetes/client-node";
 import type { KubeConfig, V1Lease, V1LeaseSpec } from "@kubernetes/client-node";
+import { errorFields } from "./errors.js";
 import type { Logger } from "./logger.js";
 import { leaderElectionStatus } from "./metrics.js";
 
@@ -314,23 +315,4 @@ function toMillis(value: unknown): number | undefined {
     return Number.isNaN(ms) ? undefined : ms;
   }
   return undefined;
-}
-
-/** Log fields for an error: its message and, when there is one, its stack. */
-export function errorFields(err: unknown): { readonly error: string; readonly stack?: string } {
-  if (err instanceof ApiException) return { error: `HTTP ${err.code}: ${bodyMessage(err.body)}` };
-  if (err instanceof Error) return { error: err.message, ...(err.stack ? { stack: err.stack } : {}) };
-  return { error: String(err) };
-}
-
-function bodyMessage(body: unknown): string {
-  if (typeof body === "string") {
-    try {
-      const parsed = JSON.parse(body) as { message?: unknown };
-      if (typeof parsed.message === "string") return parsed.message;
-    } catch {
-      return body;
-    }
-  }
-  return JSON.stringify(body);
 }

@@ -1,6 +1,7 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Registry } from "prom-client";
-import { LeaderElector, errorFields } from "./leader-election.js";
+import { errorFields } from "./errors.js";
+import { LeaderElector } from "./leader-election.js";
 import type { Logger } from "./logger.js";
 import type { ManagedController } from "./managed-controller.js";
 import { metricsRegistry } from "./metrics.js";
