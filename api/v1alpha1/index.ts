@@ -1,14 +1,8 @@
 /** The kompost.chuge.li/v1alpha1 API: generated types and what identifies each kind on the API server. */
 import { crdSources, GROUP, VERSION } from "./schema/index.js";
 
-export type {
-  Condition,
-  PasswordSecretRef,
-  PostgresInstance,
-  PostgresInstanceSpec,
-  PostgresInstanceStatus,
-  SslSpec,
-} from "./generated/postgres-instance.js";
+export type { Condition, PasswordSecretRef, SslSpec } from "./generated/common.js";
+export type { PostgresInstance, PostgresInstanceSpec, PostgresInstanceStatus } from "./generated/postgres-instance.js";
 export type {
   PostgresClusterInstance,
   PostgresClusterInstanceSpec,

@@ -3,10 +3,12 @@ import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { parse } from "yaml";
+import { crdSources } from "../../api/v1alpha1/schema/index.js";
 import { postgresDatabase } from "../../api/v1alpha1/schema/postgres-database.js";
 import { staleFiles } from "../generate.js";
 import { crdFiles, typeFiles } from "./outputs.js";
 import { renderCrd } from "./render-crd.js";
+import { COMMON_TYPES_PATH, sharedTypes } from "./render-types.js";
 
 describe("generated files", () => {
   it("are current: config/crd and api/v1alpha1/generated match the schema sources", async () => {
@@ -48,5 +50,32 @@ describe("CRD rendering", () => {
 
   it("leaves the TypeScript-only titles out of the schema", () => {
     expect(JSON.stringify(crd.spec.versions[0]!.schema)).not.to.include('"title"');
+  });
+});
+
+describe("type rendering", () => {
+  const shared = sharedTypes(crdSources);
+
+  it("renders the interfaces several kinds use once, in common.ts, and imports them in each kind", async () => {
+    expect([...shared.keys()].sort()).to.deep.equal(["Condition", "PasswordSecretRef", "SslSpec"]);
+    const files = await typeFiles();
+    const common = files.find((file) => file.path === COMMON_TYPES_PATH)!.content;
+    for (const title of shared.keys()) {
+      expect(
+        files.filter((file) => file.content.includes(`export interface ${title} `)).map((file) => file.path),
+      ).to.deep.equal([COMMON_TYPES_PATH]);
+    }
+    expect(common).to.include("One aspect of the resource's state.");
+    const instance = files.find((file) => file.path.endsWith("/postgres-instance.ts"))!.content;
+    expect(instance).to.include('import type { Condition, PasswordSecretRef, SslSpec } from "./common.js";');
+    expect(instance, "the kind's own description of the shared node").to.include(
+      "The Secret is read from the instance's own namespace.",
+    );
+  });
+
+  it("refuses two kinds that give one title different shapes", () => {
+    const [first, second] = crdSources;
+    const renamed = { ...second!, spec: { type: "object", properties: { x: { type: "string", title: "SslSpec" } } } };
+    expect(() => sharedTypes([first!, renamed])).to.throw(/gives the schema titled SslSpec another shape/);
   });
 });

@@ -1,6 +1,6 @@
 import { crdSources, type CrdSource } from "../../api/v1alpha1/schema/index.js";
 import { crdPath, renderCrd } from "./render-crd.js";
-import { renderTypes, typesPath } from "./render-types.js";
+import { COMMON_TYPES_PATH, renderCommonTypes, renderTypes, sharedTypes, typesPath } from "./render-types.js";
 
 /** A file the generator owns: its path from the repository root and its expected content. */
 export interface GeneratedFile {
@@ -25,12 +25,15 @@ export function crdFiles(): GeneratedFile[] {
   return files;
 }
 
-/** The TypeScript types of every kind. */
+/** The TypeScript types of every kind, and those several kinds share. */
 export async function typeFiles(): Promise<GeneratedFile[]> {
-  return Promise.all(
+  const shared = sharedTypes(crdSources);
+  const common = { path: COMMON_TYPES_PATH, content: await renderCommonTypes(shared, "api/v1alpha1/schema/*.ts") };
+  const kinds = await Promise.all(
     crdSources.map(async (source) => ({
       path: typesPath(source),
-      content: await renderTypes(source, sourceFileOf(source)),
+      content: await renderTypes(source, sourceFileOf(source), shared),
     })),
   );
+  return [common, ...kinds];
 }
