@@ -58,7 +58,7 @@ export async function reconcileCredentials(
     database: target.database,
     user: target.username,
     password,
-    ssl: { enabled: ssl?.enabled ?? false, verify: ssl?.verify ?? "verify_none" },
+    ssl: { enabled: ssl?.enabled ?? false, verify: ssl?.verify ?? "verify_none", ca: ssl?.ca },
   });
   const write = await writeSecret(client, existing, {
     namespace,

@@ -9,7 +9,17 @@ import { ADMIN_KINDS, DatabaseTestEnv, type SecretData, sqlState, using } from "
 /** Short, so that drift is repaired and a quiet resync is observed within a test. */
 const RESYNC_MS = 1000;
 
-const SECRET_KEYS = ["DATABASE_URL", "DB_HOST", "DB_NAME", "DB_PASS", "DB_PORT", "DB_SSL", "DB_SSL_VERIFY", "DB_USER"];
+const SECRET_KEYS = [
+  "DATABASE_URL",
+  "DB_HOST",
+  "DB_NAME",
+  "DB_PASS",
+  "DB_PORT",
+  "DB_SSL",
+  "DB_SSL_CA",
+  "DB_SSL_VERIFY",
+  "DB_USER",
+];
 
 for (const kind of ADMIN_KINDS) {
   describe(`PostgresDatabase controller with the ${kind} admin (real API server and PostgreSQL)`, function () {
@@ -80,6 +90,7 @@ for (const kind of ADMIN_KINDS) {
             DB_USER: `${database()}_${role}`,
             DB_SSL: "true",
             DB_SSL_VERIFY: "true",
+            DB_SSL_CA: env.srv.caPem,
           });
           expect(data.DB_PASS).to.match(/^[A-Za-z0-9]{32,}$/);
           const secret = (await env.secret(namespace, `psql-staging-${role}`))!;

@@ -16,7 +16,7 @@ const details: ConnectionDetails = {
 };
 
 describe("connection Secret data", () => {
-  it("holds every key the original Kompost wrote, plus DATABASE_URL", () => {
+  it("holds every key the original Kompost wrote, plus DB_SSL_CA and DATABASE_URL", () => {
     expect(connectionSecretData(details)).to.deep.equal({
       DB_HOST: "postgres.svc",
       DB_PORT: "5432",
@@ -25,6 +25,7 @@ describe("connection Secret data", () => {
       DB_PASS: "pa:ss/w@rd?#%",
       DB_SSL: "true",
       DB_SSL_VERIFY: "true",
+      DB_SSL_CA: "",
       DATABASE_URL: databaseUrl(details),
     });
   });
@@ -53,6 +54,16 @@ describe("connection Secret data", () => {
       DB_SSL: "false",
       DB_SSL_VERIFY: "false",
     });
+  });
+
+  it("carries the instance's CA in DB_SSL_CA while TLS is on", () => {
+    const ca = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    expect(connectionSecretData({ ...details, ssl: { enabled: true, verify: "verify_ca", ca } }).DB_SSL_CA).to.equal(
+      ca,
+    );
+    expect(connectionSecretData({ ...details, ssl: { enabled: false, verify: "verify_ca", ca } }).DB_SSL_CA).to.equal(
+      "",
+    );
   });
 
   it("brackets an IPv6 host", () => {

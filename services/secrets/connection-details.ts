@@ -5,7 +5,12 @@ export interface ConnectionDetails {
   readonly database: string;
   readonly user: string;
   readonly password: string;
-  readonly ssl: { readonly enabled: boolean; readonly verify: "verify_none" | "verify_ca" | "verify_peer" };
+  readonly ssl: {
+    readonly enabled: boolean;
+    readonly verify: "verify_none" | "verify_ca" | "verify_peer";
+    /** PEM CA certificate(s) the instance checks the server against; undefined for the system trust store. */
+    readonly ca?: string;
+  };
 }
 
 /** The keys of a connection Secret, in the order they are written. */
@@ -17,6 +22,7 @@ export const CONNECTION_SECRET_KEYS = [
   "DB_PASS",
   "DB_SSL",
   "DB_SSL_VERIFY",
+  "DB_SSL_CA",
   "DATABASE_URL",
 ] as const;
 
@@ -25,7 +31,10 @@ export type ConnectionSecretKey = (typeof CONNECTION_SECRET_KEYS)[number];
 
 const SSL_MODES = { verify_none: "require", verify_ca: "verify-ca", verify_peer: "verify-full" } as const;
 
-/** The Secret's data for these details: the original Kompost's DB_* keys plus a DATABASE_URL. */
+/**
+ * The Secret's data for these details: the original Kompost's DB_* keys, plus DB_SSL_CA (the
+ * instance's CA, empty when TLS is off or it trusts the system store) and a DATABASE_URL.
+ */
 export function connectionSecretData(details: ConnectionDetails): Record<ConnectionSecretKey, string> {
   return {
     DB_HOST: details.host,
@@ -35,6 +44,7 @@ export function connectionSecretData(details: ConnectionDetails): Record<Connect
     DB_PASS: details.password,
     DB_SSL: String(details.ssl.enabled),
     DB_SSL_VERIFY: String(details.ssl.enabled && details.ssl.verify !== "verify_none"),
+    DB_SSL_CA: details.ssl.enabled ? (details.ssl.ca ?? "") : "",
     DATABASE_URL: databaseUrl(details),
   };
 }

@@ -1,6 +1,8 @@
 import type { V1Secret } from "@kubernetes/client-node";
 import { expect } from "chai";
 import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import type { PostgresDatabase } from "../../api/v1alpha1/index.js";
@@ -25,7 +27,17 @@ const NAMESPACE = "e2e-lifecycle";
 const OTHER_NAMESPACE = "e2e-lifecycle-other";
 const INSTANCE = "e2e-instance";
 const CLUSTER_INSTANCE = "e2e-lifecycle-shared";
-const SECRET_KEYS = ["DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASS", "DB_SSL", "DB_SSL_VERIFY", "DATABASE_URL"];
+const SECRET_KEYS = [
+  "DB_HOST",
+  "DB_PORT",
+  "DB_NAME",
+  "DB_USER",
+  "DB_PASS",
+  "DB_SSL",
+  "DB_SSL_VERIFY",
+  "DB_SSL_CA",
+  "DATABASE_URL",
+];
 
 /** A Secret's data, decoded. */
 function decoded(secret: V1Secret): Record<string, string> {
@@ -60,6 +72,8 @@ describe("the operator running as its ServiceAccount (end to end)", function () 
   let cp: ControlPlane;
   let srv: PostgresServer;
   let deployment: OperatorDeployment;
+  /** Files a client of the databases would write, such as the CA from a connection Secret. */
+  let scratch: string;
   /** Every replica of the current describe block, for the failure dump. */
   const operators: OperatorProcess[] = [];
 
@@ -89,6 +103,11 @@ describe("the operator running as its ServiceAccount (end to end)", function () 
     this.timeout(600_000);
     [cp, srv] = await Promise.all([controlPlane(), postgres()]);
     deployment = await installOperator(cp);
+    scratch = await mkdtemp(path.join(os.tmpdir(), "kompost-e2e-"));
+  });
+
+  after(async () => {
+    if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 
   afterEach(async function () {
@@ -237,9 +256,13 @@ describe("the operator running as its ServiceAccount (end to end)", function () 
             DB_USER: `${db.sqlName}_${role}`,
             DB_SSL: "true",
             DB_SSL_VERIFY: "true",
+            DB_SSL_CA: srv.caPem,
           });
+          // As an application would: trusting the CA from the Secret, not the test's own copy.
+          const caFile = path.join(scratch, `${db.namespace}-${db.name}-${role}-ca.pem`);
+          await writeFile(caFile, data.DB_SSL_CA!);
           const expected = `${db.sqlName}_${role} ${db.sqlName}`;
-          expect(await psql([data.DATABASE_URL!])).to.equal(expected);
+          expect(await psql([data.DATABASE_URL!], { PGSSLROOTCERT: caFile })).to.equal(expected);
           const fromKeys = {
             PGHOST: data.DB_HOST!,
             PGPORT: data.DB_PORT!,
@@ -247,6 +270,7 @@ describe("the operator running as its ServiceAccount (end to end)", function () 
             PGUSER: data.DB_USER!,
             PGPASSWORD: data.DB_PASS!,
             PGSSLMODE: "verify-full",
+            PGSSLROOTCERT: caFile,
           };
           expect(await psql([], fromKeys)).to.equal(expected);
         }
