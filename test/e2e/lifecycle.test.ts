@@ -27,17 +27,7 @@ const NAMESPACE = "e2e-lifecycle";
 const OTHER_NAMESPACE = "e2e-lifecycle-other";
 const INSTANCE = "e2e-instance";
 const CLUSTER_INSTANCE = "e2e-lifecycle-shared";
-const SECRET_KEYS = [
-  "DB_HOST",
-  "DB_PORT",
-  "DB_NAME",
-  "DB_USER",
-  "DB_PASS",
-  "DB_SSL",
-  "DB_SSL_VERIFY",
-  "DB_SSL_CA",
-  "DATABASE_URL",
-];
+const SECRET_KEYS = "DB_HOST DB_PORT DB_NAME DB_USER DB_PASS DB_SSL DB_SSL_VERIFY DB_SSL_CA DATABASE_URL".split(" ");
 
 /** A Secret's data, decoded. */
 function decoded(secret: V1Secret): Record<string, string> {
