@@ -400,7 +400,8 @@ describe("the operator running as its ServiceAccount (end to end)", function () 
       expect(await standby.stop()).to.equal(0);
       expect(await leaseHolder(cp, deployment)).to.equal("");
       const closed = standby.logLines().find((line) => line.message === "Closed PostgreSQL connection pools");
-      expect(closed, "the instance's pool, still open at SIGTERM").to.include({ pools: 1 });
+      // At least the pool of this block's instance; other tests' instances share the control plane.
+      expect(closed?.pools, "the instance's pool, still open at SIGTERM").to.be.at.least(1);
       expect(forbiddenLines(leader)).to.deep.equal([]);
       expect(forbiddenLines(standby)).to.deep.equal([]);
     });
