@@ -4,9 +4,11 @@
  * Markdown table. Numbers, not assertions: the test suite never times anything.
  *
  *   BENCH_DATABASES=20 (how many PostgresDatabases)   BENCH_RESYNC_SECONDS=15 (--resync-period)
+ *   BENCH_FOREIGN_SECRETS=200 (unrelated 256 KiB Secrets, such as Helm releases, in another namespace)
  */
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { writeFile, mkdir } from "node:fs/promises";
 import { promisify } from "node:util";
 import path from "node:path";
@@ -25,6 +27,8 @@ import { classifyStatements, statementsIn } from "./bench/statements.js";
 
 const DATABASES = Number(process.env.BENCH_DATABASES ?? 20);
 const RESYNC_SECONDS = Number(process.env.BENCH_RESYNC_SECONDS ?? 15);
+const FOREIGN_SECRETS = Number(process.env.BENCH_FOREIGN_SECRETS ?? 200);
+const FOREIGN_SECRET_BYTES = 256 * 1024;
 const NAMESPACE = "bench";
 const POLL_MS = 100;
 const run = promisify(execFile);
@@ -45,6 +49,7 @@ async function main(): Promise<void> {
   rows.push(...(await provisioning(bench)));
   rows.push(...(await idleResync(bench)));
   rows.push(await memory(bench));
+  rows.push(await memoryWithForeignSecrets(bench));
   rows.push(await databaseDriftRepair(bench));
   rows.push(await secretRepair(bench));
   rows.push(await deletion(bench));
@@ -136,14 +141,44 @@ async function idleResync(bench: Bench): Promise<Row[]> {
 
 /** Resident memory of the operator process with every database Ready. */
 async function memory(bench: Bench): Promise<Row> {
-  const metrics = await (await fetch(`${bench.operator.metricsUrl}/metrics`)).text();
-  const rss = Number(/^process_resident_memory_bytes (\S+)$/m.exec(metrics)?.[1]);
-  const heap = Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(metrics)?.[1]);
+  const [rss, heap] = await operatorMemory(bench);
   return [
     "operator memory (RSS)",
     mebibytes(rss),
     `compiled entrypoint as in the image; heap used ${mebibytes(heap)}, ${bench.names.length} databases`,
   ];
+}
+
+/**
+ * Resident memory once the cluster also holds many large Secrets Kompost has nothing to do with:
+ * the instance controllers watch Secrets cluster-wide, but only their metadata.
+ */
+async function memoryWithForeignSecrets(bench: Bench): Promise<Row> {
+  const namespace = `${NAMESPACE}-foreign`;
+  await bench.cp.createNamespace(namespace);
+  const payload = randomBytes(FOREIGN_SECRET_BYTES).toString("base64");
+  for (let i = 0; i < FOREIGN_SECRETS; i++) {
+    await bench.client.create(secretKind, {
+      metadata: { name: `release-${i}`, namespace },
+      data: { release: payload },
+    });
+  }
+  await delay(10_000);
+  const [rss, heap] = await operatorMemory(bench);
+  const total = mebibytes(FOREIGN_SECRETS * FOREIGN_SECRET_BYTES);
+  return [
+    "operator memory (RSS) with foreign Secrets",
+    mebibytes(rss),
+    `after ${FOREIGN_SECRETS} unrelated Secrets of ${FOREIGN_SECRET_BYTES / 1024} KiB (${total}) were created; heap used ${mebibytes(heap)}`,
+  ];
+}
+
+/** The operator's resident memory and used heap, from its /metrics. */
+async function operatorMemory(bench: Bench): Promise<[rss: number, heap: number]> {
+  const metrics = await (await fetch(`${bench.operator.metricsUrl}/metrics`)).text();
+  const rss = Number(/^process_resident_memory_bytes (\S+)$/m.exec(metrics)?.[1]);
+  const heap = Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(metrics)?.[1]);
+  return [rss, heap];
 }
 
 /** A database dropped behind Kompost's back: time until the resync puts it back. */

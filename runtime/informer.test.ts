@@ -61,6 +61,25 @@ describe("Informer (against a real API server)", () => {
     await eventually(() => expect(cms.store.keys()).to.deep.equal([`${namespace}/ours`]));
   });
 
+  it("with metadataOnly, lists and watches metadata without data, and still sees every change", async () => {
+    await admin.create(configMapKind, { metadata: { name: "listed", namespace }, data: { big: "x".repeat(1000) } });
+    const updates: string[] = [];
+    const cms = informer(admin, { metadataOnly: true });
+    cms.addHandler({ onUpdate: (_old, cm) => updates.push(`${cm.metadata!.name} ${cm.metadata!.labels?.v}`) });
+    await cms.start();
+    const listed = cms.store.get({ namespace, name: "listed" });
+    expect(listed?.metadata?.uid).to.be.a("string");
+    expect(listed).to.not.have.property("data");
+    await admin.create(configMapKind, { metadata: { name: "watched", namespace }, data: { big: "y" } });
+    await admin.patch(
+      configMapKind,
+      { namespace, name: "watched" },
+      { metadata: { labels: { v: "2" } }, data: { big: "z" } },
+    );
+    await eventually(() => expect(updates).to.deep.equal(["watched 2"]));
+    expect(cms.store.get({ namespace, name: "watched" })).to.not.have.property("data");
+  });
+
   it("restarts a watch whose connection went silent", async function () {
     this.timeout(60_000);
     const server = new URL(cp.server);

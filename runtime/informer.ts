@@ -2,7 +2,7 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { Backoff, sleep } from "./backoff.js";
 import { ObjectStore, type ReadonlyStore } from "./cache.js";
 import { ApiError, errorMessage, isGone } from "./errors.js";
-import type { KubeClient, Selectors, WatchEvent } from "./kube-client.js";
+import type { KubeClient, Projection, Selectors, WatchEvent } from "./kube-client.js";
 import type { Logger } from "./logger.js";
 import { apiVersionOf, keyOf, keyString, type ResourceKind } from "./resource-kind.js";
 
@@ -15,7 +15,7 @@ export interface InformerHandler<T extends KubernetesObject> {
 }
 
 /** Options of an informer. */
-export interface InformerOptions extends Selectors {
+export interface InformerOptions extends Selectors, Projection {
   readonly logger: Logger;
   /** Base of the server-side watch timeout; each watch uses between 1× and 2× this (jitter). Default 300 s. */
   readonly watchTimeoutSeconds?: number;
@@ -118,7 +118,14 @@ export class Informer<T extends KubernetesObject> {
         const idleTimeoutMs = (timeoutSeconds + (this.options.idleMarginSeconds ?? 30)) * 1000;
         await this.client.watch(
           this.kind,
-          { ...this.selectors(), resourceVersion, timeoutSeconds, idleTimeoutMs, signal },
+          {
+            ...this.selectors(),
+            metadataOnly: this.options.metadataOnly,
+            resourceVersion,
+            timeoutSeconds,
+            idleTimeoutMs,
+            signal,
+          },
           (event) => {
             events++;
             resourceVersion = this.apply(event) ?? resourceVersion;
@@ -150,6 +157,7 @@ export class Informer<T extends KubernetesObject> {
     do {
       const result = await this.client.list<T>(this.kind, {
         ...this.selectors(),
+        metadataOnly: this.options.metadataOnly,
         limit: this.options.pageSize ?? 500,
         signal: this.abort.signal,
         ...(page ? { continue: page } : {}),
@@ -211,7 +219,10 @@ export class Informer<T extends KubernetesObject> {
     }
   }
 
-  /** LIST items come without apiVersion and kind; set them so every cached object is self-describing. */
+  /**
+   * LIST items come without apiVersion and kind; set them so every cached object is self-describing.
+   * With metadataOnly, the object is the watched kind's, but holds nothing besides its metadata.
+   */
   private stamp(obj: T): T {
     obj.apiVersion = apiVersionOf(this.kind);
     obj.kind = this.kind.kind;

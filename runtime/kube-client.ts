@@ -12,8 +12,17 @@ export interface Selectors {
   readonly fieldSelector?: string;
 }
 
+/** What a LIST or WATCH returns of each object. */
+export interface Projection {
+  /**
+   * Only each object's metadata (the API server's PartialObjectMetadata): enough to map a
+   * change to reconcile requests, and far less to transfer and cache for kinds such as Secrets.
+   */
+  readonly metadataOnly?: boolean;
+}
+
 /** Options of `KubeClient.list`. */
-export interface ListOptions extends Selectors {
+export interface ListOptions extends Selectors, Projection {
   /** Page size; with `continue`, pages through a large collection. */
   readonly limit?: number;
   readonly continue?: string;
@@ -37,7 +46,7 @@ export interface WatchEvent {
 }
 
 /** Options of `KubeClient.watch`. */
-export interface WatchOptions extends Selectors {
+export interface WatchOptions extends Selectors, Projection {
   readonly resourceVersion: string;
   /** Server-side timeout: the server ends the stream after this many seconds. */
   readonly timeoutSeconds: number;
@@ -66,6 +75,8 @@ export interface RequestOptions {
   readonly query?: Readonly<Record<string, string | number | boolean | undefined>>;
   readonly body?: unknown;
   readonly contentType?: string;
+  /** Sent as Accept; default "application/json". */
+  readonly accept?: string;
   /** Abandons the request when aborted (it then rejects). */
   readonly signal?: AbortSignal;
 }
@@ -77,6 +88,10 @@ export interface KubeClientOptions {
   /** Sent as User-Agent; default "kompost". */
   readonly userAgent?: string;
 }
+
+/** Accept headers asking for PartialObjectMetadata, falling back to whole objects (as client-go's metadata client does). */
+const METADATA_LIST_ACCEPT = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
+const METADATA_WATCH_ACCEPT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json";
 
 const patchContentTypes: Readonly<Record<PatchType, string>> = {
   merge: "application/merge-patch+json",
@@ -121,6 +136,7 @@ export class KubeClient {
           limit: options.limit,
           continue: options.continue,
         },
+        ...(options.metadataOnly ? { accept: METADATA_LIST_ACCEPT } : {}),
         signal: options.signal,
       },
     );
@@ -172,7 +188,10 @@ export class KubeClient {
       method,
       path,
       options.query,
-      { ...(body !== undefined ? { "Content-Type": options.contentType ?? "application/json" } : {}) },
+      {
+        ...(body !== undefined ? { "Content-Type": options.contentType ?? "application/json" } : {}),
+        ...(options.accept ? { Accept: options.accept } : {}),
+      },
       options.signal,
     );
     return new Promise<T>((resolve, reject) => {
@@ -201,14 +220,19 @@ export class KubeClient {
   async watch(kind: ResourceKind, options: WatchOptions, onEvent: (event: WatchEvent) => void): Promise<void> {
     const path = collectionPath(kind, options.namespace);
     if (options.signal.aborted) return;
-    const request = await this.open("GET", path, {
-      watch: true,
-      allowWatchBookmarks: true,
-      resourceVersion: options.resourceVersion,
-      timeoutSeconds: options.timeoutSeconds,
-      labelSelector: options.labelSelector,
-      fieldSelector: options.fieldSelector,
-    });
+    const request = await this.open(
+      "GET",
+      path,
+      {
+        watch: true,
+        allowWatchBookmarks: true,
+        resourceVersion: options.resourceVersion,
+        timeoutSeconds: options.timeoutSeconds,
+        labelSelector: options.labelSelector,
+        fieldSelector: options.fieldSelector,
+      },
+      options.metadataOnly ? { Accept: METADATA_WATCH_ACCEPT } : {},
+    );
     const idleMs = options.idleTimeoutMs ?? (options.timeoutSeconds + 30) * 1000;
     return new Promise<void>((resolve, reject) => {
       let settled = false;

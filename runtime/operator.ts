@@ -43,6 +43,8 @@ export interface WatchSource {
   readonly kind: ResourceKind;
   readonly labelSelector?: string;
   readonly fieldSelector?: string;
+  /** Watch and cache only each object's metadata (see Projection); its cache then holds nothing else. */
+  readonly metadataOnly?: boolean;
 }
 
 /** Objects whose changes map to reconcile requests, e.g. a Secret to the instances that reference it. */
@@ -200,6 +202,7 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
         namespace: source.kind.namespaced ? this.deps.namespace : undefined,
         labelSelector: source.labelSelector,
         fieldSelector: source.fieldSelector,
+        metadataOnly: source.metadataOnly,
         watchTimeoutSeconds: this.deps.watchTimeoutSeconds,
         backoffMaxMs: this.deps.watchBackoffMaxMs,
       });
@@ -307,7 +310,8 @@ function enqueueFor<O extends KubernetesObject>(
 
 function informerKey(source: WatchSource): string {
   const { group, version, plural } = source.kind;
-  return JSON.stringify([group, version, plural, source.labelSelector ?? "", source.fieldSelector ?? ""]);
+  const projection = source.metadataOnly ? "metadata" : "object";
+  return JSON.stringify([group, version, plural, source.labelSelector ?? "", source.fieldSelector ?? "", projection]);
 }
 
 function groupOf(apiVersion: string): string {

@@ -12,15 +12,18 @@ import type { RoleKind } from "../../services/postgres/naming.js";
 import { generatePassword, validateUserPassword } from "../../services/postgres/passwords.js";
 import { UserFixableError } from "../../services/postgres/errors.js";
 import { connectionSecretData, connectionSecretName } from "../../services/secrets/connection-details.js";
-import { labelValueFor, secretValue, writeSecret, type SecretWrite } from "../../services/secrets/connection-secret.js";
+import {
+  labelValueFor,
+  secretValue,
+  writeSecret,
+  type SecretReader,
+  type SecretWrite,
+} from "../../services/secrets/connection-secret.js";
 import { DATABASE_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from "../constants.js";
 import type { UsableInstance } from "../postgres-instance/instance-directory.js";
 
 /** The label selector of the Secrets this controller writes (its owned watch). */
 export const SECRET_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY},${DATABASE_LABEL}`;
-
-/** How the step reads a Secret: from the watch cache first, from the API server when the cache has none. */
-export type SecretReader = (namespace: string, name: string) => Promise<V1Secret | undefined>;
 
 /** What the credentials step decided for one role. */
 export interface Credentials {

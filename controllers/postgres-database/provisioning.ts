@@ -8,7 +8,7 @@ import type { PostgresDatabase } from "../../api/v1alpha1/index.js";
 import type { KubeClient } from "../../runtime/kube-client.js";
 import type { RoleKind } from "../../services/postgres/naming.js";
 import { UserFixableError } from "../../services/postgres/errors.js";
-import { SecretConflictError } from "../../services/secrets/connection-secret.js";
+import { SecretConflictError, type SecretReader } from "../../services/secrets/connection-secret.js";
 import {
   APP_USER_MESSAGE,
   DatabaseCondition,
@@ -16,7 +16,7 @@ import {
   INSPECTOR_USER_MESSAGE,
   databaseCreatedMessage,
 } from "../constants.js";
-import { reconcileCredentials, type Credentials, type SecretReader } from "./credentials.js";
+import { reconcileCredentials, type Credentials } from "./credentials.js";
 import type { Report } from "./report.js";
 import type { RoleOutcome, TenantServer } from "./server.js";
 

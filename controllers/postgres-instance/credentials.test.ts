@@ -7,26 +7,35 @@ import { resolveCredentials } from "./credentials.js";
 
 describe("resolveCredentials", () => {
   const base: PostgresInstanceSpec = { hostname: "db", username: "admin" };
-  const secrets = new ObjectStore<V1Secret>();
+  const store = new ObjectStore<V1Secret>();
+  const secrets = (namespace: string, name: string) => Promise.resolve(store.get({ namespace, name }));
   const b64 = (text: string): string => Buffer.from(text).toString("base64");
-  secrets.set({ metadata: { namespace: "ops", name: "pw" }, data: { password: b64("s3cret ü"), blank: "" } });
-  secrets.set({ metadata: { namespace: "ops", name: "empty" } });
+  store.set({ metadata: { namespace: "ops", name: "pw" }, data: { password: b64("s3cret ü"), blank: "" } });
+  store.set({ metadata: { namespace: "ops", name: "empty" } });
 
-  it("accepts a plain password and says a Secret would be safer", () => {
-    const result = resolveCredentials({ ...base, plainPassword: "p" }, "ops", secrets);
+  it("accepts a plain password and says a Secret would be safer", async () => {
+    const result = await resolveCredentials({ ...base, plainPassword: "p" }, "ops", secrets);
     expect(result).to.deep.include({ ok: true, password: "p", plain: true });
     expect(result.condition).to.include({ status: "True", reason: InstanceReason.PlainPassword });
     expect(result.condition.message).to.include("spec.passwordSecretRef");
   });
 
-  it("decodes the referenced key of a Secret in the given namespace", () => {
-    const result = resolveCredentials({ ...base, passwordSecretRef: { name: "pw", key: "password" } }, "ops", secrets);
+  it("decodes the referenced key of a Secret in the given namespace", async () => {
+    const result = await resolveCredentials(
+      { ...base, passwordSecretRef: { name: "pw", key: "password" } },
+      "ops",
+      secrets,
+    );
     expect(result).to.deep.include({ ok: true, password: "s3cret ü", plain: false });
     expect(result.condition.message).to.equal(`The password is read from key "password" of Secret "ops/pw"`);
   });
 
-  it("says the Secret was not found, naming its namespace", () => {
-    const result = resolveCredentials({ ...base, passwordSecretRef: { name: "pw", key: "password" } }, "apps", secrets);
+  it("says the Secret was not found, naming its namespace", async () => {
+    const result = await resolveCredentials(
+      { ...base, passwordSecretRef: { name: "pw", key: "password" } },
+      "apps",
+      secrets,
+    );
     expect(result.ok).to.equal(false);
     expect(result.condition).to.include({
       status: "False",
@@ -35,18 +44,30 @@ describe("resolveCredentials", () => {
     });
   });
 
-  it("says which key is missing and which keys there are, never their values", () => {
-    const result = resolveCredentials({ ...base, passwordSecretRef: { name: "pw", key: "pass" } }, "ops", secrets);
+  it("says which key is missing and which keys there are, never their values", async () => {
+    const result = await resolveCredentials(
+      { ...base, passwordSecretRef: { name: "pw", key: "pass" } },
+      "ops",
+      secrets,
+    );
     expect(result.condition).to.include({
       reason: InstanceReason.SecretKeyNotFound,
       message: `Secret "ops/pw" has no key "pass" (it has "blank", "password")`,
     });
-    const none = resolveCredentials({ ...base, passwordSecretRef: { name: "empty", key: "pass" } }, "ops", secrets);
+    const none = await resolveCredentials(
+      { ...base, passwordSecretRef: { name: "empty", key: "pass" } },
+      "ops",
+      secrets,
+    );
     expect(none.condition.message).to.equal(`Secret "ops/empty" has no key "pass" (it has no keys)`);
   });
 
-  it("says the value is empty", () => {
-    const result = resolveCredentials({ ...base, passwordSecretRef: { name: "pw", key: "blank" } }, "ops", secrets);
+  it("says the value is empty", async () => {
+    const result = await resolveCredentials(
+      { ...base, passwordSecretRef: { name: "pw", key: "blank" } },
+      "ops",
+      secrets,
+    );
     expect(result.condition).to.include({
       status: "False",
       reason: InstanceReason.SecretValueEmpty,
@@ -54,7 +75,7 @@ describe("resolveCredentials", () => {
     });
   });
 
-  it("says neither source is set", () => {
-    expect(resolveCredentials(base, "ops", secrets).condition.reason).to.equal(InstanceReason.NoPassword);
+  it("says neither source is set", async () => {
+    expect((await resolveCredentials(base, "ops", secrets)).condition.reason).to.equal(InstanceReason.NoPassword);
   });
 });

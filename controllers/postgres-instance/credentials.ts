@@ -1,7 +1,6 @@
-import type { V1Secret } from "@kubernetes/client-node";
 import type { PostgresInstanceSpec } from "../../api/v1alpha1/index.js";
-import type { ReadonlyStore } from "../../runtime/cache.js";
 import type { ConditionInput } from "../../runtime/conditions.js";
+import type { SecretReader } from "../../services/secrets/connection-secret.js";
 import { InstanceCondition, InstanceReason } from "../constants.js";
 
 /** The password of an instance, or why it could not be had; `condition` is the `Credentials` condition either way. */
@@ -11,13 +10,13 @@ export type CredentialsResult =
 
 /**
  * Resolves the admin password from `spec.plainPassword`, or from the Secret `passwordSecretRef`
- * names in `namespace`, read from the watched Secret cache (so a changed Secret is seen at once).
+ * names in `namespace`, read afresh by `read` (the controller watches only Secrets' metadata).
  */
-export function resolveCredentials(
+export async function resolveCredentials(
   spec: PostgresInstanceSpec,
   namespace: string,
-  secrets: ReadonlyStore<V1Secret>,
-): CredentialsResult {
+  read: SecretReader,
+): Promise<CredentialsResult> {
   if (spec.plainPassword !== undefined) {
     return resolved(
       spec.plainPassword,
@@ -29,7 +28,7 @@ export function resolveCredentials(
   const ref = spec.passwordSecretRef;
   if (!ref) return failed(InstanceReason.NoPassword, "Neither spec.plainPassword nor spec.passwordSecretRef is set");
   const where = `Secret "${namespace}/${ref.name}"`;
-  const secret = secrets.get({ namespace, name: ref.name });
+  const secret = await read(namespace, ref.name);
   if (!secret) {
     return failed(InstanceReason.SecretNotFound, `${where} named in spec.passwordSecretRef was not found`);
   }

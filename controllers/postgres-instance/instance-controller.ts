@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from "node:util";
-import type { KubernetesObject, V1Secret } from "@kubernetes/client-node";
+import type { KubernetesObject } from "@kubernetes/client-node";
 import type { PostgresDatabase } from "../../api/v1alpha1/index.js";
 import { PostgresDatabaseKind } from "../../api/v1alpha1/index.js";
 import { setConditions, type ConditionInput } from "../../runtime/conditions.js";
@@ -18,6 +18,7 @@ import {
   InstanceReason,
   WAIT_REQUEUE_MS,
 } from "../constants.js";
+import { readSecret } from "../../services/secrets/connection-secret.js";
 import { allowedNamespacesCondition } from "./access-condition.js";
 import { ConditionAnnouncer } from "./condition-events.js";
 import { checkConnection, connectionSpecOf, notChecked } from "./connection-check.js";
@@ -90,6 +91,8 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
     this.announcer = new ConditionAnnouncer(this.recorder, [InstanceCondition.Connected]);
     this.secretSource = {
       kind: secretKind,
+      // Metadata says which instances a change concerns; the password is read when reconciling.
+      metadataOnly: true,
       ...(adapter.secretFieldSelector ? { fieldSelector: adapter.secretFieldSelector } : {}),
       map: (secret) => this.instancesReadingSecret(secret),
     };
@@ -137,8 +140,8 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
   /** Steps 3–6: credentials, connection, privileges, annotation; each later step needs the earlier ones. */
   private async check(instance: T): Promise<Findings> {
     const access = allowedNamespacesCondition(instance, this.adapter);
-    const secrets = this.cacheOf<V1Secret>(this.secretSource);
-    const credentials = resolveCredentials(instance.spec, this.adapter.secretNamespace(instance), secrets);
+    const read = (namespace: string, name: string) => readSecret(this.client, namespace, name);
+    const credentials = await resolveCredentials(instance.spec, this.adapter.secretNamespace(instance), read);
     if (!credentials.ok) {
       const connected = notChecked(InstanceCondition.Connected, "no credentials");
       const privileged = notChecked(InstanceCondition.Privileged, "no credentials");

@@ -90,6 +90,9 @@ export async function writeSecret(
   return "updated";
 }
 
+/** Reads one Secret (from a cache or the API server); undefined when it does not exist. */
+export type SecretReader = (namespace: string, name: string) => Promise<V1Secret | undefined>;
+
 /** Reads a Secret from the API server; undefined when it does not exist. */
 export async function readSecret(client: KubeClient, namespace: string, name: string): Promise<V1Secret | undefined> {
   try {
