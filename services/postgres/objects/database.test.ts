@@ -112,7 +112,7 @@ for (const kind of ADMIN_KINDS) {
         try {
           const err = await rejection(dropDatabase(admin, name, withParams.marker));
           expect(err).to.be.instanceOf(UserFixableError).with.property("reason", "InsufficientPrivilege");
-          expect(err.message).to.match(new RegExp(`^while dropping database "${name}": .*superuser`));
+          expect(err.message).to.match(new RegExp(`^while dropping database "${name}": .*superuser`, "i"));
           expect(await inspectDatabase(admin, name, withParams.marker)).to.deep.equal({ state: "ours" });
         } finally {
           await blocker.end();

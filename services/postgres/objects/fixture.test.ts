@@ -101,6 +101,8 @@ export async function catalogSnapshot(db: pg.Client): Promise<string[]> {
        FROM pg_catalog.pg_roles r
      UNION ALL
      SELECT 'member ' || m.member::pg_catalog.regrole || ' in ' || m.roleid::pg_catalog.regrole
+            || ' granted by ' || m.grantor::pg_catalog.regrole
+            || ' ' || (pg_catalog.to_jsonb(m) - 'oid' - 'roleid' - 'member' - 'grantor')::text
        FROM pg_catalog.pg_auth_members m
      ORDER BY 1`,
   );
