@@ -43,6 +43,11 @@ test-node24: ## Run the whole suite again on Node 24, the Dockerfile's runtime (
 	hack/setup-test-env.sh
 	KUBEBUILDER_ASSETS="$$(hack/build-control-plane.sh)" npx --yes --package=node@24 -- npm test
 
+.PHONY: test-postgres18
+test-postgres18: ## Run the whole suite again against PostgreSQL 18 (Debian ships 15; hack/install-postgres.sh fetches 18).
+	hack/setup-test-env.sh
+	KUBEBUILDER_ASSETS="$$(hack/build-control-plane.sh)" PG_BIN="$$(hack/install-postgres.sh 18)" npm test
+
 .PHONY: bench
 bench: ## Measure provisioning, idle resync cost, drift repair, deletion and memory; prints a table (BENCH_DATABASES=20).
 	hack/setup-test-env.sh
@@ -62,7 +67,7 @@ control-plane: ## Build (once) kube-apiserver, etcd, kubectl and kube-controller
 	hack/build-control-plane.sh
 
 .PHONY: ci
-ci: test test-node24 lint ## Everything CI runs.
+ci: test test-node24 test-postgres18 lint ## Everything CI runs.
 
 ##@ Build
 

@@ -80,9 +80,9 @@ describe("the operator running as its ServiceAccount (end to end)", function () 
 
   /** Runs psql as a user would, with the CA of the test server for sslmode verify-full. */
   const psql = async (connection: string[], env: Record<string, string> = {}): Promise<string> => {
-    const { binDir } = await findPgBinaries();
+    const { psql: psqlBinary } = await findPgBinaries();
     const { stdout } = await run(
-      path.join(binDir, "psql"),
+      psqlBinary,
       [...connection, "-XAtc", "SELECT current_user || ' ' || current_database()"],
       { env: { PATH: process.env.PATH, PGSSLROOTCERT: srv.caPath, PGCONNECT_TIMEOUT: "10", ...env } },
     );

@@ -1,4 +1,7 @@
 import { expect } from "chai";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { findPgBinaries } from "./binaries.js";
 
 describe("finding the PostgreSQL binaries", () => {
@@ -14,5 +17,20 @@ describe("finding the PostgreSQL binaries", () => {
     const found = await findPgBinaries();
     const again = await findPgBinaries({ PG_BIN: found.binDir });
     expect(again).to.deep.equal(found);
+  });
+
+  it("takes psql from PATH when PG_BIN has server binaries only, as hack/install-postgres.sh installs them", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "kompost-pgbin-"));
+    try {
+      for (const name of ["initdb", "pg_ctl"]) await writeFile(path.join(dir, name), "");
+      expect(await findPgBinaries({ PG_BIN: dir })).to.deep.equal({
+        binDir: dir,
+        initdb: path.join(dir, "initdb"),
+        pgCtl: path.join(dir, "pg_ctl"),
+        psql: "psql",
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

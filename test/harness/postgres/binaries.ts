@@ -9,15 +9,26 @@ export interface PgBinaries {
   readonly binDir: string;
   readonly initdb: string;
   readonly pgCtl: string;
+  /** psql from `binDir`, or the one on PATH (Debian's postgresql-client) when `binDir` has none. */
+  readonly psql: string;
 }
 
-/** Finds the server binaries: `PG_BIN` if set, else the highest version under /usr/lib/postgresql. */
+/**
+ * Finds the server binaries: `PG_BIN` if set (e.g. from hack/install-postgres.sh), else the
+ * highest version under /usr/lib/postgresql.
+ */
 export async function findPgBinaries(env: NodeJS.ProcessEnv = process.env): Promise<PgBinaries> {
   const binDir = env.PG_BIN ? env.PG_BIN : await highestDebianBinDir();
   if (!binDir) {
     throw new Error(`while looking for PostgreSQL server binaries under ${DEBIAN_ROOT}: none found; ${INSTALL_HINT}`);
   }
-  const binaries = { binDir, initdb: path.join(binDir, "initdb"), pgCtl: path.join(binDir, "pg_ctl") };
+  const psql = path.join(binDir, "psql");
+  const binaries = {
+    binDir,
+    initdb: path.join(binDir, "initdb"),
+    pgCtl: path.join(binDir, "pg_ctl"),
+    psql: (await exists(psql)) ? psql : "psql",
+  };
   for (const file of [binaries.initdb, binaries.pgCtl]) {
     if (!(await exists(file))) {
       throw new Error(
