@@ -10,6 +10,7 @@ import { keyOf, secretKind, type ObjectKey, type ResourceKind } from "../../runt
 import { updateStatus, type StatusMutator, type StatusOf } from "../../runtime/status.js";
 import type { ConnectionRegistry, InstanceKey } from "../../services/postgres/connections.js";
 import { instanceKeyString } from "../../services/postgres/connections.js";
+import { readSecret } from "../../services/secrets/connection-secret.js";
 import {
   FINALIZER,
   INSTANCE_READY_CONDITIONS,
@@ -18,7 +19,6 @@ import {
   InstanceReason,
   WAIT_REQUEUE_MS,
 } from "../constants.js";
-import { readSecret } from "../../services/secrets/connection-secret.js";
 import { allowedNamespacesCondition } from "./access-condition.js";
 import { ConditionAnnouncer } from "./condition-events.js";
 import { checkConnection, connectionSpecOf, notChecked } from "./connection-check.js";
