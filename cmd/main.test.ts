@@ -1,5 +1,3 @@
-import { spawn } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -8,8 +6,7 @@ import type { V1Lease } from "@kubernetes/client-node";
 import { expect } from "chai";
 import { controlPlane } from "../test/harness/control-plane.js";
 import type { ControlPlane } from "../test/harness/control-plane.js";
-import { onStop } from "../test/harness/lifecycle.js";
-import { freePort } from "../test/harness/ports.js";
+import { spawnOperator, type SpawnedOperator } from "../test/harness/operator-process.js";
 import { eventually } from "../test/support/eventually.js";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -20,55 +17,24 @@ const SLOW_OPERATOR = "cmd/testdata/slow-operator.ts";
 const RECONCILED_ANNOTATION = "kompost.test/reconciled";
 
 /** The real entrypoint as a child process, with what it wrote and how it ended. */
-interface Operator {
-  readonly child: ChildProcess;
-  readonly healthUrl: string;
-  readonly metricsUrl: string;
+interface Operator extends SpawnedOperator {
   stdout: string;
   stderr: string;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-const running = new Set<ChildProcess>();
-onStop(() => {
-  for (const child of running) child.kill("SIGKILL");
-  return Promise.resolve();
-});
-
-async function spawnOperator(
+async function startOperator(
   args: readonly string[],
   { script = "cmd/main.ts", env = {} }: { script?: string; env?: Record<string, string> } = {},
 ): Promise<Operator> {
-  const healthUrl = `http://127.0.0.1:${await freePort()}`;
-  const metricsUrl = `http://127.0.0.1:${await freePort()}`;
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      script,
-      `--health-probe-bind-address=${healthUrl.slice("http://".length)}`,
-      `--metrics-bind-address=${metricsUrl.slice("http://".length)}`,
-      ...args,
-    ],
-    { cwd: REPO, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, POD_NAMESPACE: "", ...env } },
-  );
-  running.add(child);
-  const op: Operator = {
-    child,
-    healthUrl,
-    metricsUrl,
-    stdout: "",
-    stderr: "",
-    exited: new Promise((resolve) =>
-      child.on("exit", (code, signal) => {
-        running.delete(child);
-        resolve({ code, signal });
-      }),
-    ),
-  };
-  child.stdout.on("data", (chunk: Buffer) => (op.stdout += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (op.stderr += chunk.toString()));
+  const spawned = await spawnOperator({
+    entrypoint: ["--import", "tsx", script],
+    args,
+    cwd: REPO,
+    env: { ...process.env, POD_NAMESPACE: "", ...env },
+  });
+  const op: Operator = { ...spawned, stdout: "", stderr: "" };
+  spawned.child.stdout!.on("data", (chunk: Buffer) => (op.stdout += chunk.toString()));
+  spawned.child.stderr!.on("data", (chunk: Buffer) => (op.stderr += chunk.toString()));
   return op;
 }
 
@@ -114,9 +80,9 @@ describe("kompost entrypoint", function () {
 
   async function start(
     extra: readonly string[] = [],
-    options: Parameters<typeof spawnOperator>[1] = {},
+    options: Parameters<typeof startOperator>[1] = {},
   ): Promise<Operator> {
-    const op = await spawnOperator(
+    const op = await startOperator(
       [`--kubeconfig=${cp.kubeconfigPath}`, "--leader-elect", `--leader-election-namespace=${namespace}`, ...extra],
       options,
     );
@@ -128,7 +94,7 @@ describe("kompost entrypoint", function () {
 
   /** Waits until the operator logged "Acquired lease" and the Lease names it; returns its identity. */
   async function waitUntilLeading(op: Operator): Promise<string> {
-    await eventually(async () => expect((await fetch(`${op.healthUrl}/readyz`)).status).to.equal(200), 30_000);
+    await eventually(async () => expect((await fetch(`${op.healthProbeUrl}/readyz`)).status).to.equal(200), 30_000);
     const identity = await eventually(() => {
       const acquired = logLines(op).find((line) => line.message === "Acquired lease");
       expect(acquired, "an Acquired lease log line").to.not.equal(undefined);
@@ -142,7 +108,7 @@ describe("kompost entrypoint", function () {
   it("becomes ready, and on SIGTERM releases the Lease and exits 0", async () => {
     const op = await start();
     await waitUntilLeading(op);
-    expect((await fetch(`${op.healthUrl}/healthz`)).status).to.equal(200);
+    expect((await fetch(`${op.healthProbeUrl}/healthz`)).status).to.equal(200);
     const metrics = await (await fetch(`${op.metricsUrl}/metrics`)).text();
     expect(metrics).to.contain(`leader_election_master_status{name="${LEASE}"} 1`);
     op.child.kill("SIGTERM");
@@ -230,7 +196,7 @@ describe("kompost entrypoint", function () {
   });
 
   it("exits 2 with one line naming the flag when a value is bad", async () => {
-    const op = await spawnOperator(["--resync-period=banana"]);
+    const op = await startOperator(["--resync-period=banana"]);
     expect(await op.exited).to.deep.equal({ code: 2, signal: null });
     expect(op.stderr).to.equal(
       'kompost: invalid value "banana" for --resync-period: expected a duration of at least 1s, such as 30s, 5m or 1h\n',
@@ -238,7 +204,7 @@ describe("kompost entrypoint", function () {
   });
 
   it("prints the flags for --help and exits 0", async () => {
-    const op = await spawnOperator(["--help"]);
+    const op = await startOperator(["--help"]);
     expect(await op.exited).to.deep.equal({ code: 0, signal: null });
     expect(op.stdout).to.match(/^Usage: kompost \[flags\]/);
     expect(op.stdout).to.contain("--leader-elect");

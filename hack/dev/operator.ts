@@ -1,8 +1,7 @@
 /** The operator as a child process of `make dev`, with its log lines shown in the terminal. */
-import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
-import { freePort } from "../../test/harness/ports.js";
+import { describeExit, type Exit, spawnOperator, type SpawnedOperator } from "../../test/harness/operator-process.js";
 import { formatLogLine } from "./log-format.js";
 import { REPO_ROOT } from "./paths.js";
 
@@ -17,69 +16,46 @@ export interface OperatorOptions {
   readonly write: (line: string) => void;
 }
 
-/** How the operator process ended. */
-export interface Exit {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-}
-
 /** A running `node --import tsx cmd/main.ts` on probe and metrics ports of 127.0.0.1. */
 export class OperatorProcess {
-  /** Resolves when the process has exited, however that happened. */
-  readonly exited: Promise<Exit>;
   private exit: Exit | undefined;
   private stopping = false;
 
-  private constructor(
-    private readonly child: ChildProcess,
-    /** "http://127.0.0.1:<port>", serving /healthz and /readyz. */
-    readonly healthProbeUrl: string,
-    /** "http://127.0.0.1:<port>/metrics" */
-    readonly metricsUrl: string,
-  ) {
-    this.exited = new Promise((resolve) =>
-      child.once("exit", (code, signal) => {
-        this.exit = { code, signal };
-        resolve(this.exit);
-      }),
-    );
+  private constructor(private readonly spawned: SpawnedOperator) {
+    void spawned.exited.then((exit) => (this.exit = exit));
   }
 
   /** Spawns the operator with an admin kubeconfig and streams its output through `options.write`. */
   static async start(options: OperatorOptions): Promise<OperatorProcess> {
-    const probe = `127.0.0.1:${await freePort()}`;
-    const metrics = `127.0.0.1:${await freePort()}`;
-    const args = [
-      "--import",
-      "tsx",
-      "cmd/main.ts",
-      "--kubeconfig",
-      options.kubeconfigPath,
-      "--health-probe-bind-address",
-      probe,
-      "--metrics-bind-address",
-      metrics,
-      "--operator-namespace",
-      options.operatorNamespace,
-    ];
-    const child = spawn(process.execPath, args, {
+    const spawned = await spawnOperator({
+      args: ["--kubeconfig", options.kubeconfigPath, "--operator-namespace", options.operatorNamespace],
       cwd: REPO_ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, POD_NAMESPACE: "" },
     });
-    await new Promise<void>((resolve, reject) => {
-      child.once("spawn", resolve);
-      child.once("error", (err) => reject(new Error(`while starting the operator: ${err.message}`)));
-    });
-    for (const stream of [child.stdout, child.stderr]) {
+    for (const stream of [spawned.child.stdout!, spawned.child.stderr!]) {
       createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => options.write(formatLogLine(line)));
     }
-    return new OperatorProcess(child, `http://${probe}`, `http://${metrics}/metrics`);
+    return new OperatorProcess(spawned);
+  }
+
+  /** Resolves when the process has exited, however that happened. */
+  get exited(): Promise<Exit> {
+    return this.spawned.exited;
+  }
+
+  /** "http://127.0.0.1:<port>", serving /healthz and /readyz. */
+  get healthProbeUrl(): string {
+    return this.spawned.healthProbeUrl;
+  }
+
+  /** "http://127.0.0.1:<port>/metrics" */
+  get metricsUrl(): string {
+    return `${this.spawned.metricsUrl}/metrics`;
   }
 
   /** The operating system's process id. */
   get pid(): number {
-    return this.child.pid!;
+    return this.spawned.child.pid!;
   }
 
   /** True until the process has exited. */
@@ -120,19 +96,14 @@ export class OperatorProcess {
   async stop(graceMs = STOP_GRACE_MS): Promise<Exit> {
     this.stopping = true;
     if (this.exit) return this.exit;
-    this.child.kill("SIGTERM");
+    this.spawned.child.kill("SIGTERM");
     const timer = new AbortController();
     void sleep(graceMs, undefined, { signal: timer.signal }).then(
-      () => this.child.kill("SIGKILL"),
+      () => this.spawned.child.kill("SIGKILL"),
       () => undefined,
     );
     const exit = await this.exited;
     timer.abort();
     return exit;
   }
-}
-
-/** "exit code 1" or "signal SIGKILL". */
-export function describeExit(exit: Exit): string {
-  return exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
 }

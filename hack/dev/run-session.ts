@@ -5,7 +5,7 @@
  */
 import { onStop, stopAll } from "../../test/harness/lifecycle.js";
 import { DEV_USAGE, parseDevArgs } from "./args.js";
-import { describeExit } from "./operator.js";
+import { describeExit } from "../../test/harness/operator-process.js";
 import { startDevSession } from "./session.js";
 
 /** The namespace the dev operator treats as its own. */

@@ -6,8 +6,9 @@ import { access, constants, mkdir, readFile, writeFile } from "node:fs/promises"
 import path from "node:path";
 import { type RunningControlPlane, startControlPlane } from "../../test/harness/control-plane/start.js";
 import { onStop } from "../../test/harness/lifecycle.js";
+import { describeExit } from "../../test/harness/operator-process.js";
 import { type PostgresServer, postgres } from "../../test/harness/postgres.js";
-import { describeExit, OperatorProcess } from "./operator.js";
+import { OperatorProcess } from "./operator.js";
 import { DEV_CA, DEV_DIR, DEV_KUBECONFIG, SAMPLES_DIR } from "./paths.js";
 import { type DatabaseSecret, databaseSecret, psqlLine } from "./psql-line.js";
 import { type Kubectl, waitUntilReady } from "./ready.js";

@@ -1,8 +1,6 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import type { V1Deployment } from "@kubernetes/client-node";
 import type { ControlPlane } from "../harness/control-plane.js";
-import { onStop } from "../harness/lifecycle.js";
-import { freePort } from "../harness/ports.js";
+import { spawnOperator, type SpawnedOperator } from "../harness/operator-process.js";
 import { eventually } from "../support/eventually.js";
 import { findManifest, kustomize, type Manifest, parseManifests, repoPath } from "../deploy/manifests.js";
 import { kubectl } from "./kubectl.js";
@@ -83,12 +81,6 @@ export interface LogLine {
   readonly [field: string]: unknown;
 }
 
-const running = new Set<ChildProcess>();
-onStop(() => {
-  for (const child of running) child.kill("SIGKILL");
-  return Promise.resolve();
-});
-
 /** Options for one operator replica. */
 export interface StartOptions {
   /** Shown in failure dumps, e.g. "replica-2". */
@@ -98,9 +90,6 @@ export interface StartOptions {
   /** The entrypoint as node's arguments; default the TypeScript sources through tsx. */
   readonly entrypoint?: readonly string[];
 }
-
-/** Runs the TypeScript sources, as the tests do; the image runs the compiled dist/cmd/main.js. */
-const SOURCE_ENTRYPOINT = ["--import", "tsx", "cmd/main.ts"];
 
 /**
  * One replica of the operator, run as users run it: `node --import tsx cmd/main.ts` with the
@@ -112,41 +101,32 @@ export class OperatorProcess {
 
   private constructor(
     readonly name: string,
-    private readonly child: ChildProcess,
-    /** "http://127.0.0.1:<port>" serving /healthz and /readyz. */
-    readonly probesUrl: string,
-    /** "http://127.0.0.1:<port>" serving /metrics. */
-    readonly metricsUrl: string,
-    /** Resolves with the exit code (null when killed by a signal). */
-    readonly exited: Promise<number | null>,
+    private readonly spawned: SpawnedOperator,
   ) {
-    child.stdout!.on("data", (chunk: Buffer) => (this.output += chunk.toString()));
-    child.stderr!.on("data", (chunk: Buffer) => (this.output += chunk.toString()));
+    spawned.child.stdout!.on("data", (chunk: Buffer) => (this.output += chunk.toString()));
+    spawned.child.stderr!.on("data", (chunk: Buffer) => (this.output += chunk.toString()));
   }
 
   /** Starts a replica of the deployment; it is SIGKILLed at the end of the run if still running. */
   static async start(deployment: OperatorDeployment, opts: StartOptions = {}): Promise<OperatorProcess> {
-    const probes = `127.0.0.1:${await freePort()}`;
-    const metrics = `127.0.0.1:${await freePort()}`;
-    const args = [
-      ...deployment.args.map((arg) => withLoopbackPort(arg, probes, metrics)),
-      ...(opts.extraArgs ?? []),
-      `--kubeconfig=${deployment.kubeconfigPath}`,
-    ];
-    const child = spawn(process.execPath, [...(opts.entrypoint ?? SOURCE_ENTRYPOINT), ...args], {
+    const spawned = await spawnOperator({
+      ...(opts.entrypoint ? { entrypoint: opts.entrypoint } : {}),
+      args: [...deployment.args, ...(opts.extraArgs ?? []), `--kubeconfig=${deployment.kubeconfigPath}`],
       cwd: repoPath(),
       // Only what a container would have: no KUBECONFIG of the test run, no admin credentials.
       env: { PATH: process.env.PATH, HOME: process.env.HOME, POD_NAMESPACE: deployment.namespace },
-      stdio: ["ignore", "pipe", "pipe"],
     });
-    running.add(child);
-    const exited = new Promise<number | null>((resolve) =>
-      child.once("exit", (code) => {
-        running.delete(child);
-        resolve(code);
-      }),
-    );
-    return new OperatorProcess(opts.name ?? `pid ${child.pid}`, child, `http://${probes}`, `http://${metrics}`, exited);
+    return new OperatorProcess(opts.name ?? `pid ${spawned.child.pid}`, spawned);
+  }
+
+  /** "http://127.0.0.1:<port>" serving /healthz and /readyz. */
+  get probesUrl(): string {
+    return this.spawned.healthProbeUrl;
+  }
+
+  /** "http://127.0.0.1:<port>" serving /metrics. */
+  get metricsUrl(): string {
+    return this.spawned.metricsUrl;
   }
 
   /** Everything the process wrote to stdout and stderr so far. */
@@ -168,7 +148,7 @@ export class OperatorProcess {
 
   /** True while the process has not exited. */
   get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
+    return this.spawned.child.exitCode === null && this.spawned.child.signalCode === null;
   }
 
   /** The holderIdentity this replica writes into the Lease, from its first leader election log line. */
@@ -191,25 +171,19 @@ export class OperatorProcess {
 
   /** Sends SIGTERM and resolves with the exit code. */
   async stop(): Promise<number | null> {
-    if (this.running) this.child.kill("SIGTERM");
-    return this.exited;
+    if (this.running) this.spawned.child.kill("SIGTERM");
+    return (await this.spawned.exited).code;
   }
 
   /** Sends SIGKILL, as a crashed node or an OOM kill would, and waits until the process is gone. */
   async kill(): Promise<void> {
-    if (this.running) this.child.kill("SIGKILL");
-    await this.exited;
+    if (this.running) this.spawned.child.kill("SIGKILL");
+    await this.spawned.exited;
   }
 }
 
 function isLogLine(value: unknown): value is LogLine {
   return typeof value === "object" && value !== null && "message" in value && "level" in value;
-}
-
-function withLoopbackPort(arg: string, probes: string, metrics: string): string {
-  if (arg.startsWith("--health-probe-bind-address=")) return `--health-probe-bind-address=${probes}`;
-  if (arg.startsWith("--metrics-bind-address=")) return `--metrics-bind-address=${metrics}`;
-  return arg;
 }
 
 /** The holderIdentity of the operator's Lease, or "" when nobody holds it. */
