@@ -76,8 +76,8 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
   private readonly registry: ConnectionRegistry;
   private readonly directory: InstanceDirectory;
   private readonly announcer: ConditionAnnouncer;
-  /** The generation each instance was last warned about, per reason of a once-per-generation Warning. */
-  private readonly warnedGeneration = new Map<string, number>();
+  /** Per instance id: the generation it was last warned about, per reason of a once-per-generation Warning. */
+  private readonly warnedGeneration = new Map<string, Map<string, number>>();
 
   constructor(
     private readonly instanceDeps: InstanceControllerDeps,
@@ -181,10 +181,11 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
 
   /** Records a Warning the first time this generation of the instance shows what it warns about. */
   private async warnOncePerGeneration(instance: T, reason: string, message: string): Promise<void> {
-    const id = `${this.id(keyOf(instance))}/${reason}`;
+    const id = this.id(keyOf(instance));
+    const warned = this.warnedGeneration.get(id) ?? new Map<string, number>();
     const generation = instance.metadata.generation ?? 0;
-    if (this.warnedGeneration.get(id) === generation) return;
-    this.warnedGeneration.set(id, generation);
+    if (warned.get(reason) === generation) return;
+    this.warnedGeneration.set(id, warned.set(reason, generation));
     await this.recorder.event(instance, "Warning", reason, message);
   }
 
@@ -239,9 +240,7 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
   private forget(key: ObjectKey): void {
     forgetInstanceState(this.adapter.instanceKey(key));
     this.announcer.forget(this.id(key));
-    for (const reason of [InstanceReason.PlainPassword, InstanceReason.UnverifiedTLS]) {
-      this.warnedGeneration.delete(`${this.id(key)}/${reason}`);
-    }
+    this.warnedGeneration.delete(this.id(key));
   }
 }
 
