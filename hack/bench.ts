@@ -6,13 +6,13 @@
  *   BENCH_DATABASES=20 (how many PostgresDatabases)   BENCH_RESYNC_SECONDS=15 (--resync-period)
  *   BENCH_FOREIGN_SECRETS=200 (unrelated 256 KiB Secrets, such as Helm releases, in another namespace)
  */
-import type { KubernetesObject } from "@kubernetes/client-node";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { writeFile, mkdir } from "node:fs/promises";
 import { promisify } from "node:util";
 import path from "node:path";
-import { PostgresDatabaseKind } from "../api/v1alpha1/index.js";
+import { type PostgresDatabase, PostgresDatabaseKind } from "../api/v1alpha1/index.js";
+import { isConditionTrue, READY } from "../runtime/conditions.js";
 import { KubeClient } from "../runtime/kube-client.js";
 import { secretKind } from "../runtime/resource-kind.js";
 import { controlPlane, type ControlPlane } from "../test/harness/control-plane.js";
@@ -101,7 +101,7 @@ async function provisioning(bench: Bench): Promise<Row[]> {
     if (Date.now() - started > 300_000)
       throw new Error(`only ${readyAt.size} of ${bench.names.length} Ready after 5 min`);
     for (const db of await listDatabases(bench)) {
-      if (!readyAt.has(db.metadata!.name!) && isReady(db)) readyAt.set(db.metadata!.name!, Date.now() - started);
+      if (!readyAt.has(db.metadata.name!) && isReady(db)) readyAt.set(db.metadata.name!, Date.now() - started);
     }
     await delay(POLL_MS);
   }
@@ -237,13 +237,12 @@ async function deletion(bench: Bench): Promise<Row> {
   ];
 }
 
-async function listDatabases(bench: Bench): Promise<KubernetesObject[]> {
-  return (await bench.client.list(PostgresDatabaseKind, { namespace: NAMESPACE })).items;
+async function listDatabases(bench: Bench): Promise<PostgresDatabase[]> {
+  return (await bench.client.list<PostgresDatabase>(PostgresDatabaseKind, { namespace: NAMESPACE })).items;
 }
 
-function isReady(obj: KubernetesObject): boolean {
-  const conditions = (obj as { status?: { conditions?: { type: string; status: string }[] } }).status?.conditions;
-  return conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+function isReady(db: PostgresDatabase): boolean {
+  return isConditionTrue(db.status?.conditions, READY);
 }
 
 async function resourceVersions(bench: Bench): Promise<Map<string, string>> {

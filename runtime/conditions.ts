@@ -51,9 +51,12 @@ export function findCondition(conditions: readonly Condition[] | undefined, type
   return conditions?.find((condition) => condition.type === type);
 }
 
-/** True when the condition of `type` is present and "True". */
-export function isConditionTrue(conditions: readonly Condition[] | undefined, type: string): boolean {
-  return findCondition(conditions, type)?.status === "True";
+/** True when the condition of `type` is present and "True" (any list of conditions, such as a generated status's). */
+export function isConditionTrue(
+  conditions: readonly Pick<Condition, "type" | "status">[] | undefined,
+  type: string,
+): boolean {
+  return conditions?.find((condition) => condition.type === type)?.status === "True";
 }
 
 /**
