@@ -38,6 +38,16 @@ export interface PostgresInstanceSpec {
    * TLS towards the server.
    */
   ssl?: SslSpec;
+  /**
+   * Databases that PostgresDatabase params.template may name besides template0 and template1. A database Kompost created for a PostgresDatabase is never a template for another, listed or not.
+   *
+   * @maxItems 64
+   */
+  allowedTemplates?: string[];
+  /**
+   * Let Kompost send the admin password when the server asks for it in clear text or as MD5. Off by default: without it, Kompost logs in only by SCRAM, or over TLS with ssl.verify verify_ca or verify_peer, and refuses any other password request.
+   */
+  allowInsecurePasswordAuth?: boolean;
 }
 export interface PostgresInstanceStatus {
   /**

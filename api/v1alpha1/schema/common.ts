@@ -105,6 +105,19 @@ export function instanceSpecSchema(secretNamespaceNote: string): SchemaNode {
           },
         },
       },
+      allowedTemplates: {
+        type: "array",
+        maxItems: 64,
+        items: { type: "string", minLength: 1, maxLength: 63 },
+        "x-kubernetes-list-type": "set",
+        description:
+          "Databases that PostgresDatabase params.template may name besides template0 and template1. A database Kompost created for a PostgresDatabase is never a template for another, listed or not.",
+      },
+      allowInsecurePasswordAuth: {
+        type: "boolean",
+        description:
+          "Let Kompost send the admin password when the server asks for it in clear text or as MD5. Off by default: without it, Kompost logs in only by SCRAM, or over TLS with ssl.verify verify_ca or verify_peer, and refuses any other password request.",
+      },
     },
     "x-kubernetes-validations": [
       {
