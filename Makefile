@@ -49,7 +49,7 @@ test-postgres18: ## Run the whole suite again against PostgreSQL 18 (Debian ship
 	KUBEBUILDER_ASSETS="$$(hack/build-control-plane.sh)" PG_BIN="$$(hack/install-postgres.sh 18)" npm test
 
 # The tests that talk to PostgreSQL: the SQL layer, the controllers and the server harness.
-POSTGRES_SPECS = 'services/**/*.test.ts' 'controllers/**/*.test.ts' 'test/harness/postgres*.test.ts'
+POSTGRES_SPECS = 'services/**/*.test.ts' 'controllers/**/*.test.ts' 'test/adversarial/**/*.test.ts' 'test/harness/postgres*.test.ts'
 
 .PHONY: test-postgres16 test-postgres17
 test-postgres16 test-postgres17: ## Run the PostgreSQL-facing tests (SQL layer, controllers) against PostgreSQL 16 or 17.
