@@ -85,3 +85,21 @@ function foreignMessage(kind: ObjectKind, objectName: string, owner: Marker | un
     `Choose another name, or remove or rename the existing ${kind}`
   );
 }
+
+/**
+ * Where a database is born before it gets its final name: `kompost_pending_` and the
+ * resource's uid (hex, 48 bytes in all). CREATE DATABASE cannot share a transaction
+ * with its marker, so Kompost creates the database under this name, closed to
+ * connections, and only marks, locks down, opens and renames it in one transaction.
+ * A database of this name is the half-made database of the resource with that uid.
+ */
+export const PENDING_DATABASE_PREFIX = "kompost_pending_";
+
+/** The pending name of the database of the resource with `uid` (see PENDING_DATABASE_PREFIX). */
+export function pendingDatabaseName(uid: string): string {
+  const hex = uid.toLowerCase().replaceAll("-", "");
+  if (!/^[0-9a-f]{1,32}$/.test(hex)) {
+    throw new Error(`while naming a pending database: "${uid}" is not a Kubernetes uid`);
+  }
+  return `${PENDING_DATABASE_PREFIX}${hex}`;
+}
