@@ -124,8 +124,10 @@ export const DatabaseReason = {
   GrantsRepaired: "GrantsRepaired",
   SecretCreated: "SecretCreated",
   SecretUpdated: "SecretUpdated",
-  /** The Secret's name is taken by one another object controls. */
+  /** The Secret's name is taken by one another object controls, or too long. */
   SecretConflict: "SecretConflict",
+  /** A Secret of the connection Secret's name exists that this resource does not own; it is left untouched. */
+  ForeignSecret: "ForeignSecret",
   /** Warning Event: DB_PASS was unusable and a new password was generated. */
   PasswordRegenerated: "PasswordRegenerated",
   /** Normal Event when the resource first becomes Ready. */

@@ -8,7 +8,11 @@ import type { PostgresDatabase } from "../../api/v1alpha1/index.js";
 import type { KubeClient } from "../../runtime/kube-client.js";
 import type { RoleKind } from "../../services/postgres/naming.js";
 import { UserFixableError } from "../../services/postgres/errors.js";
-import { SecretConflictError, type SecretReader } from "../../services/secrets/connection-secret.js";
+import {
+  ForeignSecretError,
+  SecretConflictError,
+  type SecretReader,
+} from "../../services/secrets/connection-secret.js";
 import {
   APP_USER_MESSAGE,
   DatabaseCondition,
@@ -124,9 +128,11 @@ async function userFixable<T>(report: Report, types: readonly string[], fn: () =
     const reason =
       err instanceof UserFixableError
         ? err.reason
-        : err instanceof SecretConflictError
-          ? DatabaseReason.SecretConflict
-          : undefined;
+        : err instanceof ForeignSecretError
+          ? DatabaseReason.ForeignSecret
+          : err instanceof SecretConflictError
+            ? DatabaseReason.SecretConflict
+            : undefined;
     if (reason === undefined) throw err;
     const message = (err as Error).message;
     for (const type of types) report.condition(type, "False", reason, message);

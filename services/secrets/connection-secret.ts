@@ -29,9 +29,14 @@ export interface DesiredSecret {
 /** What `writeSecret` did. */
 export type SecretWrite = "created" | "updated" | "unchanged";
 
-/** The Secret's name is used by an object another controller owns; nothing was written. */
+/** The Secret cannot be written as asked (its name is taken, or too long); nothing was written. */
 export class SecretConflictError extends Error {
-  override readonly name = "SecretConflictError";
+  override readonly name: string = "SecretConflictError";
+}
+
+/** A Secret of that name exists and the owner does not own it (no ownerReference with the owner's uid); it was left untouched. */
+export class ForeignSecretError extends SecretConflictError {
+  override readonly name = "ForeignSecretError";
 }
 
 /** The plain-text value of `key`, or undefined when the Secret or the key is missing. */
@@ -60,8 +65,9 @@ export function secretMatches(existing: V1Secret, desired: DesiredSecret): boole
 
 /**
  * Creates the Secret when `existing` is undefined, else patches it (conditionally, on its
- * resourceVersion) when it differs from `desired`; writes nothing when it matches. Refuses a
- * Secret controlled by another kind or another name than the owner's.
+ * resourceVersion) when it differs from `desired`; writes nothing when it matches. Only a
+ * Secret the owner already owns (an ownerReference with its uid) is ever changed: any other
+ * is refused and left as it is, whatever its name, labels or data say.
  */
 export async function writeSecret(
   client: KubeClient,
@@ -78,7 +84,7 @@ export async function writeSecret(
     await wrapApi(doing, () => client.create<V1Secret>(secretKind, newSecret(desired)));
     return "created";
   }
-  requireSameController(existing, desired, doing);
+  requireOwnedBy(existing, desired, doing);
   if (secretMatches(existing, desired)) return "unchanged";
   await wrapApi(doing, () =>
     client.patch<V1Secret>(
@@ -130,14 +136,20 @@ function patchFor(existing: V1Secret, desired: DesiredSecret): object {
   };
 }
 
-function requireSameController(existing: V1Secret, desired: DesiredSecret, doing: string): void {
-  const controller = existing.metadata?.ownerReferences?.find((ref) => ref.controller === true);
-  if (controller === undefined) return;
-  // A controller of the same kind and name is an earlier incarnation of the owner, which the garbage collector has not removed yet.
-  if (controller.kind === desired.owner.kind && controller.name === desired.owner.name) return;
-  throw new SecretConflictError(
-    `${doing}: it is controlled by ${controller.kind} "${controller.name}"; delete or rename that Secret`,
-  );
+function requireOwnedBy(existing: V1Secret, desired: DesiredSecret, doing: string): void {
+  const refs = existing.metadata?.ownerReferences ?? [];
+  const controller = refs.find((ref) => ref.controller === true);
+  const controlledBy = controller === undefined ? "" : ` and is controlled by ${controller.kind} "${controller.name}"`;
+  if (!refs.some((ref) => ref.uid === desired.owner.uid)) {
+    throw new ForeignSecretError(
+      `${doing}: it exists, was not created for this ${desired.owner.kind} (no ownerReference with its uid)${controlledBy}, and is left untouched; delete or rename that Secret, or rename the ${desired.owner.kind}`,
+    );
+  }
+  if (controller !== undefined && controller.uid !== desired.owner.uid) {
+    throw new SecretConflictError(
+      `${doing}: it is controlled by ${controller.kind} "${controller.name}"; delete or rename that Secret`,
+    );
+  }
 }
 
 function encode(data: Readonly<Record<string, string>>): Record<string, string> {
