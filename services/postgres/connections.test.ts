@@ -313,6 +313,74 @@ describe("the connection registry", () => {
     });
   });
 
+  describe("admin sessions", () => {
+    const database = `pinned_${suffix}`;
+    const sessionSettings =
+      "SELECT pg_catalog.current_setting('search_path') AS search_path, pg_catalog.current_setting('lock_timeout') AS lock_timeout";
+    type SessionSettings = { search_path: string; lock_timeout: string };
+    const readSettings = async (c: pg.ClientBase): Promise<SessionSettings> =>
+      (await c.query<SessionSettings>(sessionSettings)).rows[0]!;
+
+    before(async () =>
+      asAdmin(async (admin) => {
+        await admin.query(`CREATE DATABASE ${database}`);
+        await admin.query(`ALTER DATABASE ${database} SET search_path = public, pg_catalog`);
+        await admin.query(`ALTER DATABASE ${database} SET lock_timeout = 0`);
+        for (const db of [database, "postgres"]) {
+          await admin.query(`ALTER ROLE ${srv.limitedAdmin.user} IN DATABASE ${db} SET search_path = public`);
+          await admin.query(`ALTER ROLE ${srv.limitedAdmin.user} IN DATABASE ${db} SET lock_timeout = '1h'`);
+        }
+      }),
+    );
+    after(async () =>
+      asAdmin(async (admin) => {
+        await admin.query(`ALTER ROLE ${srv.limitedAdmin.user} IN DATABASE postgres RESET ALL`);
+        await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      }),
+    );
+    const limited = (): InstanceConnectionSpec =>
+      spec({ username: srv.limitedAdmin.user, password: srv.limitedAdmin.password });
+
+    it("pin search_path to pg_catalog and a short lock_timeout, whatever ALTER DATABASE or ALTER ROLE ... SET say", async () => {
+      const expected = { search_path: "pg_catalog,pg_temp", lock_timeout: "3s" };
+      const pooled = await registry.withClient(instance, limited(), readSettings);
+      expect(pooled).to.deep.equal(expected);
+      const tenant = await registry.withTenantClient(instance, limited(), database, readSettings);
+      expect(tenant).to.deep.equal(expected);
+    });
+
+    it("keep the pinned settings on a pooled session after RESET ALL", async () => {
+      await registry.withClient(instance, limited(), async (c) => c.query("RESET ALL"));
+      const after = await registry.withClient(instance, limited(), readSettings);
+      expect(after).to.deep.equal({ search_path: "pg_catalog,pg_temp", lock_timeout: "3s" });
+    });
+
+    it("never resolve to an operator a tenant planted in public, even where pg_catalog has no exact match", async () => {
+      await asAdmin(async (admin) => {
+        await admin.query(`ALTER DATABASE ${database} RESET search_path`);
+      });
+      const tenantDb = await srv.connect({ database });
+      try {
+        await tenantDb.query(
+          "CREATE FUNCTION public.planted(oid, int4) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'planted operator ran'; END $$",
+        );
+        await tenantDb.query("CREATE OPERATOR public.= (LEFTARG = oid, RIGHTARG = int4, FUNCTION = public.planted)");
+        // What an unpinned session sees: the planted operator wins over pg_catalog's inexact one.
+        const unpinned = await tenantDb.query("SELECT 0::pg_catalog.oid = 0 AS equal").then(
+          () => "no error",
+          (err: Error) => err.message,
+        );
+        expect(unpinned).to.equal("planted operator ran");
+      } finally {
+        await tenantDb.end();
+      }
+      const pinned = await registry.withTenantClient(instance, limited(), database, async (c) => {
+        return (await c.query<{ equal: boolean }>("SELECT 0::pg_catalog.oid = 0 AS equal")).rows[0]!.equal;
+      });
+      expect(pinned).to.equal(true);
+    });
+  });
+
   describe("a server restart", () => {
     it("is survived: calls fail while the server is down and work again after, with no reset", async () => {
       const before = await registry.withClient(instance, spec(), backendPid);

@@ -29,6 +29,11 @@ export interface ConnectionSettings {
   readonly statementTimeoutMillis: number;
   /** How long an unused pooled connection stays open. */
   readonly idleTimeoutMillis: number;
+  /**
+   * Server-side `lock_timeout`: a statement that waits longer for a lock (one a tenant holds in
+   * its own database) fails fast instead of holding a connection for the whole statement timeout.
+   */
+  readonly lockTimeoutMillis: number;
 }
 
 /** Small pools and short timeouts: one slow server must not hold up the others. */
@@ -37,7 +42,16 @@ export const DEFAULT_CONNECTION_SETTINGS: ConnectionSettings = {
   connectionTimeoutMillis: 5_000,
   statementTimeoutMillis: 30_000,
   idleTimeoutMillis: 30_000,
+  lockTimeoutMillis: 3_000,
 };
+
+/**
+ * The `search_path` of every admin session: only pg_catalog, then the session's own temp
+ * schema (named, so that it comes last for tables too). Nothing a tenant creates in `public` or
+ * in a schema of its own can then shadow a function, operator, type or table an admin statement
+ * names, even where pg_catalog has no exact match for the argument types.
+ */
+export const ADMIN_SEARCH_PATH = "pg_catalog,pg_temp";
 
 /** The database pools connect to: the one every server has. */
 export const MAINTENANCE_DATABASE = "postgres";
@@ -82,6 +96,8 @@ export function pgClientConfig(
     database,
     ssl: pgSslOptions(spec.ssl, spec.hostname),
     application_name: "kompost",
+    // Startup options outrank ALTER DATABASE / ALTER ROLE ... SET, and a pooled session keeps them.
+    options: adminSessionOptions(settings),
     connectionTimeoutMillis: settings.connectionTimeoutMillis,
     statement_timeout: settings.statementTimeoutMillis,
     // Later than the server's own timeout so that its clearer message usually wins; this one catches a hung server.
@@ -89,6 +105,12 @@ export function pgClientConfig(
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
   };
+}
+
+/** The `-c` startup options of an admin session: the pinned search_path and the lock timeout. */
+export function adminSessionOptions(settings: Pick<ConnectionSettings, "lockTimeoutMillis">): string {
+  const lockTimeout = Math.max(1, Math.floor(settings.lockTimeoutMillis));
+  return `-c search_path=${ADMIN_SEARCH_PATH} -c lock_timeout=${lockTimeout}`;
 }
 
 /** A digest of everything that makes up a connection, password included, so a change is seen without keeping it. */

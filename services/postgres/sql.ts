@@ -57,6 +57,12 @@ export function sqlBoolean(value: boolean): string {
 
 // ---------------------------------------------------------------------------
 // Catalog reads: constants with `$n` parameters, everything qualified.
+// They run as the admin inside tenant databases, where the tenant may create
+// operators, functions and types. Besides the pinned search_path of admin
+// sessions (connections.ts), every literal and parameter is typed with a
+// pg_catalog type so each comparison has an exact pg_catalog operator: an
+// `oid = 0` (int4) or `oid = regclass` has none, and a tenant's exact
+// `public.=(oid, int4)` would otherwise win and run as the admin.
 // ---------------------------------------------------------------------------
 
 /** Catalog queries used by the SQL units; each takes only `$n` parameters. */
@@ -73,60 +79,65 @@ export const CATALOG = {
 
   /** $1 = database name: its ownership comment (a row only if it exists). */
   databaseByName:
-    "SELECT pg_catalog.shobj_description(d.oid, 'pg_database') AS comment FROM pg_catalog.pg_database d WHERE d.datname = $1",
+    "SELECT pg_catalog.shobj_description(d.oid, 'pg_database'::pg_catalog.name) AS comment FROM pg_catalog.pg_database d WHERE d.datname = $1::pg_catalog.name",
 
   /** $1 = role name: its ownership comment and attributes (a row only if it exists). */
   roleByName:
-    "SELECT pg_catalog.shobj_description(r.oid, 'pg_authid') AS comment, r.rolcanlogin AS login, r.rolsuper AS superuser, r.rolcreatedb AS createdb, r.rolcreaterole AS createrole, r.rolreplication AS replication, r.rolbypassrls AS bypassrls FROM pg_catalog.pg_roles r WHERE r.rolname = $1",
+    "SELECT pg_catalog.shobj_description(r.oid, 'pg_authid'::pg_catalog.name) AS comment, r.rolcanlogin AS login, r.rolsuper AS superuser, r.rolcreatedb AS createdb, r.rolcreaterole AS createrole, r.rolreplication AS replication, r.rolbypassrls AS bypassrls FROM pg_catalog.pg_roles r WHERE r.rolname = $1::pg_catalog.name",
 
   /** Whether the connected user may read `pg_authid` (only superusers may). */
-  canReadAuthid: "SELECT pg_catalog.has_table_privilege('pg_catalog.pg_authid', 'SELECT') AS allowed",
+  canReadAuthid:
+    "SELECT pg_catalog.has_table_privilege('pg_catalog.pg_authid'::pg_catalog.text, 'SELECT'::pg_catalog.text) AS allowed",
 
   /** $1 = role name: its stored password (a verifier) or null; superusers only. */
-  rolePassword: "SELECT a.rolpassword AS verifier FROM pg_catalog.pg_authid a WHERE a.rolname = $1",
+  rolePassword: "SELECT a.rolpassword AS verifier FROM pg_catalog.pg_authid a WHERE a.rolname = $1::pg_catalog.name",
 
   /** $1 = encoding name: whether the server knows it. */
-  encodingKnown: "SELECT pg_catalog.pg_char_to_encoding($1) >= 0 AS known",
+  encodingKnown: "SELECT pg_catalog.pg_char_to_encoding($1::pg_catalog.name) >= 0::pg_catalog.int4 AS known",
   /** $1 = encoding number: its name, or "" when the server has no such encoding. */
-  encodingName: "SELECT pg_catalog.pg_encoding_to_char($1::int) AS name",
+  encodingName: "SELECT pg_catalog.pg_encoding_to_char($1::pg_catalog.int4) AS name",
 
   /** $1 = database name: whether it exists and may serve as a template. */
-  templateByName: "SELECT d.datistemplate AS istemplate FROM pg_catalog.pg_database d WHERE d.datname = $1",
+  templateByName:
+    "SELECT d.datistemplate AS istemplate FROM pg_catalog.pg_database d WHERE d.datname = $1::pg_catalog.name",
 
   /**
    * $1 = database name: ends the other client sessions on it whose role we hold
    * (signalling anyone else's would be an error; DROP ... WITH (FORCE) then names them).
    */
   terminateSessions:
-    "SELECT pg_catalog.pg_terminate_backend(a.pid) AS terminated FROM pg_catalog.pg_stat_activity a WHERE a.datname = $1 AND a.pid <> pg_catalog.pg_backend_pid() AND a.backend_type = 'client backend' AND pg_catalog.pg_has_role(a.usesysid, 'USAGE')",
+    "SELECT pg_catalog.pg_terminate_backend(a.pid) AS terminated FROM pg_catalog.pg_stat_activity a WHERE a.datname = $1::pg_catalog.name AND a.pid <> pg_catalog.pg_backend_pid() AND a.backend_type = 'client backend'::pg_catalog.text AND pg_catalog.pg_has_role(a.usesysid, 'USAGE'::pg_catalog.text)",
 
   /** $1 = role name: databases (or "shared objects") in which something still depends on the role. */
   roleDependencies:
-    "SELECT DISTINCT COALESCE(d.datname, '(shared objects)') AS place FROM pg_catalog.pg_shdepend s LEFT JOIN pg_catalog.pg_database d ON d.oid = s.dbid WHERE s.refclassid = 'pg_catalog.pg_authid'::pg_catalog.regclass AND s.refobjid = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = $1) ORDER BY 1",
+    "SELECT DISTINCT COALESCE(d.datname::pg_catalog.text, '(shared objects)'::pg_catalog.text) AS place FROM pg_catalog.pg_shdepend s LEFT JOIN pg_catalog.pg_database d ON d.oid = s.dbid WHERE s.refclassid = 'pg_catalog.pg_authid'::pg_catalog.regclass::pg_catalog.oid AND s.refobjid = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = $1::pg_catalog.name) ORDER BY 1",
 
   /** $1 = member, $2 = role: whether $1 holds $2's privileges (to alter its default privileges, end its sessions). */
-  isMemberOf: "SELECT pg_catalog.pg_has_role($1, $2, 'USAGE') AS member",
+  isMemberOf:
+    "SELECT pg_catalog.pg_has_role($1::pg_catalog.name, $2::pg_catalog.name, 'USAGE'::pg_catalog.text) AS member",
 
   /** $1 = role, $2 = database, $3 = privilege: whether the role holds it on the database. */
-  hasDatabasePrivilege: "SELECT pg_catalog.has_database_privilege($1, $2, $3) AS granted",
+  hasDatabasePrivilege:
+    "SELECT pg_catalog.has_database_privilege($1::pg_catalog.name, $2::pg_catalog.text, $3::pg_catalog.text) AS granted",
 
   /** $1 = role, $2 = privilege: whether the role holds it on schema public. */
-  hasPublicSchemaPrivilege: "SELECT pg_catalog.has_schema_privilege($1, 'public', $2) AS granted",
+  hasPublicSchemaPrivilege:
+    "SELECT pg_catalog.has_schema_privilege($1::pg_catalog.name, 'public'::pg_catalog.text, $2::pg_catalog.text) AS granted",
 
   /** $1 = database name: PUBLIC's privileges on it (CONNECT, TEMPORARY, CREATE), default ACL included. */
   publicDatabasePrivileges:
-    "SELECT a.privilege_type AS privilege FROM pg_catalog.pg_database d, pg_catalog.aclexplode(COALESCE(d.datacl, pg_catalog.acldefault('d', d.datdba))) a WHERE d.datname = $1 AND a.grantee = 0",
+    "SELECT a.privilege_type AS privilege FROM pg_catalog.pg_database d, pg_catalog.aclexplode(COALESCE(d.datacl, pg_catalog.acldefault('d'::pg_catalog.\"char\", d.datdba))) a WHERE d.datname = $1::pg_catalog.name AND a.grantee = 0::pg_catalog.oid",
 
   /** $1 = role: tables, views and sequences in schema public it cannot SELECT. */
   publicRelationsNotReadable:
-    "SELECT c.relname AS name FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND NOT CASE WHEN c.relkind = 'S' THEN pg_catalog.has_sequence_privilege($1, c.oid, 'SELECT') ELSE pg_catalog.has_table_privilege($1, c.oid, 'SELECT') END ORDER BY 1",
+    "SELECT c.relname AS name FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'::pg_catalog.name AND c.relkind = ANY ('{r,p,v,m,f,S}'::pg_catalog.\"char\"[]) AND NOT CASE WHEN c.relkind = 'S'::pg_catalog.\"char\" THEN pg_catalog.has_sequence_privilege($1::pg_catalog.name, c.oid, 'SELECT'::pg_catalog.text) ELSE pg_catalog.has_table_privilege($1::pg_catalog.name, c.oid, 'SELECT'::pg_catalog.text) END ORDER BY 1",
 
   /**
    * $1 = creating role, $2 = grantee, $3 = object type ('r' tables, 'S' sequences,
    * 'n' schemas), $4 = privilege: whether the database-wide default ACL grants it.
    */
   hasDefaultPrivilege:
-    "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_default_acl d, pg_catalog.aclexplode(d.defaclacl) a WHERE d.defaclrole = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = $1) AND d.defaclnamespace = 0 AND d.defaclobjtype = $3 AND a.grantee = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = $2) AND a.privilege_type = $4) AS granted",
+    'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_default_acl d, pg_catalog.aclexplode(d.defaclacl) a WHERE d.defaclrole = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = $1::pg_catalog.name) AND d.defaclnamespace = 0::pg_catalog.oid AND d.defaclobjtype = $3::pg_catalog."char" AND a.grantee = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = $2::pg_catalog.name) AND a.privilege_type = $4::pg_catalog.text) AS granted',
 } as const;
 
 // ---------------------------------------------------------------------------
