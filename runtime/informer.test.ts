@@ -80,6 +80,32 @@ describe("Informer (against a real API server)", () => {
     expect(cms.store.get({ namespace, name: "watched" })).to.not.have.property("data");
   });
 
+  it("caches only what retain keeps, as retain shapes it, and reports an object that stops being kept as deleted", async () => {
+    await admin.create(configMapKind, {
+      metadata: { name: "listed-junk", namespace },
+      data: { big: "x".repeat(1000) },
+    });
+    await admin.create(configMapKind, { metadata: { name: "listed-kept", namespace, labels: { keep: "yes" } } });
+    const seen: string[] = [];
+    const cms = informer(admin, {
+      retain: (obj) =>
+        obj.metadata?.labels?.keep === "yes" ? { ...obj, metadata: { ...obj.metadata, managedFields: [] } } : undefined,
+    });
+    cms.addHandler({
+      onAdd: (cm) => seen.push(`add ${cm.metadata!.name}`),
+      onUpdate: (_old, cm) => seen.push(`update ${cm.metadata!.name}`),
+      onDelete: (cm) => seen.push(`delete ${cm.metadata!.name}`),
+    });
+    await cms.start();
+    await admin.create(configMapKind, { metadata: { name: "watched-junk", namespace }, data: { big: "y" } });
+    await admin.patch(configMapKind, { namespace, name: "watched-junk" }, { data: { big: "z" } });
+    await admin.delete(configMapKind, { namespace, name: "watched-junk" });
+    await admin.create(configMapKind, { metadata: { name: "watched-kept", namespace, labels: { keep: "yes" } } });
+    await admin.patch(configMapKind, { namespace, name: "listed-kept" }, { metadata: { labels: { keep: "no" } } });
+    await eventually(() => expect(seen).to.deep.equal(["add listed-kept", "add watched-kept", "delete listed-kept"]));
+    expect(cms.store.keys()).to.deep.equal([`${namespace}/watched-kept`]);
+    expect(cms.store.get({ namespace, name: "watched-kept" })?.metadata?.managedFields).to.deep.equal([]);
+  });
   it("restarts a watch whose connection went silent", async function () {
     this.timeout(60_000);
     const server = new URL(cp.server);

@@ -26,6 +26,12 @@ export interface InformerOptions extends Selectors, Projection {
   readonly idleMarginSeconds?: number;
   /** LIST page size; default 500. */
   readonly pageSize?: number;
+  /**
+   * What to cache of each listed or watched object: the object (or a slimmer copy) to keep,
+   * or undefined to drop it before it is stored, as if it did not exist. Handlers only ever
+   * see kept objects; one that stops being kept is reported as deleted. Default: keep all.
+   */
+  readonly retain?: (obj: KubernetesObject) => KubernetesObject | undefined;
 }
 
 /** A watch that ends normally sooner than this without any event counts as a failure, to avoid a hot loop. */
@@ -151,6 +157,7 @@ export class Informer<T extends KubernetesObject> {
 
   /** Lists every page and replaces the cache, telling handlers what changed; returns the list's resourceVersion. */
   private async relist(): Promise<string> {
+    // Only kept objects stay in memory, page by page: dropped ones never pile up while listing.
     const items: T[] = [];
     let page: string | undefined;
     let resourceVersion: string;
@@ -162,13 +169,15 @@ export class Informer<T extends KubernetesObject> {
         signal: this.abort.signal,
         ...(page ? { continue: page } : {}),
       });
-      items.push(...result.items);
+      for (const item of result.items) {
+        const kept = this.retained(item);
+        if (kept) items.push(kept);
+      }
       resourceVersion = result.resourceVersion;
       page = result.continue;
     } while (page);
     const seen = new Set<string>();
-    for (const item of items) {
-      const obj = this.stamp(item);
+    for (const obj of items) {
       const key = keyString(keyOf(obj));
       seen.add(key);
       const previous = this.objects.set(obj);
@@ -197,16 +206,25 @@ export class Informer<T extends KubernetesObject> {
     }
     const resourceVersion = event.object.metadata?.resourceVersion;
     if (event.type === "BOOKMARK") return resourceVersion;
-    const obj = this.stamp(event.object as T);
-    if (event.type === "DELETED") {
-      const previous = this.objects.delete(keyString(keyOf(obj)));
-      this.emit((h) => h.onDelete?.(obj.metadata ? obj : (previous ?? obj)));
+    const key = keyString(keyOf(event.object));
+    const obj = this.retained(event.object as T);
+    if (event.type === "DELETED" || !obj) {
+      // Also an object that is no longer kept: for the cache and the handlers, it is gone.
+      const previous = this.objects.delete(key);
+      const last = obj?.metadata ? obj : previous;
+      if (last) this.emit((h) => h.onDelete?.(last));
     } else {
       const previous = this.objects.set(obj);
       if (previous) this.emit((h) => h.onUpdate?.(previous, obj));
       else this.emit((h) => h.onAdd?.(obj));
     }
     return resourceVersion;
+  }
+
+  /** The stamped object as the cache keeps it (see `retain`); undefined when it is not kept. */
+  private retained(item: T): T | undefined {
+    const obj = this.stamp(item);
+    return this.options.retain ? (this.options.retain(obj) as T | undefined) : obj;
   }
 
   private emit(call: (handler: InformerHandler<T>) => void): void {

@@ -45,6 +45,11 @@ export interface WatchSource {
   readonly fieldSelector?: string;
   /** Watch and cache only each object's metadata (see Projection); its cache then holds nothing else. */
   readonly metadataOnly?: boolean;
+  /**
+   * What the cache keeps of each object: the object (or a slimmer copy), or undefined to drop it
+   * before it is stored; dropped objects trigger nothing (see InformerOptions.retain).
+   */
+  readonly retain?: (obj: KubernetesObject) => KubernetesObject | undefined;
 }
 
 /** Objects whose changes map to reconcile requests, e.g. a Secret to the instances that reference it. */
@@ -133,6 +138,12 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
     return informer.store as unknown as ReadonlyStore<O>;
   }
 
+  /** The keys ("namespace/name") of the objects of `kind` that this controller's caches hold now. */
+  cachedKeys(kind: ResourceKind): string[] {
+    const sameKind = [...this.informers.values()].filter((informer) => informer.kind === kind);
+    return [...new Set(sameKind.flatMap((informer) => informer.store.keys()))];
+  }
+
   /** Queues a key for reconcile (e.g. from a subclass's own trigger). */
   protected enqueue(key: ObjectKey): void {
     this.queue?.add(keyString(key));
@@ -203,6 +214,7 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
         labelSelector: source.labelSelector,
         fieldSelector: source.fieldSelector,
         metadataOnly: source.metadataOnly,
+        retain: source.retain,
         watchTimeoutSeconds: this.deps.watchTimeoutSeconds,
         backoffMaxMs: this.deps.watchBackoffMaxMs,
       });
@@ -308,10 +320,22 @@ function enqueueFor<O extends KubernetesObject>(
   return { onAdd: (obj) => add(obj), onUpdate: (oldObj, newObj) => add(oldObj, newObj), onDelete: (obj) => add(obj) };
 }
 
+/** One id per retain function, so that sources differing only in what they retain get informers of their own. */
+const retainIds = new WeakMap<NonNullable<WatchSource["retain"]>, number>();
+let lastRetainId = 0;
+
+function retainId(retain: WatchSource["retain"]): number {
+  if (!retain) return 0;
+  let id = retainIds.get(retain);
+  if (id === undefined) retainIds.set(retain, (id = ++lastRetainId));
+  return id;
+}
+
 function informerKey(source: WatchSource): string {
   const { group, version, plural } = source.kind;
   const projection = source.metadataOnly ? "metadata" : "object";
-  return JSON.stringify([group, version, plural, source.labelSelector ?? "", source.fieldSelector ?? "", projection]);
+  const selectors = [source.labelSelector ?? "", source.fieldSelector ?? ""];
+  return JSON.stringify([group, version, plural, ...selectors, projection, retainId(source.retain)]);
 }
 
 function groupOf(apiVersion: string): string {

@@ -4,14 +4,19 @@
  * generated, and the Secret is written back only when it differs from what it
  * should say. The role on the server is then made to match (see server.ts).
  */
-import type { V1Secret } from "@kubernetes/client-node";
-import type { PostgresDatabase } from "../../api/v1alpha1/index.js";
+import type { KubernetesObject, V1Secret } from "@kubernetes/client-node";
+import { PostgresDatabaseKind, type PostgresDatabase } from "../../api/v1alpha1/index.js";
 import type { KubeClient } from "../../runtime/kube-client.js";
-import { controllerReference } from "../../runtime/owner-references.js";
+import { controllerOf, controllerReference } from "../../runtime/owner-references.js";
+import { apiVersionOf } from "../../runtime/resource-kind.js";
 import type { RoleKind } from "../../services/postgres/naming.js";
 import { generatePassword, validateUserPassword } from "../../services/postgres/passwords.js";
 import { UserFixableError } from "../../services/postgres/errors.js";
-import { connectionSecretData, connectionSecretName } from "../../services/secrets/connection-details.js";
+import {
+  CONNECTION_SECRET_KEYS,
+  connectionSecretData,
+  connectionSecretName,
+} from "../../services/secrets/connection-details.js";
 import {
   labelValueFor,
   secretValue,
@@ -24,6 +29,30 @@ import type { UsableInstance } from "../postgres-instance/instance-directory.js"
 
 /** The label selector of the Secrets this controller writes (its owned watch). */
 export const SECRET_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY},${DATABASE_LABEL}`;
+
+/**
+ * What the Secret watch keeps of a Secret: only a connection Secret that a PostgresDatabase
+ * controls (its controller ownerReference names a PostgresDatabase, and its name is that
+ * resource's psql-<name>-app or -inspector), and of that only what a reconcile reads: name,
+ * namespace, uid, resourceVersion, labels, ownerReferences and the connection keys. Every
+ * other Secret is dropped before it is stored, so Secrets others create cost no memory,
+ * whatever their labels say.
+ */
+export function retainOwnedSecret(obj: KubernetesObject): V1Secret | undefined {
+  const owner = controllerOf(obj);
+  const name = obj.metadata?.name;
+  if (owner?.kind !== PostgresDatabaseKind.kind || owner.apiVersion !== apiVersionOf(PostgresDatabaseKind)) return;
+  if (name !== connectionSecretName(owner.name, "app") && name !== connectionSecretName(owner.name, "inspector"))
+    return;
+  const { namespace, uid, resourceVersion, labels, ownerReferences } = obj.metadata ?? {};
+  const data = (obj as V1Secret).data ?? {};
+  return {
+    apiVersion: obj.apiVersion,
+    kind: obj.kind,
+    metadata: { name, namespace, uid, resourceVersion, labels, ownerReferences },
+    data: Object.fromEntries(CONNECTION_SECRET_KEYS.filter((key) => key in data).map((key) => [key, data[key]!])),
+  };
+}
 
 /** What the credentials step decided for one role. */
 export interface Credentials {

@@ -24,7 +24,7 @@ import { ConnectionError, type ConnectionRegistry, type InstanceKey } from "../.
 import { readSecret } from "../../services/secrets/connection-secret.js";
 import { DatabaseCondition, DatabaseReason, FINALIZER, WAIT_REQUEUE_MS } from "../constants.js";
 import type { InstanceDirectory } from "../postgres-instance/instance-directory.js";
-import { SECRET_SELECTOR } from "./credentials.js";
+import { retainOwnedSecret, SECRET_SELECTOR } from "./credentials.js";
 import { cleanUp } from "./deletion.js";
 import { databasesUsing, resolveInstance, type InstanceSources, type Resolution } from "./instance.js";
 import { isAbandoned, markerOf, namesOf } from "./naming.js";
@@ -46,7 +46,7 @@ export interface DatabaseControllerOptions {
   readonly waitRequeueMs?: number;
 }
 
-const SECRETS: WatchSource = { kind: secretKind, labelSelector: SECRET_SELECTOR };
+const SECRETS: WatchSource = { kind: secretKind, labelSelector: SECRET_SELECTOR, retain: retainOwnedSecret };
 
 /** Reconciles PostgresDatabase resources into a database, two roles and two Secrets each. */
 export class PostgresDatabaseController extends Operator<PostgresDatabase> {
@@ -155,7 +155,7 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
     );
   }
 
-  /** The Secret from the watch cache; from the API server when the cache has none yet (e.g. just created, or not yet labelled). */
+  /** The Secret from the watch cache; from the API server when the cache has none (e.g. just created, not labelled, or not Kompost's). */
   private async readSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
     return this.cacheOf<V1Secret>(SECRETS).get({ namespace, name }) ?? readSecret(this.client, namespace, name);
   }

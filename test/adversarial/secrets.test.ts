@@ -108,3 +108,56 @@ describe("Secrets Kompost does not own (real API server and PostgreSQL)", functi
     });
   }
 });
+
+describe("Secrets others create, labelled like Kompost's or not (real API server and PostgreSQL)", function () {
+  this.timeout(300_000);
+  let env: DatabaseTestEnv;
+  let namespace: string;
+
+  before(async () => {
+    env = await DatabaseTestEnv.start();
+    namespace = await env.namespace("adv-junk");
+    await env.instance(namespace, "pg", "superuser");
+  });
+
+  after(async () => {
+    await env.deleteDatabases(namespace);
+    await env.stop();
+  });
+
+  it("keeps none of them in the operator's Secret cache, while a Secret it owns still triggers a repair", async () => {
+    await env.database(namespace, "owned", { instance: "pg" });
+    const db = await env.ready(namespace, "owned");
+    const forgedOwner = {
+      apiVersion: "kompost.chuge.li/v1alpha1",
+      kind: "PostgresDatabase",
+      name: "owned",
+      uid: db.metadata.uid!,
+      controller: true,
+    };
+    const junk: V1Secret[] = Array.from({ length: 240 }, (_, i) => ({
+      metadata: {
+        name: `junk-${i}`,
+        namespace,
+        // Most wear Kompost's labels, so that the label selector lets them through; some even claim the real owner.
+        ...(i % 4 !== 0 ? { labels: { ...KOMPOST_LABELS, [DATABASE_LABEL]: "owned" } } : {}),
+        ...(i % 3 === 0 ? { ownerReferences: [forgedOwner] } : {}),
+      },
+      stringData: { DB_PASS: i % 10 === 0 ? "x".repeat(256 * 1024) : `junk ${i}` },
+    }));
+    for (const secret of junk) await env.client.create<V1Secret>(secretKind, secret);
+
+    // The watch delivers events in order: once the deleted Secret is back, every junk event was seen.
+    const before = await env.secretData(namespace, "psql-owned-app");
+    await env.kubectl("delete", "secret", "-n", namespace, "psql-owned-app");
+    await eventually(
+      async () => expect((await env.secretData(namespace, "psql-owned-app")).DB_PASS).to.not.equal(before.DB_PASS),
+      60_000,
+      200,
+    );
+    await eventually(() => {
+      const cached = env.controller.cachedKeys(secretKind).filter((key) => key.startsWith(`${namespace}/`));
+      expect(cached.sort()).to.deep.equal([`${namespace}/psql-owned-app`, `${namespace}/psql-owned-inspector`]);
+    });
+  });
+});
