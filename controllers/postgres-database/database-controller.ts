@@ -10,6 +10,7 @@ import {
   type PostgresDatabase,
 } from "../../api/v1alpha1/index.js";
 import { errorMessage, type ReconcileResult } from "../../runtime/errors.js";
+import { faultPoint } from "../../runtime/fault-points.js";
 import { addFinalizer, hasFinalizer, removeFinalizer } from "../../runtime/finalizers.js";
 import {
   Operator,
@@ -92,8 +93,10 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
     if (isAbandoned(db)) {
       return hasFinalizer(db, FINALIZER) ? removeFinalizer(this.client, PostgresDatabaseKind, db, FINALIZER) : db;
     }
-    if (db.metadata.deletionTimestamp) return db;
-    return addFinalizer(this.client, PostgresDatabaseKind, db, FINALIZER);
+    if (db.metadata.deletionTimestamp || hasFinalizer(db, FINALIZER)) return db;
+    const added = await addFinalizer(this.client, PostgresDatabaseKind, db, FINALIZER);
+    await faultPoint("finalizer-added");
+    return added;
   }
 
   /** Drops everything on the server, then lets the resource go; or waits, saying why. */
@@ -103,6 +106,7 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
       await publishReport(this.statusWriter(ctx), db, report);
       return { requeueAfterMs: this.waitMs };
     }
+    await faultPoint("cleaned-up");
     await recordEvents(this.statusWriter(ctx), db, report.events);
     await removeFinalizer(this.client, PostgresDatabaseKind, db, FINALIZER);
     ctx.logger.info("Released PostgresDatabase", { database: namesOf(db).database });

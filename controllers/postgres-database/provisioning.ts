@@ -5,6 +5,7 @@
  * Event, and stops the steps that depend on it. Other errors propagate.
  */
 import type { PostgresDatabase } from "../../api/v1alpha1/index.js";
+import { faultPoint } from "../../runtime/fault-points.js";
 import type { KubeClient } from "../../runtime/kube-client.js";
 import type { RoleKind } from "../../services/postgres/naming.js";
 import { UserFixableError } from "../../services/postgres/errors.js";
@@ -72,12 +73,10 @@ async function roleStep(ctx: ProvisionContext, role: RoleKind): Promise<boolean>
     const target = { role, username, database: server.names.database };
     const credentials = await reconcileCredentials(client, readSecret, db, server.instance, target);
     noteCredentials(report, credentials);
-    noteRole(
-      report,
-      username,
-      credentials.secretName,
-      await server.ensureRoleWithPassword(username, credentials.password),
-    );
+    if (credentials.write !== "unchanged") await faultPoint("secret-written");
+    const outcome = await server.ensureRoleWithPassword(username, credentials.password);
+    if (outcome.role === "created") await faultPoint("role-created");
+    noteRole(report, username, credentials.secretName, outcome);
     return true;
   });
   if (done === undefined) return false;
@@ -89,6 +88,7 @@ async function grantsStep({ server, report }: ProvisionContext): Promise<void> {
   const roleTypes = [DatabaseCondition.AppUser, DatabaseCondition.InspectorUser];
   const missing = await userFixable(report, roleTypes, () => server.ensureGrants());
   if (missing === undefined || missing.length === 0) return;
+  await faultPoint("grants-applied");
   report.normal(
     DatabaseReason.GrantsRepaired,
     `Granted privileges in database "${server.names.database}" that were missing: ${missing.join("; ")}`,

@@ -4,13 +4,19 @@
  * On a resync where nothing drifted, every step only reads the catalog.
  */
 import pg from "pg";
+import { faultPoint } from "../../runtime/fault-points.js";
 import {
   type ConnectionRegistry,
   pgClientConfig,
   type InstanceConnectionSpec,
 } from "../../services/postgres/connections.js";
 import type { SqlNames } from "../../services/postgres/naming.js";
-import { dropDatabase, ensureDatabase, type DropDatabaseResult } from "../../services/postgres/objects/database.js";
+import {
+  dropDatabase,
+  dropPendingDatabase,
+  ensureDatabase,
+  type DropDatabaseResult,
+} from "../../services/postgres/objects/database.js";
 import type { EnsureDatabaseResult } from "../../services/postgres/objects/database.js";
 import { applyGrants, checkGrants } from "../../services/postgres/objects/grants.js";
 import {
@@ -88,8 +94,12 @@ export class TenantServer {
       const outcome = new Map<string, DropResult>();
       const { database, app, inspector } = this.names;
       outcome.set(database, await unlessForeign(() => dropDatabase(db, database, this.marker)));
+      if (outcome.get(database) === "dropped") await faultPoint("database-dropped");
+      // A creation that died before its database got its final name left it under the pending name.
+      if ((await dropPendingDatabase(db, this.marker)) === "dropped") outcome.set("unfinished database", "dropped");
       for (const role of [app, inspector]) {
         outcome.set(role, await unlessForeign(() => dropRole(db, role, this.marker)));
+        if (outcome.get(role) === "dropped") await faultPoint("role-dropped");
       }
       return outcome;
     });

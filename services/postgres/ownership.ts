@@ -3,6 +3,7 @@
  * a comment naming its PostgresDatabase, and nothing without our marker is ever
  * changed or dropped.
  */
+import { createHash } from "node:crypto";
 import { UserFixableError } from "./errors.js";
 
 /** The PostgresDatabase an object belongs to. */
@@ -87,19 +88,17 @@ function foreignMessage(kind: ObjectKind, objectName: string, owner: Marker | un
 }
 
 /**
- * Where a database is born before it gets its final name: `kompost_pending_` and the
- * resource's uid (hex, 48 bytes in all). CREATE DATABASE cannot share a transaction
- * with its marker, so Kompost creates the database under this name, closed to
- * connections, and only marks, locks down, opens and renames it in one transaction.
- * A database of this name is the half-made database of the resource with that uid.
+ * Where a database is born before it gets its final name: `kompost_pending_` and a
+ * hash of the resource's namespace/name (48 bytes in all). CREATE DATABASE cannot share
+ * a transaction with its marker, so Kompost creates the database under this name,
+ * closed to every connection, and marks, locks down, opens and renames it in one
+ * transaction. A database of this name is the half-made database of that resource:
+ * finished on the next reconcile, or dropped with the resource.
  */
 export const PENDING_DATABASE_PREFIX = "kompost_pending_";
 
-/** The pending name of the database of the resource with `uid` (see PENDING_DATABASE_PREFIX). */
-export function pendingDatabaseName(uid: string): string {
-  const hex = uid.toLowerCase().replaceAll("-", "");
-  if (!/^[0-9a-f]{1,32}$/.test(hex)) {
-    throw new Error(`while naming a pending database: "${uid}" is not a Kubernetes uid`);
-  }
-  return `${PENDING_DATABASE_PREFIX}${hex}`;
+/** The pending name of the database of the resource `owner` (see PENDING_DATABASE_PREFIX). */
+export function pendingDatabaseName(owner: Marker): string {
+  const marker = markerFor(owner.namespace, owner.name);
+  return `${PENDING_DATABASE_PREFIX}${createHash("sha256").update(marker).digest("hex").slice(0, 32)}`;
 }

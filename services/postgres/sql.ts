@@ -153,6 +153,8 @@ export interface CreateDatabaseOptions {
   readonly lcCtype?: string;
   readonly connectionLimit?: number;
   readonly isTemplate?: boolean;
+  /** False creates the database closed to every connection, the admin's included (see openDatabaseSql). */
+  readonly allowConnections?: boolean;
 }
 
 /** CREATE DATABASE with the given options; `serverVersion` decides whether LOCALE is known (PostgreSQL 13+). */
@@ -167,6 +169,9 @@ export function createDatabaseSql(name: string, options: CreateDatabaseOptions, 
   if (lcCtype !== undefined) clauses.push(`LC_CTYPE = ${quoteLiteral(lcCtype)}`);
   if (options.connectionLimit !== undefined) clauses.push(`CONNECTION LIMIT = ${sqlInteger(options.connectionLimit)}`);
   if (options.isTemplate !== undefined) clauses.push(`IS_TEMPLATE = ${sqlBoolean(options.isTemplate)}`);
+  if (options.allowConnections !== undefined) {
+    clauses.push(`ALLOW_CONNECTIONS = ${sqlBoolean(options.allowConnections)}`);
+  }
   const withClause = clauses.length > 0 ? ` WITH ${clauses.join(" ")}` : "";
   return `CREATE DATABASE ${quoteIdent(name)}${withClause}`;
 }
@@ -256,3 +261,18 @@ export type DatabasePrivilege = "CONNECT" | "TEMPORARY" | "CREATE";
 
 /** A privilege on a schema, as a fixed SQL keyword. */
 export type SchemaPrivilege = "USAGE" | "CREATE";
+
+// ---------------------------------------------------------------------------
+// Crash-safe creation: a database is born closed under a pending name, then
+// marked, locked down, opened and renamed in one transaction.
+// ---------------------------------------------------------------------------
+
+/** Lets connections into a database created with ALLOW_CONNECTIONS false (CONNECT privileges still apply). */
+export function openDatabaseSql(name: string): string {
+  return `ALTER DATABASE ${quoteIdent(name)} WITH ALLOW_CONNECTIONS true`;
+}
+
+/** Renames a database (nobody may be connected to it). */
+export function renameDatabaseSql(from: string, to: string): string {
+  return `ALTER DATABASE ${quoteIdent(from)} RENAME TO ${quoteIdent(to)}`;
+}

@@ -89,6 +89,8 @@ export interface StartOptions {
   readonly extraArgs?: readonly string[];
   /** The entrypoint as node's arguments; default the TypeScript sources through tsx. */
   readonly entrypoint?: readonly string[];
+  /** Extra environment variables, e.g. KOMPOST_FAULT_POINT for the fault-injection tests. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -114,7 +116,7 @@ export class OperatorProcess {
       args: [...deployment.args, ...(opts.extraArgs ?? []), `--kubeconfig=${deployment.kubeconfigPath}`],
       cwd: repoPath(),
       // Only what a container would have: no KUBECONFIG of the test run, no admin credentials.
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, POD_NAMESPACE: deployment.namespace },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, POD_NAMESPACE: deployment.namespace, ...opts.env },
     });
     return new OperatorProcess(opts.name ?? `pid ${spawned.child.pid}`, spawned);
   }

@@ -3,15 +3,18 @@
  * connected to the maintenance database as an admin, and none of them touches a
  * database that does not carry this resource's ownership marker.
  */
-import { whileDoing } from "../errors.js";
-import { type Inspection, type Marker, judge, markerFor, requireOurs } from "../ownership.js";
+import { faultPoint } from "../../../runtime/fault-points.js";
+import { UserFixableError, whileDoing } from "../errors.js";
+import { type Inspection, type Marker, judge, markerFor, pendingDatabaseName, requireOurs } from "../ownership.js";
 import { type DatabaseParams, explainParamsRefusal, validateParams } from "../params.js";
-import type { Queryable } from "../queryable.js";
+import { inTransaction, type Queryable } from "../queryable.js";
 import {
   CATALOG,
   commentOnDatabaseSql,
   createDatabaseSql,
   dropDatabaseSql,
+  openDatabaseSql,
+  renameDatabaseSql,
   revokePublicOnDatabaseSql,
 } from "../sql.js";
 
@@ -36,8 +39,14 @@ export async function inspectDatabase(db: Queryable, name: string, expected: Mar
 }
 
 /**
- * Creates the database with validated params, marks it as ours and takes PUBLIC's
- * CONNECT and TEMPORARY away. Fails with a user-fixable DuplicateObject if it exists.
+ * Creates the database with validated params so that a crash at any point leaves
+ * either nothing, or a pending database the next call finishes (see
+ * PENDING_DATABASE_PREFIX): CREATE DATABASE under the pending name, closed to every
+ * connection; then, in one transaction, the marker, PUBLIC's CONNECT and TEMPORARY
+ * taken away, connections allowed and the final name. Nobody but the admin can ever
+ * connect before the privileges are final. Fails with a user-fixable DuplicateObject
+ * if the final name is taken meanwhile (the pending database then stays for the next
+ * call, or is dropped with the resource).
  */
 export async function createDatabase(
   db: Queryable,
@@ -45,24 +54,54 @@ export async function createDatabase(
   params: DatabaseParams,
   owner: Marker,
 ): Promise<void> {
+  const pending = pendingDatabaseName(owner);
   const doing = `while creating database "${name}"`;
-  const version = await whileDoing(doing, () => serverVersion(db));
-  await whileDoing(doing, async () => {
-    try {
-      await db.query(createDatabaseSql(name, params, version));
-    } catch (err) {
-      throw explainParamsRefusal(err, params);
-    }
-  });
-  // CREATE DATABASE cannot run inside a transaction, so the marker follows it: if
-  // the operator dies in between, the database stays unmarked and is reported as
-  // foreign (the message says how to resolve it); it is never adopted silently.
-  await whileDoing(`while marking database "${name}" as managed by Kompost`, () =>
-    db.query(commentOnDatabaseSql(name, markerFor(owner.namespace, owner.name))),
-  );
-  await whileDoing(`while revoking PUBLIC's privileges on database "${name}"`, () =>
-    db.query(revokePublicOnDatabaseSql(name)),
-  );
+  // Built first: a name the server would refuse must fail before anything is created.
+  const rename = await whileDoing(doing, () => Promise.resolve(renameDatabaseSql(pending, name)));
+  if (!(await databaseExists(db, pending, doing))) {
+    const version = await whileDoing(doing, () => serverVersion(db));
+    await whileDoing(doing, async () => {
+      try {
+        await db.query(createDatabaseSql(pending, { ...params, allowConnections: false }, version));
+      } catch (err) {
+        throw explainParamsRefusal(err, params);
+      }
+    });
+    await faultPoint("database-created");
+  }
+  try {
+    await whileDoing(doing, () =>
+      inTransaction(db, async () => {
+        await db.query(commentOnDatabaseSql(pending, markerFor(owner.namespace, owner.name)));
+        await db.query(revokePublicOnDatabaseSql(pending));
+        await db.query(openDatabaseSql(pending));
+        await db.query(rename);
+      }),
+    );
+  } catch (err) {
+    // The final name was taken meanwhile: the unfinished database would only be in the way.
+    if (err instanceof UserFixableError && err.reason === "DuplicateObject") await dropPendingDatabase(db, owner);
+    throw err;
+  }
+  await faultPoint("database-finished");
+}
+
+/**
+ * Drops the pending database of `owner` left by a creation that never finished (see
+ * createDatabase); a no-op when there is none. Nobody can be connected to it.
+ */
+export async function dropPendingDatabase(db: Queryable, owner: Marker): Promise<DropDatabaseResult> {
+  const pending = pendingDatabaseName(owner);
+  const doing = `while dropping the unfinished database "${pending}"`;
+  if (!(await databaseExists(db, pending, doing))) return "missing";
+  await whileDoing(doing, () => db.query(dropDatabaseSql(pending, false)));
+  await faultPoint("database-dropped");
+  return "dropped";
+}
+
+async function databaseExists(db: Queryable, name: string, doing: string): Promise<boolean> {
+  const { rows } = await whileDoing(doing, () => db.query(CATALOG.databaseByName, [name]));
+  return rows.length > 0;
 }
 
 /**
