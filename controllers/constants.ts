@@ -69,6 +69,8 @@ export const InstanceReason = {
   InvalidAnnotation: "InvalidAnnotation",
   /** Ready False and a Warning Event while PostgresDatabases still use a deleted instance. */
   DeletionBlocked: "DeletionBlocked",
+  /** Connected False: the server asked for a clear-text or MD5 password, and Kompost only sends it by SCRAM or over verified TLS. */
+  InsecurePasswordAuth: "InsecurePasswordAuth",
   /** Warning Event, once per generation: TLS on without spec.ssl.verify, so the certificate is not checked. */
   UnverifiedTLS: "UnverifiedTLS",
 } as const;

@@ -39,6 +39,9 @@ export function connectionSpecOf(spec: PostgresInstanceSpec, password: string): 
     port: spec.port ?? DEFAULT_PORT,
     username: spec.username,
     password,
+    ...(spec.allowInsecurePasswordAuth !== undefined
+      ? { allowInsecurePasswordAuth: spec.allowInsecurePasswordAuth }
+      : {}),
     ...(ssl
       ? {
           ssl: {

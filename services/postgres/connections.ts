@@ -2,6 +2,8 @@ import { createHash } from "node:crypto";
 import pg from "pg";
 import type { Logger } from "../../runtime/logger.js";
 import { silentLogger } from "../../runtime/logger.js";
+import { allowsInsecurePasswordAuth, InsecurePasswordAuthError, PasswordGuardedClient } from "./password-guard.js";
+import type { GuardedClientConfig } from "./password-guard.js";
 import { pgSslOptions, TlsConfigError } from "./tls.js";
 import type { SslSpec } from "./tls.js";
 
@@ -12,6 +14,8 @@ export interface InstanceConnectionSpec {
   readonly username: string;
   readonly password: string;
   readonly ssl?: SslSpec;
+  /** spec.allowInsecurePasswordAuth: answer cleartext and MD5 password requests even without verified TLS. */
+  readonly allowInsecurePasswordAuth?: boolean;
 }
 
 /** Names one instance; a PostgresInstance and a PostgresClusterInstance of the same name are different keys. */
@@ -58,7 +62,13 @@ export const MAINTENANCE_DATABASE = "postgres";
 
 /** What went wrong while connecting, as a condition reason. */
 export type ConnectionFailureReason =
-  "InvalidTLSConfig" | "Unreachable" | "Timeout" | "TLSFailed" | "AuthenticationFailed" | "ConnectionFailed";
+  | "InvalidTLSConfig"
+  | "Unreachable"
+  | "Timeout"
+  | "TLSFailed"
+  | "AuthenticationFailed"
+  | "InsecurePasswordAuth"
+  | "ConnectionFailed";
 
 /** Connecting to an instance failed; the message names the instance and carries the server's or network's words. */
 export class ConnectionError extends Error {
@@ -82,13 +92,17 @@ export function instanceKeyString(key: InstanceKey): string {
     : `PostgresClusterInstance/${key.name}`;
 }
 
-/** The options of a `pg` client for one database of an instance; throws TlsConfigError for a bad `ssl`. */
+/**
+ * The options of a PasswordGuardedClient for one database of an instance, its password policy
+ * included; throws TlsConfigError for a bad `ssl`.
+ */
 export function pgClientConfig(
   spec: InstanceConnectionSpec,
   database: string,
   settings: ConnectionSettings = DEFAULT_CONNECTION_SETTINGS,
-): pg.ClientConfig {
+): GuardedClientConfig {
   return {
+    allowInsecurePasswordAuth: allowsInsecurePasswordAuth(spec),
     host: spec.hostname,
     port: spec.port,
     user: spec.username,
@@ -123,6 +137,7 @@ export function specFingerprint(spec: InstanceConnectionSpec): string {
     spec.ssl?.enabled ?? false,
     spec.ssl?.verify ?? null,
     spec.ssl?.ca ?? null,
+    spec.allowInsecurePasswordAuth ?? false,
   ]);
   return createHash("sha256").update(canonical).digest("hex");
 }
@@ -155,6 +170,7 @@ const POOL_BUSY_MESSAGE = "timeout exceeded when trying to connect";
 
 function describeFailure(err: unknown, where: string, settings: ConnectionSettings): Description {
   if (err instanceof TlsConfigError) return ["InvalidTLSConfig", err.message];
+  if (err instanceof InsecurePasswordAuthError) return ["InsecurePasswordAuth", `${where}: ${err.message}`];
   if (!(err instanceof Error)) return ["ConnectionFailed", `connecting to ${where} failed: ${String(err)}`];
   if (err instanceof pg.DatabaseError) {
     const reason = err.code?.startsWith("28") ? "AuthenticationFailed" : "ConnectionFailed";
@@ -257,7 +273,7 @@ export class ConnectionRegistry {
   ): Promise<T> {
     let client: pg.Client;
     try {
-      client = new pg.Client(pgClientConfig(spec, database, this.settings));
+      client = new PasswordGuardedClient(pgClientConfig(spec, database, this.settings));
     } catch (err) {
       throw this.failedToConnect(key, database, err, spec);
     }
@@ -304,7 +320,7 @@ export class ConnectionRegistry {
     const fingerprint = specFingerprint(spec);
     const current = this.entries.get(id);
     if (current?.fingerprint === fingerprint) return current.pool;
-    let config: pg.ClientConfig;
+    let config: GuardedClientConfig;
     try {
       config = pgClientConfig(spec, MAINTENANCE_DATABASE, this.settings);
     } catch (err) {
@@ -312,6 +328,7 @@ export class ConnectionRegistry {
     }
     const pool = new pg.Pool({
       ...config,
+      Client: PasswordGuardedClient,
       max: this.settings.maxConnections,
       idleTimeoutMillis: this.settings.idleTimeoutMillis,
     });

@@ -1,5 +1,6 @@
-import pg from "pg";
+import type pg from "pg";
 import { connectionError, DEFAULT_CONNECTION_SETTINGS, MAINTENANCE_DATABASE, pgClientConfig } from "./connections.js";
+import { PasswordGuardedClient } from "./password-guard.js";
 import type { ConnectionFailureReason, ConnectionSettings, InstanceConnectionSpec } from "./connections.js";
 
 /** Whether a fresh connection to an instance works, and if not, in the server's or network's own words. */
@@ -18,7 +19,7 @@ export async function probeInstance(
 ): Promise<ProbeResult> {
   let client: pg.Client;
   try {
-    client = new pg.Client(pgClientConfig(spec, MAINTENANCE_DATABASE, settings));
+    client = new PasswordGuardedClient(pgClientConfig(spec, MAINTENANCE_DATABASE, settings));
     // A socket error after the probe settled must not become an unhandled 'error' event.
     client.on("error", () => undefined);
     await client.connect();

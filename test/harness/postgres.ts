@@ -1,7 +1,8 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
+import { eventually } from "../support/eventually.js";
 import { onStop } from "./lifecycle.js";
 import { freePort } from "./ports.js";
 import { findPgBinaries } from "./postgres/binaries.js";
@@ -36,8 +37,10 @@ export interface PostgresServer {
   readLog(): Promise<string>;
   /** A connected pg.Client over TLS verified against caPem (servername tlsServerName); defaults: superuser, database "postgres". Caller ends it. */
   connect(opts?: { user?: string; password?: string; database?: string }): Promise<pg.Client>;
-  /** Stops the server (fast shutdown; data kept); start() brings it back on the same port. */
-  stop(): Promise<void>;
+  /** Puts pg_hba.conf lines before the harness's own (the first match wins) and reloads the configuration. */
+  prependHbaRules(lines: readonly string[]): Promise<void>;
+  /** Stops the server (data kept; `fast` by default, `immediate` quits like a crash); start() brings it back on the same port. */
+  stop(mode?: "fast" | "immediate"): Promise<void>;
   start(): Promise<void>;
 }
 
@@ -126,8 +129,36 @@ class TestPostgres implements PostgresServer {
     return client;
   }
 
-  async stop(): Promise<void> {
-    await this.cluster.stop();
+  async prependHbaRules(lines: readonly string[]): Promise<void> {
+    const hbaPath = path.join(this.cluster.dataDir, "pg_hba.conf");
+    await writeFile(hbaPath, [...lines, await readFile(hbaPath, "utf8")].join("\n"));
+    const loadTime = "SELECT pg_catalog.pg_conf_load_time()::text AS at";
+    const client = await this.connect();
+    try {
+      const before = (await client.query<{ at: string }>(loadTime)).rows[0]!.at;
+      await client.query("SELECT pg_catalog.pg_reload_conf()");
+      // The postmaster reloads on its own time; a new session shows the new load time once it has.
+      await eventually(async () => {
+        const probe = await this.connect();
+        try {
+          const at = (await probe.query<{ at: string }>(loadTime)).rows[0]!.at;
+          if (at === before) throw new Error("the server has not reloaded pg_hba.conf yet");
+        } finally {
+          await probe.end();
+        }
+      }, 10_000);
+      // pg_hba_file_rules re-reads the file: a line the server cannot parse shows up with its error.
+      const { rows } = await client.query<{ error: string }>(
+        "SELECT error FROM pg_catalog.pg_hba_file_rules WHERE error IS NOT NULL",
+      );
+      if (rows.length > 0) throw new Error(`pg_hba.conf: ${rows.map((row) => row.error).join("; ")}`);
+    } finally {
+      await client.end();
+    }
+  }
+
+  async stop(mode: "fast" | "immediate" = "fast"): Promise<void> {
+    await this.cluster.stop(mode);
   }
 
   async start(): Promise<void> {
