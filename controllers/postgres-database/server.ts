@@ -11,6 +11,7 @@ import {
   type InstanceConnectionSpec,
 } from "../../services/postgres/connections.js";
 import type { SqlNames } from "../../services/postgres/naming.js";
+import { PasswordGuardedClient } from "../../services/postgres/password-guard.js";
 import {
   dropDatabase,
   dropPendingDatabase,
@@ -29,6 +30,7 @@ import {
   type EnsureRoleResult,
   type LoginProbe,
 } from "../../services/postgres/objects/role.js";
+import type { DatabaseOpener } from "../../services/postgres/objects/role-release.js";
 import { ForeignObjectError, type Marker, requireOurs } from "../../services/postgres/ownership.js";
 import type { UsableInstance } from "../postgres-instance/instance-directory.js";
 
@@ -98,11 +100,17 @@ export class TenantServer {
       // A creation that died before its database got its final name left it under the pending name.
       if ((await dropPendingDatabase(db, this.marker)) === "dropped") outcome.set("unfinished database", "dropped");
       for (const role of [app, inspector]) {
-        outcome.set(role, await unlessForeign(() => dropRole(db, role, this.marker)));
+        const release = { ownDatabase: database, open: this.openDatabase() };
+        outcome.set(role, await unlessForeign(() => dropRole(db, role, this.marker, release)));
         if (outcome.get(role) === "dropped") await faultPoint("role-dropped");
       }
       return outcome;
     });
+  }
+
+  /** Opens admin clients on other databases of the instance (hardened like every tenant-database client). */
+  private openDatabase(): DatabaseOpener {
+    return (database, fn) => this.registry.withTenantClient(this.instance.key, this.instance.spec, database, fn);
   }
 
   private maintenance<T>(fn: (db: pg.ClientBase) => Promise<T>): Promise<T> {
@@ -116,7 +124,7 @@ export class TenantServer {
   private loginProbe(): LoginProbe {
     return async (user, password) => {
       const spec: InstanceConnectionSpec = { ...this.instance.spec, username: user, password };
-      const client = new pg.Client(pgClientConfig(spec, this.names.database));
+      const client = new PasswordGuardedClient(pgClientConfig(spec, this.names.database));
       client.on("error", () => undefined);
       try {
         await client.connect();

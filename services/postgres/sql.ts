@@ -263,6 +263,124 @@ export type DatabasePrivilege = "CONNECT" | "TEMPORARY" | "CREATE";
 export type SchemaPrivilege = "USAGE" | "CREATE";
 
 // ---------------------------------------------------------------------------
+// Deletion: what other databases hold for a role, templates, and the large-object
+// functions inspector may not call. Catalog reads as above, then statements.
+// ---------------------------------------------------------------------------
+
+/** Catalog reads of the deletion path and of the template and large-object rules; each takes only `$n` parameters. */
+export const RELEASE_CATALOG = {
+  /** $1 = role name: the databases where pg_shdepend records something for it; a null name means shared objects. */
+  roleDependencyDatabases:
+    "SELECT DISTINCT d.datname AS database FROM pg_catalog.pg_shdepend s LEFT JOIN pg_catalog.pg_database d ON d.oid OPERATOR(pg_catalog.=) s.dbid WHERE s.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_authid'::pg_catalog.regclass::pg_catalog.oid AND s.refobjid OPERATOR(pg_catalog.=) (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) $1::pg_catalog.name) ORDER BY 1",
+
+  /** $1 = role name, $2 = milliseconds: like terminateRoleSessions, waiting for each to exit (PostgreSQL 14+). */
+  terminateRoleSessionsWaiting:
+    "SELECT pg_catalog.pg_terminate_backend(a.pid, $2::pg_catalog.int8) AS terminated FROM pg_catalog.pg_stat_activity a WHERE a.usename OPERATOR(pg_catalog.=) $1::pg_catalog.name AND a.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid() AND pg_catalog.pg_has_role(a.usesysid, 'USAGE')",
+
+  /** $1 = role name: ends every session of the role on the server (the admin holds its privileges). */
+  terminateRoleSessions:
+    "SELECT pg_catalog.pg_terminate_backend(a.pid) AS terminated FROM pg_catalog.pg_stat_activity a WHERE a.usename OPERATOR(pg_catalog.=) $1::pg_catalog.name AND a.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid() AND pg_catalog.pg_has_role(a.usesysid, 'USAGE')",
+
+  /**
+   * $1 = role name: in the connected database, the privileges granted to the role by
+   * someone other than the object's owner (DROP OWNED revokes only the owner's grants),
+   * one row per object and grantor, with what a REVOKE needs to name the object.
+   */
+  grantsByOthers: `WITH target AS (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) $1::pg_catalog.name),
+  held(kind, schema, name, col, routine, lo, acl) AS (
+    SELECT CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'S'::pg_catalog.char THEN 'SEQUENCE' ELSE 'TABLE' END, n.nspname::pg_catalog.text, c.relname::pg_catalog.text, NULL::pg_catalog.text, NULL::pg_catalog.text, NULL::pg_catalog.oid, c.relacl
+      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace WHERE c.relacl IS NOT NULL
+    UNION ALL SELECT 'TABLE', n.nspname::pg_catalog.text, c.relname::pg_catalog.text, a.attname::pg_catalog.text, NULL, NULL, a.attacl
+      FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace WHERE a.attacl IS NOT NULL
+    UNION ALL SELECT 'SCHEMA', NULL, n.nspname::pg_catalog.text, NULL, NULL, NULL, n.nspacl FROM pg_catalog.pg_namespace n WHERE n.nspacl IS NOT NULL
+    UNION ALL SELECT 'ROUTINE', NULL, NULL, NULL, p.oid::pg_catalog.regprocedure::pg_catalog.text, NULL, p.proacl FROM pg_catalog.pg_proc p WHERE p.proacl IS NOT NULL
+    UNION ALL SELECT CASE WHEN t.typtype OPERATOR(pg_catalog.=) 'd'::pg_catalog.char THEN 'DOMAIN' ELSE 'TYPE' END, n.nspname::pg_catalog.text, t.typname::pg_catalog.text, NULL, NULL, NULL, t.typacl
+      FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) t.typnamespace WHERE t.typacl IS NOT NULL
+    UNION ALL SELECT 'LARGE OBJECT', NULL, NULL, NULL, NULL, l.oid, l.lomacl FROM pg_catalog.pg_largeobject_metadata l WHERE l.lomacl IS NOT NULL)
+  SELECT DISTINCT h.kind, h.schema, h.name, h.col AS "column", h.routine, h.lo::pg_catalog.int8 AS "largeObject", g.rolname AS grantor
+    FROM held h, pg_catalog.aclexplode(h.acl) e, target, pg_catalog.pg_roles g
+   WHERE e.grantee OPERATOR(pg_catalog.=) target.oid AND g.oid OPERATOR(pg_catalog.=) e.grantor AND e.grantor OPERATOR(pg_catalog.<>) target.oid`,
+
+  /** $1 = database name: whether it is a template (a row only if it exists) and its comment (our marker, if any). */
+  templateCandidate:
+    "SELECT d.datistemplate AS istemplate, pg_catalog.shobj_description(d.oid, 'pg_database') AS comment FROM pg_catalog.pg_database d WHERE d.datname OPERATOR(pg_catalog.=) $1::pg_catalog.name",
+
+  /** $1 = role: whether it may call a function that creates large objects (PUBLIC may, unless revoked in the database). */
+  mayCreateLargeObjects: `SELECT pg_catalog.bool_or(pg_catalog.has_function_privilege($1::pg_catalog.name, f.oid, 'EXECUTE')) AS allowed FROM pg_catalog.pg_proc f WHERE f.oid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.lo_create(pg_catalog.oid)'::pg_catalog.regprocedure, 'pg_catalog.lo_creat(pg_catalog.int4)'::pg_catalog.regprocedure, 'pg_catalog.lo_from_bytea(pg_catalog.oid, pg_catalog.bytea)'::pg_catalog.regprocedure]::pg_catalog.oid[])`,
+
+  /** Whether the connected user may change who executes the large-object functions (it owns them or holds the grant option). */
+  mayRevokeLargeObjectFunctions:
+    "SELECT pg_catalog.has_function_privilege('pg_catalog.lo_create(pg_catalog.oid)'::pg_catalog.regprocedure, 'EXECUTE WITH GRANT OPTION') AS allowed",
+} as const;
+
+/** An object a role holds privileges on, as `RELEASE_CATALOG.grantsByOthers` names it. */
+export type GrantTarget =
+  | {
+      readonly kind: "TABLE" | "SEQUENCE" | "TYPE" | "DOMAIN";
+      readonly schema: string;
+      readonly name: string;
+      readonly column?: string;
+    }
+  | { readonly kind: "SCHEMA"; readonly name: string }
+  | { readonly kind: "ROUTINE"; readonly routine: string }
+  | { readonly kind: "LARGE OBJECT"; readonly largeObject: number };
+
+/**
+ * REVOKE ALL on one object from `role`, CASCADE (the role's own grants go too). A
+ * routine is named by its `regprocedure` text, which the server quoted itself.
+ */
+export function revokeAllFromRoleSql(target: GrantTarget, role: string): string {
+  return `REVOKE ALL${grantTargetSql(target)} FROM ${quoteIdent(role)} CASCADE`;
+}
+
+function grantTargetSql(target: GrantTarget): string {
+  switch (target.kind) {
+    case "SCHEMA":
+      return ` ON SCHEMA ${quoteIdent(target.name)}`;
+    case "ROUTINE":
+      return ` ON ROUTINE ${target.routine}`;
+    case "LARGE OBJECT":
+      return ` ON LARGE OBJECT ${sqlInteger(target.largeObject)}`;
+    default: {
+      const column = target.column === undefined ? "" : ` (${quoteIdent(target.column)})`;
+      return `${column} ON ${target.kind} ${quoteIdent(target.schema)}.${quoteIdent(target.name)}`;
+    }
+  }
+}
+
+/** Drops what the role owns in the connected database and revokes what it was granted there and on shared objects. */
+export function dropOwnedSql(role: string): string {
+  return `DROP OWNED BY ${quoteIdent(role)}`;
+}
+
+/** Takes a role's LOGIN away, so that no new session of it starts while it is being dropped. */
+export function disableLoginSql(role: string): string {
+  return `ALTER ROLE ${quoteIdent(role)} NOLOGIN`;
+}
+
+/** Becomes `role` until the end of the transaction (to revoke what that role granted). */
+export function setLocalRoleSql(role: string): string {
+  return `SET LOCAL ROLE ${quoteIdent(role)}`;
+}
+
+/** Makes a template database an ordinary one again, so that it can be dropped. */
+export function untemplateDatabaseSql(name: string): string {
+  return `ALTER DATABASE ${quoteIdent(name)} IS_TEMPLATE false`;
+}
+
+/** The functions that create large objects: PUBLIC may call them by default, so inspector could write. */
+const LARGE_OBJECT_CREATORS =
+  "pg_catalog.lo_create(pg_catalog.oid), pg_catalog.lo_creat(pg_catalog.int4), pg_catalog.lo_from_bytea(pg_catalog.oid, pg_catalog.bytea)";
+
+/** Takes the large-object creating functions from PUBLIC and gives them to `app`, which keeps what it had. */
+export function largeObjectCreatorsSql(app: string): string[] {
+  return [
+    `REVOKE EXECUTE ON FUNCTION ${LARGE_OBJECT_CREATORS} FROM PUBLIC`,
+    `GRANT EXECUTE ON FUNCTION ${LARGE_OBJECT_CREATORS} TO ${quoteIdent(app)}`,
+  ];
+}
+
+// ---------------------------------------------------------------------------
 // Crash-safe creation: a database is born closed under a pending name, then
 // marked, locked down, opened and renamed in one transaction.
 // ---------------------------------------------------------------------------

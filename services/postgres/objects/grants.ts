@@ -15,11 +15,11 @@ import {
   defaultReadPrivilegesSql,
   grantOnDatabaseSql,
   grantOnPublicSchemaSql,
-  grantRoleSql,
   grantSelectOnPublicSql,
   revokePublicOnDatabaseSql,
 } from "../sql.js";
 import { inspectDatabase } from "./database.js";
+import { currentAdmin, holdRoles, holdsRole } from "./membership.js";
 import { inspectRole } from "./role.js";
 
 const APP_DATABASE_PRIVILEGES: readonly DatabasePrivilege[] = ["CONNECT", "TEMPORARY", "CREATE"];
@@ -43,12 +43,8 @@ export async function checkGrants(tenant: Queryable, names: SqlNames): Promise<r
     await requireTenantDatabase(tenant, names.database);
     const missing: string[] = [];
     const admin = await currentAdmin(tenant);
-    if (!admin.superuser) {
-      for (const role of [names.app, names.inspector]) {
-        if (!(await queryFlag(tenant, CATALOG.isMemberOf, [admin.name, role], "member"))) {
-          missing.push(`admin "${admin.name}" is not a member of "${role}"`);
-        }
-      }
+    for (const role of [names.app, names.inspector]) {
+      if (!(await holdsRole(tenant, admin, role))) missing.push(`admin "${admin.name}" is not a member of "${role}"`);
     }
     const publicPrivileges = await tenant.query<{ privilege: string }>(CATALOG.publicDatabasePrivileges, [
       names.database,
@@ -85,7 +81,7 @@ export async function applyGrants(tenant: Queryable, names: SqlNames, owner: Mar
   await whileDoing(doing, async () => {
     const admin = await currentAdmin(tenant);
     await inTransaction(tenant, async () => {
-      if (!admin.superuser) await joinTenantRoles(tenant, admin.name, names);
+      await holdRoles(tenant, admin, [names.app, names.inspector]);
       for (const statement of grantStatements(names)) await tenant.query(statement);
     });
   });
@@ -104,14 +100,6 @@ function grantStatements(names: SqlNames): string[] {
     ...grantSelectOnPublicSql(names.inspector),
     ...defaultReadPrivilegesSql(names.app, names.inspector),
   ];
-}
-
-async function joinTenantRoles(tenant: Queryable, admin: string, names: SqlNames): Promise<void> {
-  for (const role of [names.app, names.inspector]) {
-    if (!(await queryFlag(tenant, CATALOG.isMemberOf, [admin, role], "member"))) {
-      await tenant.query(grantRoleSql(role, admin));
-    }
-  }
 }
 
 async function requireOwnership(tenant: Queryable, names: SqlNames, owner: Marker, doing: string): Promise<void> {
@@ -149,11 +137,6 @@ async function collectSchemaPrivileges(
       missing.push(`"${role}" lacks ${privilege} on schema public`);
     }
   }
-}
-
-async function currentAdmin(tenant: Queryable): Promise<{ readonly name: string; readonly superuser: boolean }> {
-  const { rows } = await tenant.query<{ name: string; superuser: boolean }>(CATALOG.currentAdmin);
-  return rows[0]!;
 }
 
 async function requireTenantDatabase(tenant: Queryable, database: string): Promise<void> {

@@ -16,6 +16,7 @@ import {
   setRolePasswordSql,
   type TenantRoleAttribute,
 } from "../sql.js";
+import { type DatabaseOpener, releaseRole } from "./role-release.js";
 
 /** A lookup of a role; for one of ours, the attributes that drifted from LOGIN-and-nothing-more (empty if none). */
 export type RoleInspection =
@@ -149,16 +150,32 @@ export async function rolePasswordInSync(
   }
 }
 
+/** How `dropRole` clears what other databases hold for the role: see role-release.ts. */
+export interface RoleRelease {
+  /** The role's own tenant database, never cleared here: it is dropped as a whole, first. */
+  readonly ownDatabase: string;
+  /** Opens an admin client on another database of the same server. */
+  readonly open: DatabaseOpener;
+}
+
 /**
- * Drops one of our roles. A missing role is fine; a foreign one is refused; a role
- * that still owns or holds privileges on objects somewhere is refused with the
- * places named, rather than dropped halfway (drop the database first).
+ * Drops one of our roles. A missing role is fine; a foreign one is refused. With
+ * `release`, what other tenants' databases (and shared objects) hold for the role is
+ * removed first, so that nobody else can keep it alive. A role that still owns or
+ * holds privileges on objects somewhere (its own database included) is refused with
+ * the places named, rather than dropped halfway.
  */
-export async function dropRole(db: Queryable, name: string, owner: Marker): Promise<DropRoleResult> {
+export async function dropRole(
+  db: Queryable,
+  name: string,
+  owner: Marker,
+  release?: RoleRelease,
+): Promise<DropRoleResult> {
   const doing = `while dropping role "${name}"`;
   const found = await inspectRole(db, name, owner);
   requireOurs(found, "role", name, doing);
   if (found.state === "missing") return "missing";
+  if (release !== undefined) await releaseRole(db, name, release.ownDatabase, release.open);
   const { rows } = await whileDoing(doing, () => db.query<{ place: string }>(CATALOG.roleDependencies, [name]));
   if (rows.length > 0) {
     const places = rows.map((row) => row.place).join(", ");

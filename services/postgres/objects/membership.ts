@@ -1,0 +1,34 @@
+/**
+ * The admin's hold on tenant roles. A CREATEROLE admin becomes a member of each
+ * tenant role (admin ∈ tenant, never the other way round): altering the role's
+ * default privileges, ending its sessions and DROP OWNED BY it need the role's
+ * privileges. A superuser has them already.
+ */
+import type { Queryable } from "../queryable.js";
+import { CATALOG, grantRoleSql } from "../sql.js";
+
+/** The connected admin: its name and whether it is a superuser. */
+export interface Admin {
+  readonly name: string;
+  readonly superuser: boolean;
+}
+
+/** Reads who the connected admin is. */
+export async function currentAdmin(db: Queryable): Promise<Admin> {
+  const { rows } = await db.query<{ name: string; superuser: boolean }>(CATALOG.currentAdmin);
+  return rows[0]!;
+}
+
+/** Whether `admin` holds `role`'s privileges (always true for a superuser). */
+export async function holdsRole(db: Queryable, admin: Admin, role: string): Promise<boolean> {
+  if (admin.superuser) return true;
+  const { rows } = await db.query<{ member: boolean }>(CATALOG.isMemberOf, [admin.name, role]);
+  return rows[0]?.member === true;
+}
+
+/** Makes a non-superuser admin a member of each of `roles` it does not hold yet; a superuser needs nothing. */
+export async function holdRoles(db: Queryable, admin: Admin, roles: readonly string[]): Promise<void> {
+  for (const role of roles) {
+    if (!(await holdsRole(db, admin, role))) await db.query(grantRoleSql(role, admin.name));
+  }
+}
