@@ -102,7 +102,13 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
   /** Drops everything on the server, then lets the resource go; or waits, saying why. */
   private async finalize(db: PostgresDatabase, ctx: ReconcileContext): Promise<ReconcileResult> {
     const report = new Report();
-    if ((await cleanUp(db, this.sources(), this.options.registry, report)) === "waiting") {
+    const result = await cleanUp(db, this.sources(), this.options.registry, report).catch(async (err: unknown) => {
+      // Never silent: the status says why the deletion is stuck while it is retried.
+      report.fail(DatabaseCondition.Database, DatabaseReason.ReconcileFailed, errorMessage(err));
+      await publishReport(this.statusWriter(ctx), db, report);
+      throw err;
+    });
+    if (result === "waiting") {
       await publishReport(this.statusWriter(ctx), db, report);
       return { requeueAfterMs: this.waitMs };
     }

@@ -5,9 +5,11 @@
  * Event, and stops the steps that depend on it. Other errors propagate.
  */
 import type { PostgresDatabase } from "../../api/v1alpha1/index.js";
+import { errorMessage } from "../../runtime/errors.js";
 import { faultPoint } from "../../runtime/fault-points.js";
 import type { KubeClient } from "../../runtime/kube-client.js";
 import type { RoleKind } from "../../services/postgres/naming.js";
+import { ConnectionError } from "../../services/postgres/connections.js";
 import { UserFixableError } from "../../services/postgres/errors.js";
 import {
   ForeignSecretError,
@@ -120,7 +122,12 @@ function noteRole(report: Report, username: string, secretName: string, outcome:
   }
 }
 
-/** Runs `fn`; a failure the user can fix sets `types` False with its reason and message (once as an Event) and yields undefined. */
+/**
+ * Runs `fn`; a failure the user can fix sets `types` False with its reason and message (once as
+ * an Event) and yields undefined. Any other failure but a lost connection (which the flow reports
+ * as Connection False) sets `types` False with ReconcileFailed and its message, and propagates: the
+ * flow records it as an Event and the reconcile is retried, so Ready never stays True meanwhile.
+ */
 async function userFixable<T>(report: Report, types: readonly string[], fn: () => Promise<T>): Promise<T | undefined> {
   try {
     return await fn();
@@ -133,7 +140,12 @@ async function userFixable<T>(report: Report, types: readonly string[], fn: () =
           : err instanceof SecretConflictError
             ? DatabaseReason.SecretConflict
             : undefined;
-    if (reason === undefined) throw err;
+    if (reason === undefined) {
+      if (!(err instanceof ConnectionError)) {
+        for (const type of types) report.condition(type, "False", DatabaseReason.ReconcileFailed, errorMessage(err));
+      }
+      throw err;
+    }
     const message = (err as Error).message;
     for (const type of types) report.condition(type, "False", reason, message);
     report.warning(reason, message);

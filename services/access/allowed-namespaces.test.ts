@@ -1,6 +1,12 @@
 import { expect } from "chai";
 import type { AccessDecision, AccessQuestion } from "./allowed-namespaces.js";
-import { ALLOWED_NAMESPACES_ANNOTATION, mayUseInstance, parseAllowedNamespaces } from "./allowed-namespaces.js";
+import {
+  ALLOWED_NAMESPACES_ANNOTATION,
+  MAX_ANNOTATION_LENGTH,
+  MAX_PATTERN_LENGTH,
+  mayUseInstance,
+  parseAllowedNamespaces,
+} from "./allowed-namespaces.js";
 
 function patternsOf(annotation: string): string[] {
   const parsed = parseAllowedNamespaces(annotation);
@@ -39,7 +45,7 @@ describe("allowed-namespaces annotation", () => {
       const { message } = parsed as { message: string };
       expect(message).to.include(ALLOWED_NAMESPACES_ANNOTATION);
       expect(message).to.include('"team-(b" is not a valid regular expression');
-      expect(message).to.include("Unterminated group");
+      expect(message).to.include("missing closing )");
       expect(message).not.to.include('"team-a"');
     });
 
@@ -53,6 +59,66 @@ describe("allowed-namespaces annotation", () => {
     it("rejects an expression that would break out of the anchors", () => {
       // Wrapped blindly, "x)|(.*" would become ^(?:x)|(.*)$ and match every namespace.
       expect(parseAllowedNamespaces("x)|(.*").ok).to.equal(false);
+    });
+
+    it("refuses backreferences and lookaround, which RE2 cannot run in linear time, and says why", () => {
+      for (const expression of ["(a)\\1", "(?=team)team-a", "(?!prod).*", "(?<=a)b"]) {
+        const parsed = parseAllowedNamespaces(`ok, ${expression}`);
+        expect(parsed.ok, expression).to.equal(false);
+        const { message } = parsed as { message: string };
+        expect(message).to.include(`"${expression}" is not a valid regular expression`);
+        expect(message).to.include("RE2 syntax");
+      }
+    });
+
+    it("refuses an expression longer than the limit, and an annotation longer than its limit", () => {
+      const long = "a".repeat(MAX_PATTERN_LENGTH + 1);
+      expect(parseAllowedNamespaces("a".repeat(MAX_PATTERN_LENGTH)).ok).to.equal(true);
+      const parsed = parseAllowedNamespaces(`ok ${long}`);
+      expect((parsed as { message: string }).message).to.include(`longer than ${MAX_PATTERN_LENGTH} characters`);
+      const huge = Array.from({ length: MAX_ANNOTATION_LENGTH / 2 + 1 }, () => "a").join(",");
+      const tooLong = parseAllowedNamespaces(huge);
+      expect(tooLong.ok).to.equal(false);
+      expect((tooLong as { message: string }).message).to.include(`longer than ${MAX_ANNOTATION_LENGTH} characters`);
+    });
+
+    it("refuses an expression whose compiled program would be too large", () => {
+      expect(parseAllowedNamespaces("(a{0,1000}){0,1000}").ok).to.equal(false);
+    });
+  });
+
+  describe("matching in linear time", () => {
+    it("answers a catastrophic-backtracking pattern against a 63-character namespace at once", () => {
+      const namespace = "a".repeat(63);
+      const started = performance.now();
+      for (const annotation of ["(.|.)*!", "(a+)+$x", "(a|aa)*b", "((a*)*)*!"]) {
+        const decision = mayUseInstance({
+          instanceKind: "PostgresClusterInstance",
+          annotation,
+          namespace,
+          clusterInstanceDefault: "all",
+        });
+        expect(decision.allowed, annotation).to.equal(false);
+      }
+      // Backtracking takes 2^63 steps here; RE2 semantics take a few thousand.
+      expect(performance.now() - started).to.be.below(1000);
+    });
+
+    it("keeps JavaScript's meaning for the usual namespace patterns", () => {
+      const ask = (namespace: string, annotation: string): boolean =>
+        mayUseInstance({
+          instanceKind: "PostgresClusterInstance",
+          annotation,
+          namespace,
+          clusterInstanceDefault: "all",
+        }).allowed;
+      expect(ask("team-42", "team-\\d+")).to.equal(true);
+      expect(ask("team-x", "team-\\d+")).to.equal(false);
+      expect(ask("TEAM-A", "(?i)team-a")).to.equal(true);
+      expect(ask("staging-eu", "(prod|staging)-(eu|us)")).to.equal(true);
+      // A comma separates expressions, so a counted repetition takes one number.
+      expect(ask("dev-123", "[a-z]+-[0-9]{3}")).to.equal(true);
+      expect(ask("dev-1234", "[a-z]+-[0-9]{3}")).to.equal(false);
     });
   });
 
