@@ -88,8 +88,18 @@ describe("validateParams", () => {
     }
   });
 
-  it("refuses locale together with lc_collate or lc_ctype", async () => {
-    expect(await refusal({ locale: "C", lc_ctype: "C" })).to.match(/params\.locale cannot be combined/);
+  it("passes locale together with lc_collate and lc_ctype on, as the original did, for the server to judge", async () => {
+    const original = { template: "template0", encoding: "SQL_ASCII", locale: "C", lc_collate: "C", lc_ctype: "C" };
+    expect(await validateParams(db, { ...original, connection_limit: 50, is_template: true })).to.include({
+      locale: "C",
+      lcCollate: "C",
+      lcCtype: "C",
+      encoding: "SQL_ASCII",
+    });
+    expect(await validateParams(db, { locale: "C", lc_ctype: "C.UTF-8" })).to.include({
+      locale: "C",
+      lcCtype: "C.UTF-8",
+    });
   });
 
   it("refuses a connection limit that is not an integer from -1 up", async () => {

@@ -45,16 +45,17 @@ export async function validateParams(
     connectionLimit: checkConnectionLimit(params.connection_limit),
     isTemplate: checkBoolean("is_template", params.is_template),
   };
-  if (result.locale !== undefined && (result.lcCollate !== undefined || result.lcCtype !== undefined)) {
-    throw invalid(
-      "params.locale cannot be combined with params.lc_collate or params.lc_ctype; set either locale or both of those",
-    );
-  }
+  // locale together with lc_collate/lc_ctype is the server's to judge, as in the original: PostgreSQL 15+ takes
+  // all three (lc_collate and lc_ctype win over locale), older servers refuse it (see explainParamsRefusal).
   return result;
 }
 
-/** SQLSTATEs of CREATE DATABASE refusing its options: invalid_parameter_value, and wrong_object_type (a bad locale name). */
-const PARAMS_REFUSED = new Set(["22023", "42809"]);
+/**
+ * SQLSTATEs of CREATE DATABASE refusing its options: invalid_parameter_value, wrong_object_type
+ * (a bad locale name), and syntax_error ("conflicting or redundant options", from servers before
+ * PostgreSQL 15 given locale with lc_collate or lc_ctype).
+ */
+const PARAMS_REFUSED = new Set(["22023", "42809", "42601"]);
 
 /**
  * Turns the server's refusal of CREATE DATABASE options (unknown locale, encoding
@@ -64,6 +65,12 @@ const PARAMS_REFUSED = new Set(["22023", "42809"]);
 export function explainParamsRefusal(err: unknown, params: DatabaseParams): unknown {
   if (!(err instanceof pg.DatabaseError) || !PARAMS_REFUSED.has(err.code ?? "")) return err;
   const named = describeParams(params);
+  if (/conflicting or redundant options/i.test(err.message)) {
+    return invalid(
+      `this server does not take params.locale together with params.lc_collate or params.lc_ctype (${err.detail ?? err.message}); set either locale or both of those`,
+    );
+  }
+  if (err.code === "42601") return err;
   if (/locale name/i.test(err.message)) {
     const bad = localeParams(params).find(([, value]) => err.message.includes(`"${value}"`));
     const which = bad === undefined ? "a locale param" : `params.${bad[0]} "${bad[1]}"`;

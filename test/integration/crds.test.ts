@@ -1,12 +1,14 @@
 import { expect } from "chai";
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { controlPlane, type ControlPlane } from "../harness/control-plane.js";
 
-const seedReadme = new URL("../../../shared/seed/kompost-readme.md", import.meta.url);
+/** The original Kompost's manifests, kept as fixtures of this repository (each file says where it comes from). */
+const ORIGINAL_FIXTURES = new URL("../fixtures/original/", import.meta.url);
 
-/** The YAML blocks of a Markdown document. */
-function yamlBlocks(markdown: string): string[] {
-  return [...markdown.matchAll(/```yaml\n([\s\S]*?)```/g)].map((match) => match[1]!);
+/** Every manifest of the original Kompost kept in test/fixtures/original, by file name. */
+async function originalManifests(): Promise<[file: string, yaml: string][]> {
+  const files = (await readdir(ORIGINAL_FIXTURES)).filter((file) => file.endsWith(".yaml")).sort();
+  return Promise.all(files.map(async (file) => [file, await readFile(new URL(file, ORIGINAL_FIXTURES), "utf8")]));
 }
 
 const instance = (spec: string, name = "cel-instance") => `
@@ -22,6 +24,12 @@ kind: PostgresDatabase
 metadata: { name: ${name}, namespace: crd-tests }
 spec:
 ${spec}`;
+
+/** The part of a CRD's openAPIV3Schema the status test reads. */
+interface SchemaNode {
+  readonly properties?: Record<string, SchemaNode>;
+  readonly items?: SchemaNode;
+}
 
 describe("the Kompost CRDs on a real API server", function () {
   let cp: ControlPlane;
@@ -52,13 +60,66 @@ describe("the Kompost CRDs on a real API server", function () {
     expect(byCategory.code, byCategory.stderr).to.equal(0);
   });
 
-  it("accepts every manifest of the original Kompost README unchanged", async () => {
-    const blocks = yamlBlocks(await readFile(seedReadme, "utf8"));
-    expect(blocks.length).to.be.greaterThan(2);
-    for (const block of blocks) {
-      const result = await cp.kubectl(["apply", "--dry-run=server", "-f", "-"], { input: block });
-      expect(result.code, `${result.stderr}\n${block}`).to.equal(0);
+  it("accepts every manifest of the original Kompost's README and tests unchanged", async () => {
+    const manifests = await originalManifests();
+    expect(manifests.map(([file]) => file)).to.include.members([
+      "readme-postgres-instance.yaml",
+      "readme-postgres-instance-secret-ref.yaml",
+      "readme-postgres-database.yaml",
+      "test-postgres-database-params.yaml",
+    ]);
+    for (const [file, yaml] of manifests) {
+      const result = await cp.kubectl(["apply", "--dry-run=server", "-f", "-"], { input: yaml });
+      expect(result.code, `${file}: ${result.stderr}`).to.equal(0);
     }
+  });
+
+  describe("manifest shapes the original documented or tested", () => {
+    it("takes params.encoding as a name or a number, as the original's int-or-string did", async () => {
+      await expectAccepted(database("  instanceRef: { name: a }\n  params: { encoding: SQL_ASCII }", "encoding-name"));
+      await expectAccepted(database("  instanceRef: { name: a }\n  params: { encoding: 6 }", "encoding-number"));
+    });
+
+    it("takes locale together with lc_collate and lc_ctype, as the original's own test did", () =>
+      expectAccepted(
+        database("  instanceRef: { name: a }\n  params: { locale: C, lc_collate: C, lc_ctype: C }", "locale-and-lc"),
+      ));
+
+    it("refuses an integer locale, as the original's CRD (type string) did", () =>
+      expectRejected(
+        database("  instanceRef: { name: a }\n  params: { locale: 5 }", "locale-number"),
+        "spec.params.locale: Invalid value",
+      ));
+
+    it("takes instanceRef.namespace, documented by the original's README", () =>
+      expectAccepted(database("  instanceRef: { name: a, namespace: team-orders }", "ref-namespace")));
+
+    it("takes the original's spec.extensions list", () =>
+      expectAccepted(database("  instanceRef: { name: a }\n  extensions: [pgcrypto, uuid-ossp]", "extensions")));
+
+    it("keeps the original's status field names: sql_db_name, users, observedGeneration, conditions", async () => {
+      const crd = await cp.kubectl(["get", "crd", "postgresdatabases.kompost.chuge.li", "-o", "json"]);
+      expect(crd.code, crd.stderr).to.equal(0);
+      const status = (
+        JSON.parse(crd.stdout) as {
+          spec: { versions: { schema: { openAPIV3Schema: { properties: { status: SchemaNode } } } }[] };
+        }
+      ).spec.versions[0]!.schema.openAPIV3Schema.properties.status;
+      expect(Object.keys(status.properties!)).to.include.members([
+        "sql_db_name",
+        "users",
+        "observedGeneration",
+        "conditions",
+      ]);
+      expect(Object.keys(status.properties!.users!.items!.properties!)).to.include.members(["username", "secret"]);
+      expect(Object.keys(status.properties!.conditions!.items!.properties!)).to.include.members([
+        "type",
+        "status",
+        "message",
+        "lastHeartbeatTime",
+        "lastTransitionTime",
+      ]);
+    });
   });
 
   it("accepts config/samples, and applying them twice changes nothing", async () => {
