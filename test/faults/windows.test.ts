@@ -129,6 +129,21 @@ describe("the operator SIGKILLed inside each window that creates or drops someth
     });
   }
 
+  it("drops the unfinished database of a resource deleted while its operator was dead after CREATE DATABASE", async () => {
+    const before = await snapshotServer(srv);
+    const window: Window = { point: "database-created", admin: "limitedAdmin" };
+    const name = "create-then-delete";
+    const armed = await startOperator(window.point);
+    await apply([databaseManifest(name, window)]);
+    await diedAt(armed, window.point);
+    await kubectl(cp, ["delete", "pgdb", name, "-n", NAMESPACE, "--wait=false"]);
+
+    await startOperator();
+    await assertInvariant({ cp, srv, namespaces: [NAMESPACE], before });
+    const left = await kubectl(cp, ["get", "pgdb", "-n", NAMESPACE, "--ignore-not-found", "-o", "name"]);
+    expect(left).to.not.include(`/${name}\n`);
+  });
+
   for (const window of windows(DELETION_POINTS)) {
     it(`finishes deleting a database whose operator died at "${window.point}" (${window.admin})`, async () => {
       const before = await snapshotServer(srv);
