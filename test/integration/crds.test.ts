@@ -211,9 +211,13 @@ describe("the Kompost CRDs on a real API server", function () {
       );
     });
 
-    it("still allows a change of the instance reference", async () => {
+    it("rejects a change of the instance reference (more cases in test/adversarial/references.test.ts)", async () => {
       await expectAccepted(database("  instanceRef: { name: a }", "ref-change"));
-      await expectAccepted(database("  clusterInstanceRef: { name: b }", "ref-change"));
+      await expectAccepted(database("  instanceRef: { name: a }", "ref-change"));
+      await expectRejected(
+        database("  clusterInstanceRef: { name: b }", "ref-change"),
+        "instanceRef (name and namespace) cannot be changed",
+      );
     });
   });
 });

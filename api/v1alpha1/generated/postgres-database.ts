@@ -29,7 +29,7 @@ export interface PostgresDatabaseSpec {
   extensions?: string[];
 }
 /**
- * A PostgresInstance to create the database on.
+ * A PostgresInstance to create the database on. Cannot change.
  */
 export interface InstanceRef {
   /**
@@ -42,7 +42,7 @@ export interface InstanceRef {
   namespace?: string;
 }
 /**
- * A PostgresClusterInstance to create the database on.
+ * A PostgresClusterInstance to create the database on. Cannot change.
  */
 export interface ClusterInstanceRef {
   /**

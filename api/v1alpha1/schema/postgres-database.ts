@@ -7,6 +7,10 @@ const k8sName = { type: "string", minLength: 1, maxLength: 253 };
 const strategyOf = (obj: string) =>
   `(has(${obj}.databaseNamingStrategy) ? ${obj}.databaseNamingStrategy : 'prefix_namespace')`;
 
+/** A CEL transition rule: the optional field `field` of spec is neither added, removed nor changed. */
+const unchanged = (field: string) =>
+  `has(self.${field}) == has(oldSelf.${field}) && (!has(self.${field}) || self.${field} == oldSelf.${field})`;
+
 /** A database, with an app and an inspector role and a Secret for each, on a PostgresInstance or PostgresClusterInstance. */
 export const postgresDatabase: CrdSource = {
   group: GROUP,
@@ -38,7 +42,7 @@ export const postgresDatabase: CrdSource = {
       instanceRef: {
         type: "object",
         title: "InstanceRef",
-        description: "A PostgresInstance to create the database on.",
+        description: "A PostgresInstance to create the database on. Cannot change.",
         required: ["name"],
         properties: {
           name: { ...k8sName, description: "Name of the PostgresInstance." },
@@ -54,7 +58,7 @@ export const postgresDatabase: CrdSource = {
       clusterInstanceRef: {
         type: "object",
         title: "ClusterInstanceRef",
-        description: "A PostgresClusterInstance to create the database on.",
+        description: "A PostgresClusterInstance to create the database on. Cannot change.",
         required: ["name"],
         properties: { name: { ...k8sName, description: "Name of the PostgresClusterInstance." } },
       },
@@ -111,12 +115,22 @@ export const postgresDatabase: CrdSource = {
         message: "exactly one of instanceRef or clusterInstanceRef must be set",
       },
       {
-        rule: "has(self.params) == has(oldSelf.params) && (!has(self.params) || self.params == oldSelf.params)",
+        rule: unchanged("params"),
         message: "params cannot be changed once set: they only apply when the database is created",
       },
       {
         rule: `${strategyOf("self")} == ${strategyOf("oldSelf")}`,
         message: "databaseNamingStrategy cannot be changed: it decides the name of the existing database",
+      },
+      {
+        rule: unchanged("instanceRef"),
+        message:
+          "instanceRef (name and namespace) cannot be changed: the database and its roles stay on the instance that created them; delete this resource and create a new one to move",
+      },
+      {
+        rule: unchanged("clusterInstanceRef"),
+        message:
+          "clusterInstanceRef cannot be changed: the database and its roles stay on the instance that created them; delete this resource and create a new one to move",
       },
     ],
   },
