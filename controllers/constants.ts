@@ -136,6 +136,8 @@ export const DatabaseReason = {
   Ready: "Ready",
   /** Warning Event for an error retrying may fix. */
   ReconcileFailed: "ReconcileFailed",
+  /** A condition False and a Warning Event: a statement gave up waiting for a lock a session in the database holds; retried with backoff. */
+  LockTimeout: "LockTimeout",
   /** Deletion waits for the instance or the server. */
   DeletionWaiting: "DeletionWaiting",
   /** Normal Event: the database and roles were dropped. */

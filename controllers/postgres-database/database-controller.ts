@@ -22,6 +22,7 @@ import {
 import { secretKind } from "../../runtime/resource-kind.js";
 import type { ClusterInstanceDefault } from "../../services/access/allowed-namespaces.js";
 import { ConnectionError, type ConnectionRegistry, type InstanceKey } from "../../services/postgres/connections.js";
+import { isLockTimeout } from "../../services/postgres/errors.js";
 import { readSecret } from "../../services/secrets/connection-secret.js";
 import { DatabaseCondition, DatabaseReason, FINALIZER, WAIT_REQUEUE_MS } from "../constants.js";
 import type { InstanceDirectory } from "../postgres-instance/instance-directory.js";
@@ -149,7 +150,8 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
         await publishReport(this.statusWriter(ctx), db, report);
         return { requeueAfterMs: this.waitMs };
       }
-      report.warning(DatabaseReason.ReconcileFailed, errorMessage(err));
+      const reason = isLockTimeout(err) ? DatabaseReason.LockTimeout : DatabaseReason.ReconcileFailed;
+      report.warning(reason, errorMessage(err));
       await publishReport(this.statusWriter(ctx), db, report);
       throw err;
     }

@@ -10,7 +10,7 @@ import { faultPoint } from "../../runtime/fault-points.js";
 import type { KubeClient } from "../../runtime/kube-client.js";
 import type { RoleKind } from "../../services/postgres/naming.js";
 import { ConnectionError } from "../../services/postgres/connections.js";
-import { UserFixableError } from "../../services/postgres/errors.js";
+import { isLockTimeout, UserFixableError } from "../../services/postgres/errors.js";
 import {
   ForeignSecretError,
   SecretConflictError,
@@ -142,7 +142,8 @@ async function userFixable<T>(report: Report, types: readonly string[], fn: () =
             : undefined;
     if (reason === undefined) {
       if (!(err instanceof ConnectionError)) {
-        for (const type of types) report.condition(type, "False", DatabaseReason.ReconcileFailed, errorMessage(err));
+        const failed = isLockTimeout(err) ? DatabaseReason.LockTimeout : DatabaseReason.ReconcileFailed;
+        for (const type of types) report.condition(type, "False", failed, errorMessage(err));
       }
       throw err;
     }

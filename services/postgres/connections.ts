@@ -123,7 +123,8 @@ export function pgClientConfig(
 
 /** The `-c` startup options of an admin session: the pinned search_path and the lock timeout. */
 export function adminSessionOptions(settings: Pick<ConnectionSettings, "lockTimeoutMillis">): string {
-  const lockTimeout = Math.max(1, Math.floor(settings.lockTimeoutMillis));
+  // 0 turns the timeout off, as in PostgreSQL.
+  const lockTimeout = Math.max(0, Math.floor(settings.lockTimeoutMillis));
   return `-c search_path=${ADMIN_SEARCH_PATH} -c lock_timeout=${lockTimeout}`;
 }
 

@@ -77,7 +77,8 @@ export function classify(err: unknown, doing: string, secrets: readonly string[]
     const text = redact(err.detail ? `${err.message} (${err.detail})` : err.message, secrets);
     const reason = err.code === undefined ? undefined : USER_FIXABLE_SQLSTATES[err.code];
     if (reason !== undefined) return new UserFixableError(reason, doing, text, err.code);
-    return new PostgresOperationError(doing, text, err.code);
+    const hint = err.code === LOCK_NOT_AVAILABLE ? `: ${LOCK_WAIT_HINT}` : "";
+    return new PostgresOperationError(doing, text + hint, err.code);
   }
   const message = err instanceof Error ? err.message : String(err);
   const text = redact(message, secrets);
@@ -93,6 +94,18 @@ export function sqlStateOf(err: unknown): string | undefined {
     current = current instanceof Error ? current.cause : undefined;
   }
   return undefined;
+}
+
+/** SQLSTATE lock_not_available: an admin session's short `lock_timeout` ran out (see connections.ts). */
+export const LOCK_NOT_AVAILABLE = "55P03";
+
+/** What the message of a lock timeout adds, so that the status says why and what happens next. */
+const LOCK_WAIT_HINT =
+  "another session holds a lock on an object this statement needs (an open transaction in the database, e.g. ALTER TABLE or LOCK TABLE); Kompost waits only lock_timeout for it and retries with backoff";
+
+/** Whether `err` (or an error it wraps) is a lock timeout: a tenant's lock, retried with backoff. */
+export function isLockTimeout(err: unknown): boolean {
+  return sqlStateOf(err) === LOCK_NOT_AVAILABLE;
 }
 
 const VERIFIER_PATTERN = /SCRAM-SHA-256\$[0-9]+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+/g;
