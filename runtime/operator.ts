@@ -50,6 +50,8 @@ export interface WatchSource {
    * before it is stored; dropped objects trigger nothing (see InformerOptions.retain).
    */
   readonly retain?: (obj: KubernetesObject) => KubernetesObject | undefined;
+  /** LIST page size; default 500. Smaller for kinds whose objects can be large, so that a relist holds less at once. */
+  readonly pageSize?: number;
 }
 
 /** Objects whose changes map to reconcile requests, e.g. a Secret to the instances that reference it. */
@@ -215,6 +217,7 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
         fieldSelector: source.fieldSelector,
         metadataOnly: source.metadataOnly,
         retain: source.retain,
+        pageSize: source.pageSize,
         watchTimeoutSeconds: this.deps.watchTimeoutSeconds,
         backoffMaxMs: this.deps.watchBackoffMaxMs,
       });

@@ -30,6 +30,9 @@ import type { UsableInstance } from "../postgres-instance/instance-directory.js"
 /** The label selector of the Secrets this controller writes (its owned watch). */
 export const SECRET_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY},${DATABASE_LABEL}`;
 
+/** LIST page size of the owned Secret watch: a Secret may hold up to 1 MiB, and a page is held in memory at once. */
+export const SECRET_PAGE_SIZE = 50;
+
 /**
  * What the Secret watch keeps of a Secret: only a connection Secret that a PostgresDatabase
  * controls (its controller ownerReference names a PostgresDatabase, and its name is that

@@ -26,7 +26,7 @@ import { isLockTimeout } from "../../services/postgres/errors.js";
 import { readSecret } from "../../services/secrets/connection-secret.js";
 import { DatabaseCondition, DatabaseReason, FINALIZER, WAIT_REQUEUE_MS } from "../constants.js";
 import type { InstanceDirectory } from "../postgres-instance/instance-directory.js";
-import { retainOwnedSecret, SECRET_SELECTOR } from "./credentials.js";
+import { retainOwnedSecret, SECRET_PAGE_SIZE, SECRET_SELECTOR } from "./credentials.js";
 import { cleanUp } from "./deletion.js";
 import { databasesUsing, resolveInstance, type InstanceSources, type Resolution } from "./instance.js";
 import { isAbandoned, markerOf, namesOf } from "./naming.js";
@@ -48,7 +48,16 @@ export interface DatabaseControllerOptions {
   readonly waitRequeueMs?: number;
 }
 
-const SECRETS: WatchSource = { kind: secretKind, labelSelector: SECRET_SELECTOR, retain: retainOwnedSecret };
+/**
+ * Owned Secrets: labelled ones only, and of those only what retainOwnedSecret keeps; listed in
+ * small pages, since anyone may label large Secrets alike and a relist holds a page at once.
+ */
+const SECRETS: WatchSource = {
+  kind: secretKind,
+  labelSelector: SECRET_SELECTOR,
+  retain: retainOwnedSecret,
+  pageSize: SECRET_PAGE_SIZE,
+};
 
 /** Reconciles PostgresDatabase resources into a database, two roles and two Secrets each. */
 export class PostgresDatabaseController extends Operator<PostgresDatabase> {

@@ -8,6 +8,7 @@ import { expect } from "chai";
 import type { V1Secret } from "@kubernetes/client-node";
 import { secretKind } from "../../runtime/resource-kind.js";
 import { DATABASE_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from "../../controllers/constants.js";
+import { SECRET_PAGE_SIZE } from "../../controllers/postgres-database/credentials.js";
 import { DatabaseTestEnv } from "../../controllers/postgres-database/test-env.js";
 import { eventually } from "../support/eventually.js";
 
@@ -159,5 +160,18 @@ describe("Secrets others create, labelled like Kompost's or not (real API server
       const cached = env.controller.cachedKeys(secretKind).filter((key) => key.startsWith(`${namespace}/`));
       expect(cached.sort()).to.deep.equal([`${namespace}/psql-owned-app`, `${namespace}/psql-owned-inspector`]);
     });
+
+    // A restarted operator lists them again: in small pages, since each may hold up to 1 MiB.
+    const restarted = await DatabaseTestEnv.start();
+    try {
+      const labelled = junk.filter((secret) => secret.metadata?.labels).length;
+      const otherInformers = 3; // PostgresDatabases, PostgresInstances, PostgresClusterInstances
+      expect(restarted.client.lists).to.be.at.least(otherInformers + Math.ceil(labelled / SECRET_PAGE_SIZE));
+      expect(
+        restarted.controller.cachedKeys(secretKind).filter((key) => key.startsWith(`${namespace}/`)),
+      ).to.have.length(2);
+    } finally {
+      await restarted.stop();
+    }
   });
 });
