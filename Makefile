@@ -57,6 +57,11 @@ test-postgres16 test-postgres17: ## Run the PostgreSQL-facing tests (SQL layer, 
 	KUBEBUILDER_ASSETS="$$(hack/build-control-plane.sh)" PG_BIN="$$(hack/install-postgres.sh $(@:test-postgres%=%))" \
 		$(NPX) mocha $(POSTGRES_SPECS)
 
+.PHONY: test-faults
+test-faults: ## Run the fault-injection suite (test/faults): SIGKILLs, PostgreSQL and API server outages, failover, deletion order (KOMPOST_FAULT_SEED=n replays).
+	hack/setup-test-env.sh
+	KUBEBUILDER_ASSETS="$$(hack/build-control-plane.sh)" $(NPX) mocha 'test/faults/**/*.test.ts'
+
 .PHONY: bench
 bench: ## Measure provisioning, idle resync cost, drift repair, deletion and memory; prints a table (BENCH_DATABASES=20).
 	hack/setup-test-env.sh
@@ -76,7 +81,7 @@ control-plane: ## Build (once) kube-apiserver, etcd, kubectl and kube-controller
 	hack/build-control-plane.sh
 
 .PHONY: ci
-ci: test test-node24 test-postgres18 test-postgres16 test-postgres17 lint ## Everything CI runs.
+ci: test test-faults test-node24 test-postgres18 test-postgres16 test-postgres17 lint ## Everything CI runs.
 
 ##@ Build
 
