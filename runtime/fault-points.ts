@@ -22,6 +22,8 @@ export const FAULT_POINTS = [
   "grants-applied",
   /** A database (final or pending) was just dropped; its roles are still there. */
   "database-dropped",
+  /** A role's login was taken away and its sessions and grants elsewhere cleared; the role itself is still there. */
+  "role-released",
   /** A role was just dropped; the other role may still be there. */
   "role-dropped",
   /** Everything on the server is dropped; the finalizer is still on the resource. */

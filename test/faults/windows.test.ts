@@ -11,7 +11,7 @@ import { assertInvariant, snapshotServer } from "./invariant.js";
 const NAMESPACE = "faults-windows";
 
 /** The points where a PostgresDatabase is being created, and those where it is being deleted. */
-const DELETION_POINTS: readonly FaultPoint[] = ["database-dropped", "role-dropped", "cleaned-up"];
+const DELETION_POINTS: readonly FaultPoint[] = ["database-dropped", "role-released", "role-dropped", "cleaned-up"];
 const CREATION_POINTS: readonly FaultPoint[] = FAULT_POINTS.filter((point) => !DELETION_POINTS.includes(point));
 
 /** One window: the fault point, and the admin kind of the instance the database is on. */

@@ -3,6 +3,7 @@
  * server only as SCRAM verifiers computed here, never appear in error messages,
  * and no function touches a role that does not carry this resource's marker.
  */
+import { faultPoint } from "../../../runtime/fault-points.js";
 import { UserFixableError, classify, sqlStateOf, whileDoing } from "../errors.js";
 import { type Inspection, type Marker, judge, markerFor, requireOurs } from "../ownership.js";
 import { inTransaction, type Queryable } from "../queryable.js";
@@ -175,7 +176,10 @@ export async function dropRole(
   const found = await inspectRole(db, name, owner);
   requireOurs(found, "role", name, doing);
   if (found.state === "missing") return "missing";
-  if (release !== undefined) await releaseRole(db, name, release.ownDatabase, release.open);
+  if (release !== undefined) {
+    await releaseRole(db, name, release.ownDatabase, release.open);
+    await faultPoint("role-released");
+  }
   const { rows } = await whileDoing(doing, () => db.query<{ place: string }>(CATALOG.roleDependencies, [name]));
   if (rows.length > 0) {
     const places = rows.map((row) => row.place).join(", ");
