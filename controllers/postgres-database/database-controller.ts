@@ -28,11 +28,11 @@ import { DatabaseCondition, DatabaseReason, FINALIZER, WAIT_REQUEUE_MS } from ".
 import type { InstanceDirectory } from "../postgres-instance/instance-directory.js";
 import { retainOwnedSecret, SECRET_PAGE_SIZE, SECRET_SELECTOR } from "./credentials.js";
 import { cleanUp } from "./deletion.js";
-import { databasesUsing, resolveInstance, type InstanceSources, type Resolution } from "./instance.js";
+import { databasesUsing, instanceObject, resolveInstance, type InstanceSources, type Resolution } from "./instance.js";
 import { isAbandoned, markerOf, namesOf } from "./naming.js";
 import { provision } from "./provisioning.js";
 import { publishReport, recordEvents, Report, type StatusWriter } from "./report.js";
-import { TenantServer } from "./server.js";
+import { TenantServer, templatesAllowedBy } from "./server.js";
 
 /** What the controller needs besides the usual Operator dependencies. */
 export interface DatabaseControllerOptions {
@@ -150,7 +150,8 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
     report.add(resolution.conditions);
     report.names = namesOf(db);
     this.noteUnsupported(db, report);
-    const server = new TenantServer(this.options.registry, resolution.instance, report.names, markerOf(db));
+    const templates = templatesAllowedBy(instanceObject(this.sources(), resolution.instance.key));
+    const server = new TenantServer(this.options.registry, resolution.instance, report.names, markerOf(db), templates);
     try {
       await provision({ client: this.client, readSecret: (ns, name) => this.readSecret(ns, name), db, server, report });
     } catch (err) {

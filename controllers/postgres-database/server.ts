@@ -3,6 +3,7 @@
  * services/postgres/objects and reports what it changed, so the flow can say so.
  * On a resync where nothing drifted, every step only reads the catalog.
  */
+import type { KubernetesObject } from "@kubernetes/client-node";
 import pg from "pg";
 import { faultPoint } from "../../runtime/fault-points.js";
 import {
@@ -56,11 +57,15 @@ export class TenantServer {
     readonly instance: UsableInstance,
     readonly names: SqlNames,
     readonly marker: Marker,
+    /** The instance's spec.allowedTemplates: what params.template may name besides template0 and template1. */
+    readonly allowedTemplates: readonly string[] = [],
   ) {}
 
   /** Creates the database (validated params, marker, PUBLIC revoked) unless it is already there and ours. */
   ensureDatabase(params: Readonly<Record<string, unknown>> | undefined): Promise<EnsureDatabaseResult> {
-    return this.maintenance((db) => ensureDatabase(db, this.names.database, params, this.marker));
+    return this.maintenance((db) =>
+      ensureDatabase(db, this.names.database, params, this.marker, this.allowedTemplates),
+    );
   }
 
   /** Throws a ForeignObjectError when a role of that name exists without our marker (a catalog read). */
@@ -145,4 +150,10 @@ async function unlessForeign<T>(drop: () => Promise<T>): Promise<T | "foreign"> 
     if (err instanceof ForeignObjectError) return "foreign";
     throw err;
   }
+}
+
+/** An instance object's spec.allowedTemplates (none when it has no such list). */
+export function templatesAllowedBy(instance: KubernetesObject | undefined): readonly string[] {
+  const listed = (instance as { spec?: { allowedTemplates?: unknown } } | undefined)?.spec?.allowedTemplates;
+  return Array.isArray(listed) ? listed.filter((name): name is string => typeof name === "string") : [];
 }

@@ -6,7 +6,8 @@
 import pg from "pg";
 import { UserFixableError } from "./errors.js";
 import type { Queryable } from "./queryable.js";
-import { CATALOG, type CreateDatabaseOptions, MAX_IDENTIFIER_BYTES } from "./sql.js";
+import { PENDING_DATABASE_PREFIX, parseMarker } from "./ownership.js";
+import { CATALOG, type CreateDatabaseOptions, MAX_IDENTIFIER_BYTES, RELEASE_CATALOG } from "./sql.js";
 
 /** Validated, typed params for CREATE DATABASE. */
 export type DatabaseParams = CreateDatabaseOptions;
@@ -31,13 +32,14 @@ const DOING = "while checking params";
 export async function validateParams(
   db: Queryable,
   params: Readonly<Record<string, unknown>> = {},
+  allowedTemplates: readonly string[] = [],
 ): Promise<DatabaseParams> {
   const unknownKeys = Object.keys(params).filter((key) => !(PARAM_KEYS as readonly string[]).includes(key));
   if (unknownKeys.length > 0) {
     throw invalid(`${show(unknownKeys[0])} is not a known key of params; use one of ${PARAM_KEYS.join(", ")}`);
   }
   const result = {
-    template: await checkTemplate(db, params.template),
+    template: await checkTemplate(db, params.template, allowedTemplates),
     encoding: await checkEncoding(db, params.encoding),
     locale: checkLocale("locale", params.locale),
     lcCollate: checkLocale("lc_collate", params.lc_collate),
@@ -87,7 +89,19 @@ export function explainParamsRefusal(err: unknown, params: DatabaseParams): unkn
   return invalid(`the server refused these params (${named}); check them against CREATE DATABASE's documentation`);
 }
 
-async function checkTemplate(db: Queryable, value: unknown): Promise<string | undefined> {
+/** The templates every instance allows: the ones every server has. */
+export const BUILT_IN_TEMPLATES: readonly string[] = ["template0", "template1"];
+
+/**
+ * params.template may name only a built-in template or one the platform listed in the
+ * instance's spec.allowedTemplates, and never a database Kompost made for a
+ * PostgresDatabase (listed or not): cloning it would hand one tenant another's data.
+ */
+async function checkTemplate(
+  db: Queryable,
+  value: unknown,
+  allowedTemplates: readonly string[],
+): Promise<string | undefined> {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== "string" || value.length === 0 || value.includes("\0")) {
     throw invalid("params.template must be a database name");
@@ -95,12 +109,26 @@ async function checkTemplate(db: Queryable, value: unknown): Promise<string | un
   if (Buffer.byteLength(value, "utf8") > MAX_IDENTIFIER_BYTES) {
     throw invalid(`params.template is longer than ${MAX_IDENTIFIER_BYTES} bytes, so no database has that name`);
   }
-  const { rows } = await db.query<{ istemplate: boolean }>(CATALOG.templateByName, [value]);
-  // A superuser can copy any database: only real templates keep one tenant from cloning another's data.
-  // Missing and not-a-template get the same answer, so params cannot probe for other tenants' databases.
-  if (rows[0]?.istemplate !== true) {
+  // Decided before any lookup, with one answer for all: params cannot probe for other tenants' databases.
+  if (!BUILT_IN_TEMPLATES.includes(value) && !allowedTemplates.includes(value)) {
     throw invalid(
-      `params.template ${show(value)} is not a template database on this server; use template0, template1 or a database marked IS_TEMPLATE`,
+      `params.template ${show(value)} is not a template database this instance allows; use template0 or template1, ` +
+        `or ask the platform team to add it to the instance's spec.allowedTemplates`,
+    );
+  }
+  const { rows } = await db.query<{ istemplate: boolean; comment: string | null }>(RELEASE_CATALOG.templateCandidate, [
+    value,
+  ]);
+  const row = rows[0];
+  if (row === undefined) {
+    throw invalid(
+      `params.template ${show(value)} is listed in the instance's spec.allowedTemplates but does not exist`,
+    );
+  }
+  if (parseMarker(row.comment) !== undefined || value.startsWith(PENDING_DATABASE_PREFIX)) {
+    throw invalid(
+      `params.template ${show(value)} was created by Kompost for a PostgresDatabase; such a database is never ` +
+        `a template for another, listed in spec.allowedTemplates or not`,
     );
   }
   return value;

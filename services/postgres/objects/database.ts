@@ -14,8 +14,10 @@ import {
   createDatabaseSql,
   dropDatabaseSql,
   openDatabaseSql,
+  RELEASE_CATALOG,
   renameDatabaseSql,
   revokePublicOnDatabaseSql,
+  untemplateDatabaseSql,
 } from "../sql.js";
 
 /** What `ensureDatabase` did. */
@@ -94,6 +96,7 @@ export async function dropPendingDatabase(db: Queryable, owner: Marker): Promise
   const pending = pendingDatabaseName(owner);
   const doing = `while dropping the unfinished database "${pending}"`;
   if (!(await databaseExists(db, pending, doing))) return "missing";
+  await untemplate(db, pending, doing);
   await whileDoing(doing, () => db.query(dropDatabaseSql(pending, false)));
   await faultPoint("database-dropped");
   return "dropped";
@@ -106,7 +109,7 @@ async function databaseExists(db: Queryable, name: string, doing: string): Promi
 
 /**
  * Makes sure the database exists and is ours: creates it (validating `params`
- * first) if missing, does nothing but one catalog read if present, and throws a
+ * first; params.template must be a built-in template or one of `allowedTemplates`) if missing, does nothing but one catalog read if present, and throws a
  * ForeignObjectError (changing nothing) if someone else's database has the name.
  */
 export async function ensureDatabase(
@@ -114,29 +117,41 @@ export async function ensureDatabase(
   name: string,
   params: Readonly<Record<string, unknown>> | undefined,
   owner: Marker,
+  allowedTemplates: readonly string[] = [],
 ): Promise<EnsureDatabaseResult> {
   const doing = `while ensuring database "${name}"`;
   const found = await inspectDatabase(db, name, owner);
   requireOurs(found, "database", name, doing);
   if (found.state === "ours") return "present";
-  const validated = await whileDoing(doing, () => validateParams(db, params));
+  const validated = await whileDoing(doing, () => validateParams(db, params, allowedTemplates));
   await createDatabase(db, name, validated, owner);
   return "created";
 }
 
 /**
- * Drops the database if it is ours: ends its sessions, then DROP DATABASE (WITH
- * (FORCE) on PostgreSQL 13+). A missing database is fine; a foreign one is refused.
+ * Drops the database if it is ours: makes it an ordinary database if it is a
+ * template (PostgreSQL refuses to drop one), ends its sessions, then DROP DATABASE
+ * (WITH (FORCE) on PostgreSQL 13+). Each step is checked afresh, so a crash between
+ * them is finished by the next call. A missing database is fine; a foreign one is refused.
  */
 export async function dropDatabase(db: Queryable, name: string, owner: Marker): Promise<DropDatabaseResult> {
   const doing = `while dropping database "${name}"`;
   const found = await inspectDatabase(db, name, owner);
   requireOurs(found, "database", name, doing);
   if (found.state === "missing") return "missing";
+  await untemplate(db, name, doing);
   return whileDoing(doing, async () => {
     const version = await serverVersion(db);
     await db.query(CATALOG.terminateSessions, [name]);
     await db.query(dropDatabaseSql(name, version >= 130000));
     return "dropped" as const;
+  });
+}
+
+/** Clears IS_TEMPLATE (params.is_template) of a database about to be dropped; nothing when it is not a template. */
+async function untemplate(db: Queryable, name: string, doing: string): Promise<void> {
+  await whileDoing(doing, async () => {
+    const { rows } = await db.query<{ istemplate: boolean }>(RELEASE_CATALOG.templateCandidate, [name]);
+    if (rows[0]?.istemplate === true) await db.query(untemplateDatabaseSql(name));
   });
 }
