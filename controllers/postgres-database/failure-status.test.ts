@@ -9,7 +9,7 @@ import { ADMIN_KINDS, DatabaseTestEnv } from "./test-env.js";
 const RESYNC_MS = 1000;
 
 /** What the event trigger of the test says when it refuses a GRANT. */
-const REFUSAL = "GRANT refused by an event trigger of the test";
+const REFUSAL = "refused by an event trigger of the test";
 
 /** controller_runtime_reconcile_errors_total of the PostgresDatabase controller, as /metrics would show it. */
 async function reconcileErrors(): Promise<number> {
@@ -70,6 +70,40 @@ for (const kind of ADMIN_KINDS) {
 
       await env.asSuperuser((db) => db.query("DROP EVENT TRIGGER refuse_grants"), database);
       await env.ready(namespace, "refused");
+    });
+
+    it("keeps a deletion whose clean-up fails visible as Database False with ReconcileFailed, and finishes it once the cause is gone", async () => {
+      await env.database(namespace, "stuck", { instance: "app-database" });
+      const names = (await env.ready(namespace, "stuck")).status!;
+      // Something app holds in another database, which the clean-up releases with DROP OWNED BY there.
+      const elsewhere = `${names.sql_db_name!}_elsewhere`;
+      await env.asSuperuser((db) => db.query(`CREATE DATABASE ${quoteIdent(elsewhere)}`));
+      try {
+        await env.asSuperuser(async (db) => {
+          await db.query("CREATE TABLE public.shared (id integer)");
+          await db.query(`ALTER TABLE public.shared OWNER TO ${quoteIdent(names.users![0]!.username)}`);
+          await db.query(
+            `CREATE FUNCTION public.refuse() RETURNS event_trigger LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION '${REFUSAL}'; END$$`,
+          );
+          await db.query(
+            "CREATE EVENT TRIGGER refuse_drop_owned ON ddl_command_start WHEN TAG IN ('DROP OWNED') EXECUTE FUNCTION public.refuse()",
+          );
+        }, elsewhere);
+        await env.kubectl("delete", "pgdb", "stuck", "-n", namespace, "--wait=false");
+
+        await env.condition(namespace, "stuck", "Ready", "False", {
+          reason: DatabaseReason.ReconcileFailed,
+          message: REFUSAL,
+        });
+        await env.condition(namespace, "stuck", "Database", "False", { reason: DatabaseReason.ReconcileFailed });
+
+        await env.asSuperuser((db) => db.query("DROP EVENT TRIGGER refuse_drop_owned"), elsewhere);
+        await env.gone(namespace, "stuck").catch(async (err: unknown) => {
+          throw new Error(`${String(err)}: ${JSON.stringify((await env.get(namespace, "stuck"))?.status)}`);
+        });
+      } finally {
+        await env.asSuperuser((db) => db.query(`DROP DATABASE IF EXISTS ${quoteIdent(elsewhere)} WITH (FORCE)`));
+      }
     });
   });
 }
