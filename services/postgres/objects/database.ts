@@ -47,8 +47,7 @@ export async function inspectDatabase(db: Queryable, name: string, expected: Mar
  * connection; then, in one transaction, the marker, PUBLIC's CONNECT and TEMPORARY
  * taken away, connections allowed and the final name. Nobody but the admin can ever
  * connect before the privileges are final. Fails with a user-fixable DuplicateObject
- * if the final name is taken meanwhile (the pending database then stays for the next
- * call, or is dropped with the resource).
+ * if the final name is taken meanwhile, after dropping the unfinished database.
  */
 export async function createDatabase(
   db: Queryable,
