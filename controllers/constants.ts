@@ -94,6 +94,8 @@ export const DatabaseCondition = {
   Database: "Database",
   AppUser: "AppUser",
   InspectorUser: "InspectorUser",
+  /** Whether inspector is read-only; False (not part of Ready) when the admin cannot take a write path away. */
+  InspectorReadOnly: "InspectorReadOnly",
 } as const;
 
 /** The conditions that make a PostgresDatabase Ready. */
@@ -103,6 +105,9 @@ export const DATABASE_READY_CONDITIONS = [
   DatabaseCondition.AppUser,
   DatabaseCondition.InspectorUser,
 ] as const;
+
+/** The message of InspectorReadOnly True. */
+export const INSPECTOR_READ_ONLY_MESSAGE = "Inspector user can read and cannot write or create anything.";
 
 /** Label on the Secrets of a PostgresDatabase: the resource's name. */
 export const DATABASE_LABEL = "kompost.chuge.li/postgres-database";
@@ -124,6 +129,10 @@ export const DatabaseReason = {
   RoleRepaired: "RoleRepaired",
   /** Normal Event: missing grants were granted again. */
   GrantsRepaired: "GrantsRepaired",
+  /** InspectorReadOnly True: inspector can read and cannot write or create anything. */
+  ReadOnly: "ReadOnly",
+  /** InspectorReadOnly False: the admin cannot take every write path from inspector (the message says which). */
+  InspectorNotReadOnly: "InspectorNotReadOnly",
   SecretCreated: "SecretCreated",
   SecretUpdated: "SecretUpdated",
   /** The Secret's name is taken by one another object controls, or too long. */

@@ -20,6 +20,7 @@ import {
   APP_USER_MESSAGE,
   DatabaseCondition,
   DatabaseReason,
+  INSPECTOR_READ_ONLY_MESSAGE,
   INSPECTOR_USER_MESSAGE,
   databaseCreatedMessage,
 } from "../constants.js";
@@ -88,8 +89,16 @@ async function roleStep(ctx: ProvisionContext, role: RoleKind): Promise<boolean>
 
 async function grantsStep({ server, report }: ProvisionContext): Promise<void> {
   const roleTypes = [DatabaseCondition.AppUser, DatabaseCondition.InspectorUser];
-  const missing = await userFixable(report, roleTypes, () => server.ensureGrants());
-  if (missing === undefined || missing.length === 0) return;
+  const readOnly = DatabaseCondition.InspectorReadOnly;
+  const outcome = await userFixable(report, [...roleTypes, readOnly], () => server.ensureGrants());
+  if (outcome === undefined) return;
+  const { missing, limitations } = outcome;
+  if (limitations.length === 0) {
+    report.condition(readOnly, "True", DatabaseReason.ReadOnly, INSPECTOR_READ_ONLY_MESSAGE);
+  } else {
+    report.condition(readOnly, "False", DatabaseReason.InspectorNotReadOnly, limitations.join("; "));
+  }
+  if (missing.length === 0) return;
   await faultPoint("grants-applied");
   report.normal(
     DatabaseReason.GrantsRepaired,

@@ -20,7 +20,7 @@ import {
   type DropDatabaseResult,
 } from "../../services/postgres/objects/database.js";
 import type { EnsureDatabaseResult } from "../../services/postgres/objects/database.js";
-import { applyGrants, checkGrants } from "../../services/postgres/objects/grants.js";
+import { applyGrants, checkGrants, grantLimitations } from "../../services/postgres/objects/grants.js";
 import {
   dropRole,
   ensureRole,
@@ -39,6 +39,12 @@ import type { UsableInstance } from "../postgres-instance/instance-directory.js"
 export interface RoleOutcome {
   readonly role: EnsureRoleResult;
   readonly passwordReset: boolean;
+}
+
+/** What `ensureGrants` found: what was missing (now granted), and what the admin cannot put in place. */
+export interface GrantsOutcome {
+  readonly missing: readonly string[];
+  readonly limitations: readonly string[];
 }
 
 /** What `dropEverything` did to one object; "foreign" ones carry no marker of ours and were left alone. */
@@ -87,11 +93,11 @@ export class TenantServer {
   }
 
   /** Checks the grant set in the tenant database and applies it when something is missing; returns what was missing. */
-  ensureGrants(): Promise<readonly string[]> {
+  ensureGrants(): Promise<GrantsOutcome> {
     return this.registry.withTenantClient(this.instance.key, this.instance.spec, this.names.database, async (db) => {
       const missing = await checkGrants(db, this.names);
       if (missing.length > 0) await applyGrants(db, this.names, this.marker);
-      return missing;
+      return { missing, limitations: await grantLimitations(db, this.names) };
     });
   }
 

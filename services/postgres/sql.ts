@@ -305,12 +305,12 @@ export const RELEASE_CATALOG = {
   templateCandidate:
     "SELECT d.datistemplate AS istemplate, pg_catalog.shobj_description(d.oid, 'pg_database') AS comment FROM pg_catalog.pg_database d WHERE d.datname OPERATOR(pg_catalog.=) $1::pg_catalog.name",
 
-  /** $1 = role: whether it may call a function that creates large objects (PUBLIC may, unless revoked in the database). */
-  mayCreateLargeObjects: `SELECT pg_catalog.bool_or(pg_catalog.has_function_privilege($1::pg_catalog.name, f.oid, 'EXECUTE')) AS allowed FROM pg_catalog.pg_proc f WHERE f.oid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.lo_create(pg_catalog.oid)'::pg_catalog.regprocedure, 'pg_catalog.lo_creat(pg_catalog.int4)'::pg_catalog.regprocedure, 'pg_catalog.lo_from_bytea(pg_catalog.oid, pg_catalog.bytea)'::pg_catalog.regprocedure]::pg_catalog.oid[])`,
-
-  /** Whether the connected user may change who executes the large-object functions (it owns them or holds the grant option). */
-  mayRevokeLargeObjectFunctions:
-    "SELECT pg_catalog.has_function_privilege('pg_catalog.lo_create(pg_catalog.oid)'::pg_catalog.regprocedure, 'EXECUTE WITH GRANT OPTION') AS allowed",
+  /**
+   * $1 = inspector, $2 = app: about the functions that create large objects, whether the
+   * connected admin owns them (may revoke PUBLIC's EXECUTE), may grant them on, and
+   * whether inspector may call any of them and app all of them.
+   */
+  largeObjectRights: `SELECT pg_catalog.bool_and(pg_catalog.pg_has_role(p.proowner, 'USAGE'::pg_catalog.text)) AS owner, pg_catalog.bool_and(pg_catalog.has_function_privilege(p.oid, 'EXECUTE WITH GRANT OPTION'::pg_catalog.text)) AS grantable, pg_catalog.bool_or(pg_catalog.has_function_privilege($1::pg_catalog.name, p.oid, 'EXECUTE'::pg_catalog.text)) AS inspector, pg_catalog.bool_and(pg_catalog.has_function_privilege($2::pg_catalog.name, p.oid, 'EXECUTE'::pg_catalog.text)) AS app FROM pg_catalog.pg_proc p WHERE p.oid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.lo_create(pg_catalog.oid)'::pg_catalog.regprocedure, 'pg_catalog.lo_creat(pg_catalog.int4)'::pg_catalog.regprocedure, 'pg_catalog.lo_from_bytea(pg_catalog.oid, pg_catalog.bytea)'::pg_catalog.regprocedure]::pg_catalog.oid[])`,
 } as const;
 
 /** An object a role holds privileges on, as `RELEASE_CATALOG.grantsByOthers` names it. */
@@ -372,12 +372,14 @@ export function untemplateDatabaseSql(name: string): string {
 const LARGE_OBJECT_CREATORS =
   "pg_catalog.lo_create(pg_catalog.oid), pg_catalog.lo_creat(pg_catalog.int4), pg_catalog.lo_from_bytea(pg_catalog.oid, pg_catalog.bytea)";
 
-/** Takes the large-object creating functions from PUBLIC and gives them to `app`, which keeps what it had. */
-export function largeObjectCreatorsSql(app: string): string[] {
-  return [
-    `REVOKE EXECUTE ON FUNCTION ${LARGE_OBJECT_CREATORS} FROM PUBLIC`,
-    `GRANT EXECUTE ON FUNCTION ${LARGE_OBJECT_CREATORS} TO ${quoteIdent(app)}`,
-  ];
+/** Takes the large-object creating functions from PUBLIC (only their owner, a superuser, can). */
+export function revokeLargeObjectCreatorsSql(): string {
+  return `REVOKE EXECUTE ON FUNCTION ${LARGE_OBJECT_CREATORS} FROM PUBLIC`;
+}
+
+/** Lets `app` create large objects itself, as it could through PUBLIC before. */
+export function grantLargeObjectCreatorsSql(app: string): string {
+  return `GRANT EXECUTE ON FUNCTION ${LARGE_OBJECT_CREATORS} TO ${quoteIdent(app)}`;
 }
 
 // ---------------------------------------------------------------------------

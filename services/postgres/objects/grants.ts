@@ -15,7 +15,10 @@ import {
   defaultReadPrivilegesSql,
   grantOnDatabaseSql,
   grantOnPublicSchemaSql,
+  grantLargeObjectCreatorsSql,
   grantSelectOnPublicSql,
+  RELEASE_CATALOG,
+  revokeLargeObjectCreatorsSql,
   revokePublicOnDatabaseSql,
 } from "../sql.js";
 import { inspectDatabase } from "./database.js";
@@ -64,7 +67,29 @@ export async function checkGrants(tenant: Queryable, names: SqlNames): Promise<r
         missing.push(`no default ${privilege} for "${names.inspector}" on ${label} created by "${names.app}"`);
       }
     }
+    const largeObjects = await largeObjectRights(tenant, names);
+    if (largeObjects.owner && largeObjects.inspector) {
+      missing.push(`"${names.inspector}" may create large objects (PUBLIC may execute ${LARGE_OBJECT_CREATORS})`);
+    }
+    if (largeObjects.grantable && !largeObjects.app)
+      missing.push(`"${names.app}" may not execute ${LARGE_OBJECT_CREATORS}`);
     return missing;
+  });
+}
+
+/**
+ * What keeps inspector from being read-only and the admin cannot change, as sentences
+ * (empty when nothing does): PUBLIC may execute the functions that create large
+ * objects unless their owner (a superuser) revoked that in this database or in its template.
+ */
+export async function grantLimitations(tenant: Queryable, names: SqlNames): Promise<readonly string[]> {
+  return whileDoing(`while checking the grants in database "${names.database}"`, async () => {
+    const largeObjects = await largeObjectRights(tenant, names);
+    if (largeObjects.owner || !largeObjects.inspector) return [];
+    return [
+      `"${names.inspector}" can create large objects: PUBLIC may execute ${LARGE_OBJECT_CREATORS} in this database ` +
+        `and only a superuser can revoke that (see "Deletion, templates and the inspector" in docs/security.md)`,
+    ];
   });
 }
 
@@ -83,6 +108,11 @@ export async function applyGrants(tenant: Queryable, names: SqlNames, owner: Mar
     await inTransaction(tenant, async () => {
       await holdRoles(tenant, admin, [names.app, names.inspector]);
       for (const statement of grantStatements(names)) await tenant.query(statement);
+      // Inspector may not write large objects; app keeps creating them. Only the functions' owner may revoke
+      // PUBLIC's EXECUTE; an admin with the grant option (given in the template) can still grant app its own.
+      const largeObjects = await largeObjectRights(tenant, names);
+      if (largeObjects.grantable) await tenant.query(grantLargeObjectCreatorsSql(names.app));
+      if (largeObjects.owner) await tenant.query(revokeLargeObjectCreatorsSql());
     });
   });
 }
@@ -100,6 +130,34 @@ function grantStatements(names: SqlNames): string[] {
     ...grantSelectOnPublicSql(names.inspector),
     ...defaultReadPrivilegesSql(names.app, names.inspector),
   ];
+}
+
+/** The names of the functions that create large objects, for messages. */
+const LARGE_OBJECT_CREATORS = "lo_create, lo_creat and lo_from_bytea";
+
+interface LargeObjectRights {
+  /** The admin owns the functions (is a superuser): it may revoke PUBLIC's EXECUTE. */
+  readonly owner: boolean;
+  /** The admin may grant EXECUTE on them to app. */
+  readonly grantable: boolean;
+  /** Inspector may call one of them. */
+  readonly inspector: boolean;
+  /** App may call all of them. */
+  readonly app: boolean;
+}
+
+async function largeObjectRights(tenant: Queryable, names: SqlNames): Promise<LargeObjectRights> {
+  const { rows } = await tenant.query<LargeObjectRights & Record<string, unknown>>(RELEASE_CATALOG.largeObjectRights, [
+    names.inspector,
+    names.app,
+  ]);
+  const row = rows[0];
+  return {
+    owner: row?.owner === true,
+    grantable: row?.grantable === true,
+    inspector: row?.inspector === true,
+    app: row?.app === true,
+  };
 }
 
 async function requireOwnership(tenant: Queryable, names: SqlNames, owner: Marker, doing: string): Promise<void> {
