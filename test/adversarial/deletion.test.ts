@@ -152,5 +152,35 @@ for (const kind of ADMIN_KINDS) {
       const dropped = await env.event(nsB, "beta", "Dropped");
       expect(dropped.message).to.include(`"${bRoles[0]!}" dropped`).and.include(`"${bRoles[1]!}" dropped`);
     });
+
+    it("says why it cannot clear what another database holds for B (Ready False, reason, Event) and finishes once fixed", async () => {
+      const [bApp] = await provisioned(nsB, "gamma");
+      const locked = `locked_${bApp.DB_NAME!}`.slice(0, 63);
+      const role = quoteIdent(bApp.DB_USER!);
+      await env.asSuperuser((db) => db.query(`CREATE DATABASE ${quoteIdent(locked)}`));
+      try {
+        await env.asSuperuser(async (db) => {
+          await db.query("CREATE TABLE public.platform (id integer)");
+          await db.query(`GRANT SELECT ON public.platform TO ${role}`);
+        }, locked);
+        await env.asSuperuser((db) => db.query(`ALTER DATABASE ${quoteIdent(locked)} ALLOW_CONNECTIONS false`));
+        await env.kubectl("delete", "pgdb", "-n", nsB, "gamma", "--wait=false");
+        await env.condition(nsB, "gamma", "Connection", "False", { reason: "DeletionWaiting", message: locked });
+        await env.condition(nsB, "gamma", "Ready", "False", { reason: "DeletionWaiting" });
+        expect((await env.event(nsB, "gamma", "DeletionWaiting")).message).to.include(locked);
+        await env.asSuperuser((db) => db.query(`ALTER DATABASE ${quoteIdent(locked)} ALLOW_CONNECTIONS true`));
+        if (kind === "limitedAdmin") {
+          // The platform's own grant is beyond a CREATEROLE admin: it says so, and the platform revokes it.
+          await env.condition(nsB, "gamma", "Connection", "False", {
+            reason: "DeletionWaiting",
+            message: "permission denied",
+          });
+          await env.asSuperuser((db) => db.query(`REVOKE ALL ON public.platform FROM ${role}`), locked);
+        }
+        await env.gone(nsB, "gamma", 60_000);
+      } finally {
+        await env.asSuperuser((db) => db.query(`DROP DATABASE IF EXISTS ${quoteIdent(locked)}`));
+      }
+    });
   });
 }
