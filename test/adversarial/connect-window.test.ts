@@ -2,7 +2,12 @@ import { expect } from "chai";
 import { randomBytes } from "node:crypto";
 import type pg from "pg";
 import { setFaultHook } from "../../runtime/fault-points.js";
-import { createDatabase } from "../../services/postgres/objects/database.js";
+import {
+  createDatabase,
+  dropPendingDatabase,
+  ensureDatabase,
+  inspectDatabase,
+} from "../../services/postgres/objects/database.js";
 import {
   ADMIN_KINDS,
   connectAdmin,
@@ -36,6 +41,8 @@ for (const kind of ADMIN_KINDS) {
     let srv: PostgresServer;
     const neighbour = newTenant("neighbour");
     const victim = newTenant("victim");
+    const crashed = newTenant("crashed");
+    const abandoned = newTenant("abandoned");
     const loginRole: Intruder = {
       label: "a plain LOGIN role",
       user: `intruder_${randomBytes(4).toString("hex")}`,
@@ -52,10 +59,11 @@ for (const kind of ADMIN_KINDS) {
 
     after(async () => {
       setFaultHook(undefined);
-      await removeTenant(srv, victim.names);
-      await removeTenant(srv, neighbour.names);
+      for (const tenant of [victim, neighbour, crashed, abandoned]) await removeTenant(srv, tenant.names);
       await withClient(srv.connect(), async (db) => {
-        await db.query(`DROP DATABASE IF EXISTS ${quoteIdent(pendingDatabaseName(victim.marker))}`);
+        for (const tenant of [victim, crashed, abandoned]) {
+          await db.query(`DROP DATABASE IF EXISTS ${quoteIdent(pendingDatabaseName(tenant.marker))}`);
+        }
         await db.query(`DROP ROLE IF EXISTS ${quoteIdent(loginRole.user)}`);
       });
     });
@@ -124,6 +132,51 @@ for (const kind of ADMIN_KINDS) {
       for (const session of sessions) await session.end().catch(() => undefined);
       expect(entries, "connections that got in").to.deep.equal([]);
       expect(surviving, "sessions on the new database").to.deep.equal([]);
+    });
+
+    /** Runs createDatabase as `kind` and stops it dead at "database-created", as a SIGKILL would. */
+    const dieAfterCreate = async (tenant: typeof crashed): Promise<void> => {
+      setFaultHook((point) => Promise.reject(new Error(`died at ${point}`)));
+      try {
+        const err = await withClient(connectAdmin(srv, kind), (admin) =>
+          createDatabase(admin, tenant.names.database, {}, tenant.marker),
+        ).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(String(err)).to.include("died at database-created");
+      } finally {
+        setFaultHook(undefined);
+      }
+    };
+
+    it("leaves a crashed creation closed to everyone under its pending name, and finishes it as its own on the next call", async () => {
+      await dieAfterCreate(crashed);
+      const pending = pendingDatabaseName(crashed.marker);
+      const refusal = await srv
+        .connect({ user: neighbour.names.app, password: neighbour.appPassword, database: pending })
+        .then(
+          async (client) => {
+            await client.end();
+            return "connected";
+          },
+          (err: { code?: string }) => err.code,
+        );
+      expect(refusal, "SQLSTATE of the refused connection").to.equal("55000");
+
+      await withClient(connectAdmin(srv, kind), async (admin) => {
+        expect(await ensureDatabase(admin, crashed.names.database, {}, crashed.marker)).to.equal("created");
+        expect(await inspectDatabase(admin, crashed.names.database, crashed.marker)).to.deep.equal({ state: "ours" });
+        expect(await inspectDatabase(admin, pending, crashed.marker)).to.deep.equal({ state: "missing" });
+      });
+    });
+
+    it("drops the pending database of a crashed creation when the resource goes away", async () => {
+      await dieAfterCreate(abandoned);
+      await withClient(connectAdmin(srv, kind), async (admin) => {
+        expect(await dropPendingDatabase(admin, abandoned.marker)).to.equal("dropped");
+        expect(await dropPendingDatabase(admin, abandoned.marker)).to.equal("missing");
+      });
     });
   });
 }
