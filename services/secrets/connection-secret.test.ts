@@ -6,6 +6,7 @@ import { uniqueName } from "../../runtime/testing/fixtures.js";
 import { controlPlane } from "../../test/harness/control-plane.js";
 import {
   type DesiredSecret,
+  ForeignSecretError,
   labelValueFor,
   readSecret,
   SecretConflictError,
@@ -121,6 +122,36 @@ describe("connection Secret unit", () => {
       expect(refusal).to.be.instanceOf(SecretConflictError);
       expect((refusal as Error).message).to.include('controlled by ConfigMap "other"');
       expect(secretValue(await readSecret(client, namespace, "taken"), "DB_PASS")).to.equal("theirs");
+    });
+
+    it("refuses a Secret the owner does not own, even one wearing the desired labels, and changes nothing", async () => {
+      await client.create<V1Secret>(secretKind, {
+        metadata: { name: "planted", namespace, labels: { "app.kubernetes.io/managed-by": "kompost" } },
+        stringData: { DB_PASS: "theirs" },
+      });
+      const planted = (await readSecret(client, namespace, "planted"))!;
+      const refusal = await writeSecret(client, planted, desired("planted")).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(refusal).to.be.instanceOf(ForeignSecretError);
+      expect((refusal as Error).message)
+        .to.include("no ownerReference with its uid")
+        .and.include("left untouched");
+      const after = (await readSecret(client, namespace, "planted"))!;
+      expect(after.metadata?.resourceVersion).to.equal(planted.metadata?.resourceVersion);
+    });
+
+    it("adopts a Secret that names the owner's uid in a plain ownerReference, making the owner its controller", async () => {
+      const ref = { ...desired("referenced").owner, controller: false, blockOwnerDeletion: false };
+      await client.create<V1Secret>(secretKind, {
+        metadata: { name: "referenced", namespace, ownerReferences: [ref] },
+        stringData: { DB_PASS: "mine" },
+      });
+      const existing = await readSecret(client, namespace, "referenced");
+      expect(await writeSecret(client, existing, desired("referenced"))).to.equal("updated");
+      const stored = (await readSecret(client, namespace, "referenced"))!;
+      expect(stored.metadata?.ownerReferences).to.deep.equal([desired("referenced").owner]);
     });
 
     it("refuses a name longer than Kubernetes allows, saying what to do", async () => {

@@ -125,7 +125,9 @@ function newSecret(desired: DesiredSecret): V1Secret {
 }
 
 function patchFor(existing: V1Secret, desired: DesiredSecret): object {
-  const others = (existing.metadata?.ownerReferences ?? []).filter((ref) => ref.controller !== true);
+  const others = (existing.metadata?.ownerReferences ?? []).filter(
+    (ref) => ref.controller !== true && ref.uid !== desired.owner.uid,
+  );
   return {
     metadata: {
       resourceVersion: existing.metadata?.resourceVersion,

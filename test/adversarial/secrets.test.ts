@@ -108,6 +108,21 @@ describe("Secrets Kompost does not own (real API server and PostgreSQL)", functi
       if (metadata.ownerReferences) await env.kubectl("delete", "configmap", "-n", namespace, "planted-owner");
     });
   }
+  it("takes a re-created resource's Secrets over only once the old resource's Secrets are gone", async function () {
+    if (!env.cp.garbageCollection) this.skip();
+    this.timeout(300_000);
+    await env.database(namespace, "reborn", { instance: "pg" });
+    const first = await env.ready(namespace, "reborn");
+    await env.kubectl("delete", "pgdb", "-n", namespace, "reborn");
+    await env.gone(namespace, "reborn");
+    await env.database(namespace, "reborn", { instance: "pg" });
+    const second = await env.ready(namespace, "reborn", 150_000);
+    expect(second.metadata.uid).to.not.equal(first.metadata.uid);
+    for (const role of ["app", "inspector"]) {
+      const secret = await env.secret(namespace, `psql-reborn-${role}`);
+      expect(secret?.metadata?.ownerReferences?.map((ref) => ref.uid)).to.deep.equal([second.metadata.uid]);
+    }
+  });
 });
 
 describe("Secrets others create, labelled like Kompost's or not (real API server and PostgreSQL)", function () {
