@@ -7,6 +7,7 @@
 import { expect } from "chai";
 import type pg from "pg";
 import { ADMIN_KINDS, DatabaseTestEnv, type SecretData, using } from "../../controllers/postgres-database/test-env.js";
+import { catalogSnapshot } from "../../services/postgres/objects/fixture.test.js";
 import { quoteIdent } from "../../services/postgres/sql.js";
 
 /** Every ACL entry, policy and default privilege of the database, with entries for `skip`'s roles left out. */
@@ -126,6 +127,8 @@ for (const kind of ADMIN_KINDS) {
         for (const statement of chainedGrants(bRoles[0]!, bRoles[1]!)) await inspector.query(statement);
       });
       const before = await env.asSuperuser((db) => privilegeSnapshot(db, bRoles), aApp.DB_NAME);
+      const notB = (lines: string[]): string[] => lines.filter((line) => !line.includes(bApp.DB_NAME!));
+      const serverBefore = notB(await env.asSuperuser(catalogSnapshot));
       // B's own session elsewhere, holding a temporary table: its role owns that until the session ends.
       const elsewhere = await env.connectWith(bApp, "postgres");
       elsewhere.on("error", () => undefined);
@@ -141,6 +144,7 @@ for (const kind of ADMIN_KINDS) {
       );
       expect(left.rows).to.deep.equal([]);
       expect(await env.asSuperuser((db) => privilegeSnapshot(db, bRoles), aApp.DB_NAME)).to.deep.equal(before);
+      expect(notB(await env.asSuperuser(catalogSnapshot))).to.deep.equal(serverBefore);
       await env.ready(nsA, "alpha");
       await using(env.connectWith(aApp), async (app) => {
         await app.query("INSERT INTO public.shared VALUES (1, 'still mine')");

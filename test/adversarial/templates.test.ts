@@ -6,7 +6,11 @@
 import { expect } from "chai";
 import { randomBytes } from "node:crypto";
 import { ADMIN_KINDS, DatabaseTestEnv, using } from "../../controllers/postgres-database/test-env.js";
+import { dropPendingDatabase } from "../../services/postgres/objects/database.js";
+import { connectAdmin, withClient } from "../../services/postgres/objects/fixture.test.js";
+import { pendingDatabaseName } from "../../services/postgres/ownership.js";
 import { quoteIdent } from "../../services/postgres/sql.js";
+import { postgres } from "../harness/postgres.js";
 
 for (const kind of ADMIN_KINDS) {
   describe(`templates under platform control, with the ${kind} admin`, function () {
@@ -108,6 +112,23 @@ for (const kind of ADMIN_KINDS) {
       const stamped = await env.secretData(nsY, "psql-stamped-app");
       const { rows } = await env.asSuperuser((db) => db.query("SELECT note FROM public.seed"), stamped.DB_NAME);
       expect(rows).to.deep.equal([{ note: "from the platform" }]);
+    });
+  });
+}
+
+for (const kind of ADMIN_KINDS) {
+  describe(`an unfinished template database, with the ${kind} admin`, () => {
+    it("is dropped although a crash left it IS_TEMPLATE before its marker and rename", async () => {
+      const srv = await postgres();
+      const owner = { namespace: `tpl-${randomBytes(4).toString("hex")}`, name: "stamp" };
+      const pending = pendingDatabaseName(owner);
+      await withClient(connectAdmin(srv, kind), async (admin) => {
+        // What createDatabase leaves when killed right after CREATE DATABASE with params.is_template.
+        await admin.query(`CREATE DATABASE ${quoteIdent(pending)} IS_TEMPLATE true ALLOW_CONNECTIONS false`);
+        expect(await dropPendingDatabase(admin, owner)).to.equal("dropped");
+        const { rows } = await admin.query("SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", [pending]);
+        expect(rows).to.deep.equal([]);
+      });
     });
   });
 }
