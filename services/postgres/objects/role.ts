@@ -187,7 +187,8 @@ export async function dropRole(
       "DependentObjects",
       doing,
       `role "${name}" still owns or has privileges on objects in ${places}; ` +
-        `run REASSIGN OWNED BY and DROP OWNED BY for it in each of those databases, and Kompost retries the drop`,
+        `run DROP OWNED BY for it in each of those databases (REASSIGN OWNED BY first to keep what it owns, ` +
+        `to a role that may own it), and Kompost retries the drop`,
     );
   }
   await whileDoing(doing, () => db.query(dropRoleSql(name)));
