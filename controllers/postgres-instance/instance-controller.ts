@@ -27,6 +27,7 @@ import { databasesUsing, deletionBlockedCondition, releaseInstance } from "./del
 import type { InstanceDirectory, UsableInstance } from "./instance-directory.js";
 import type { AnyInstance, InstanceKindAdapter } from "./instance-kinds.js";
 import { forgetInstanceState, recordInstanceState } from "./instance-metrics.js";
+import { passwordSecretsOnly } from "./password-secret-watch.js";
 import { checkAdminPrivileges } from "./privilege-check.js";
 
 /** What an instance controller needs besides the runtime's dependencies. */
@@ -93,6 +94,8 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
       kind: secretKind,
       // Metadata says which instances a change concerns; the password is read when reconciling.
       metadataOnly: true,
+      // Only Secrets an instance references or Kompost holds stay in memory, never others' Secrets.
+      retain: passwordSecretsOnly(adapter, () => this.cache),
       ...(adapter.secretFieldSelector ? { fieldSelector: adapter.secretFieldSelector } : {}),
       map: (secret) => this.instancesReadingSecret(secret),
     };
