@@ -87,23 +87,25 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
   }
 
   protected async reconcile(obj: PostgresDatabase, ctx: ReconcileContext): Promise<ReconcileResult> {
-    const db = await this.settleFinalizer(obj);
+    const resolution = resolveInstance(obj, this.sources());
+    const db = await this.settleFinalizer(obj, resolution.allowed);
     if (!db) return;
     if (db.metadata.deletionTimestamp) return hasFinalizer(db, FINALIZER) ? this.finalize(db, ctx) : undefined;
-    const resolution = resolveInstance(db, this.sources());
     if (!resolution.usable) return this.waitForInstance(db, resolution, ctx);
     return this.apply(db, resolution, ctx);
   }
 
   /**
    * Removes the finalizer when the deletion policy is abandon (also when set after creation),
-   * else adds it unless the object is being deleted. Undefined when the object is gone.
+   * else adds it unless the object is being deleted or may not use its instance (access first:
+   * such a database creates nothing, so it must not hold anything back; one that lost access
+   * keeps its finalizer to drop what it created). Undefined when the object is gone.
    */
-  private async settleFinalizer(db: PostgresDatabase): Promise<PostgresDatabase | undefined> {
+  private async settleFinalizer(db: PostgresDatabase, allowed: boolean): Promise<PostgresDatabase | undefined> {
     if (isAbandoned(db)) {
       return hasFinalizer(db, FINALIZER) ? removeFinalizer(this.client, PostgresDatabaseKind, db, FINALIZER) : db;
     }
-    if (db.metadata.deletionTimestamp || hasFinalizer(db, FINALIZER)) return db;
+    if (db.metadata.deletionTimestamp || hasFinalizer(db, FINALIZER) || !allowed) return db;
     const added = await addFinalizer(this.client, PostgresDatabaseKind, db, FINALIZER);
     await faultPoint("finalizer-added");
     return added;

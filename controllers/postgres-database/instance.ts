@@ -22,10 +22,23 @@ export interface InstanceSources {
   readonly clusterInstanceDefault: ClusterInstanceDefault;
 }
 
-/** The outcome: usable (with the conditions saying so), or why not, as conditions and an Event message. */
+/**
+ * The outcome: usable (with the conditions saying so), or why not, as conditions and an Event
+ * message. `allowed`: the instance exists and this namespace may use it (usable or not yet).
+ */
 export type Resolution =
-  | { readonly usable: true; readonly instance: UsableInstance; readonly conditions: readonly ConditionInput[] }
-  | { readonly usable: false; readonly conditions: readonly ConditionInput[]; readonly message: string };
+  | {
+      readonly usable: true;
+      readonly allowed: true;
+      readonly instance: UsableInstance;
+      readonly conditions: readonly ConditionInput[];
+    }
+  | {
+      readonly usable: false;
+      readonly allowed: boolean;
+      readonly conditions: readonly ConditionInput[];
+      readonly message: string;
+    };
 
 /** The key of the instance a database references (instanceRef's namespace defaults to the database's). */
 export function instanceKeyOf(db: PostgresDatabase): InstanceKey {
@@ -89,7 +102,10 @@ export function resolveInstance(db: PostgresDatabase, sources: InstanceSources):
   );
   const usable = sources.directory.get(key);
   if (!usable) {
-    return notUsable(DatabaseReason.InstanceNotReady, `${label} is not Ready; waiting for it`, granted);
+    return {
+      ...notUsable(DatabaseReason.InstanceNotReady, `${label} is not Ready; waiting for it`, granted),
+      allowed: true,
+    };
   }
   const connected = {
     type: DatabaseCondition.Connection,
@@ -97,7 +113,7 @@ export function resolveInstance(db: PostgresDatabase, sources: InstanceSources):
     reason: DatabaseReason.Connected,
     message: DATABASE_CONNECTED_MESSAGE,
   } as const;
-  return { usable: true, instance: usable, conditions: [...granted, connected] };
+  return { usable: true, allowed: true, instance: usable, conditions: [...granted, connected] };
 }
 
 /** How messages name an instance: its kind and key. */
@@ -107,9 +123,14 @@ export function describeInstance(key: InstanceKey): string {
     : `PostgresClusterInstance "${key.name}"`;
 }
 
-function notUsable(reason: string, message: string, extra: readonly ConditionInput[] = []): Resolution {
+function notUsable(
+  reason: string,
+  message: string,
+  extra: readonly ConditionInput[] = [],
+): Resolution & { usable: false } {
   return {
     usable: false,
+    allowed: false,
     message,
     conditions: [...extra, { type: DatabaseCondition.Connection, status: "False", reason, message }],
   };

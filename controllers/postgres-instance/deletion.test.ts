@@ -1,5 +1,6 @@
 import { expect } from "chai";
-import type { PostgresDatabase } from "../../api/v1alpha1/index.js";
+import type { PostgresClusterInstance, PostgresDatabase, PostgresInstance } from "../../api/v1alpha1/index.js";
+import { ALLOWED_NAMESPACES_ANNOTATION } from "../../services/access/allowed-namespaces.js";
 import { ObjectStore } from "../../runtime/cache.js";
 import { FINALIZER } from "../constants.js";
 import { databasesUsing, deletionBlockedCondition } from "./deletion.js";
@@ -33,16 +34,41 @@ describe("which PostgresDatabases use an instance", () => {
     ),
   );
 
+  const instance = (namespace: string | undefined, annotations: Record<string, string> = {}): PostgresInstance => ({
+    apiVersion: "kompost.chuge.li/v1alpha1",
+    kind: "PostgresInstance",
+    metadata: { name: "pg", ...(namespace ? { namespace } : {}), annotations },
+    spec: { hostname: "db", username: "u", plainPassword: "p" },
+  });
+  const clusterWide = (annotations: Record<string, string> = {}): PostgresClusterInstance => ({
+    ...instance(undefined, annotations),
+    kind: "PostgresClusterInstance",
+  });
+  const admitting = (pattern: string) => ({ [ALLOWED_NAMESPACES_ANNOTATION]: pattern });
+
   it("finds a PostgresInstance's users by instanceRef, defaulting to the database's namespace", () => {
-    expect(databasesUsing(store, namespacedInstance, { namespace: "a", name: "pg" })).to.deep.equal([
+    expect(databasesUsing(store, namespacedInstance, instance("a", admitting("b")))).to.deep.equal([
       "a/draining",
       "a/own",
       "b/cross",
     ]);
   });
 
+  it("does not count a database from a namespace the instance does not admit (access first)", () => {
+    expect(databasesUsing(store, namespacedInstance, instance("a"))).to.deep.equal(["a/draining", "a/own"]);
+    expect(databasesUsing(store, namespacedInstance, instance("a", admitting("(b")))).to.deep.equal([
+      "a/draining",
+      "a/own",
+    ]);
+    const closed = clusterInstance("ops", "none");
+    expect(databasesUsing(store, closed, clusterWide())).to.deep.equal([]);
+    const open = clusterWide(admitting("c"));
+    expect(databasesUsing(store, closed, open)).to.deep.equal(["c/cluster"]);
+  });
+
   it("finds a PostgresClusterInstance's users by clusterInstanceRef only", () => {
-    expect(databasesUsing(store, clusterInstance("ops", "all"), { name: "pg" })).to.deep.equal(["c/cluster"]);
+    const pg = clusterWide();
+    expect(databasesUsing(store, clusterInstance("ops", "all"), pg)).to.deep.equal(["c/cluster"]);
   });
 
   it("names the databases in the blocked condition, and says how many more there are past ten", () => {

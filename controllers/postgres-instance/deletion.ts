@@ -2,7 +2,7 @@ import type { PostgresDatabase } from "../../api/v1alpha1/index.js";
 import type { ReadonlyStore } from "../../runtime/cache.js";
 import { READY, type ConditionInput } from "../../runtime/conditions.js";
 import { hasFinalizer } from "../../runtime/finalizers.js";
-import { keyString, type ObjectKey } from "../../runtime/resource-kind.js";
+import { keyOf, keyString, type ObjectKey } from "../../runtime/resource-kind.js";
 import type { ConnectionRegistry } from "../../services/postgres/connections.js";
 import { FINALIZER, InstanceReason } from "../constants.js";
 import type { InstanceDirectory } from "./instance-directory.js";
@@ -10,20 +10,23 @@ import type { AnyInstance, InstanceKindAdapter } from "./instance-kinds.js";
 
 /**
  * The PostgresDatabases ("namespace/name", sorted) that still need the instance: those that
- * reference it and are not being deleted, and those being deleted that still carry Kompost's
- * finalizer, since dropping their database on the server needs this instance.
+ * reference it from a namespace it admits and are not being deleted, and those being deleted
+ * that still carry Kompost's finalizer, since dropping their database on the server needs this
+ * instance. Access first: a database the instance does not admit never counts, so a reference
+ * (or a finalizer its author wrote) from any namespace cannot pin the instance.
  */
 export function databasesUsing<T extends AnyInstance>(
   databases: ReadonlyStore<PostgresDatabase>,
   adapter: InstanceKindAdapter<T>,
-  instance: ObjectKey,
+  instance: T,
 ): string[] {
-  const wanted = keyString(instance);
+  const wanted = keyString(keyOf(instance));
   return databases
     .list()
     .filter((database) => {
       const ref = adapter.referencedBy(database);
       if (!ref || keyString(ref) !== wanted) return false;
+      if (!adapter.admits(instance, database.metadata?.namespace ?? "")) return false;
       return !database.metadata?.deletionTimestamp || hasFinalizer(database, FINALIZER);
     })
     .map((database) => `${database.metadata?.namespace ?? ""}/${database.metadata?.name ?? ""}`)

@@ -25,6 +25,7 @@ import { checkConnection, connectionSpecOf, notChecked } from "./connection-chec
 import { resolveCredentials } from "./credentials.js";
 import { databasesUsing, deletionBlockedCondition, releaseInstance } from "./deletion.js";
 import type { InstanceDirectory, UsableInstance } from "./instance-directory.js";
+import { holdPasswordSecret, releasePasswordSecrets } from "./password-hold.js";
 import type { AnyInstance, InstanceKindAdapter } from "./instance-kinds.js";
 import { forgetInstanceState, recordInstanceState } from "./instance-metrics.js";
 import { passwordSecretsOnly } from "./password-secret-watch.js";
@@ -107,6 +108,7 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
     if (instance.metadata.deletionTimestamp) return this.finalize(instance, ctx);
     const current = await addFinalizer(this.client, this.forKind, instance, FINALIZER);
     if (!current) return undefined;
+    await this.holdPassword(current);
     const findings = await this.check(current);
     await this.report(current, findings, ctx);
     const key = this.adapter.instanceKey(ctx.key);
@@ -120,24 +122,52 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
     this.forget(key);
   }
 
-  /** Deleting: waits while PostgresDatabases use the instance, then releases it and removes the finalizer. */
+  /** Deleting: serves the PostgresDatabases that still need the instance, then releases it and removes the finalizer. */
   private async finalize(instance: T, ctx: ReconcileContext): Promise<ReconcileResult> {
     if (!hasFinalizer(instance, FINALIZER)) return undefined;
-    const users = databasesUsing(this.cacheOf<PostgresDatabase>(this.databaseSource), this.adapter, ctx.key);
-    if (users.length > 0) {
-      // The instance stays published: the databases' own finalizers need it to drop what they created.
-      const blocked = deletionBlockedCondition(users);
-      await updateStatus(this.client, this.forKind, instance, [this.conditionsMutator([blocked], false)]);
-      const changed = await this.announcer.announce(instance, this.id(ctx.key), instance.status?.conditions, [blocked]);
-      if (changed.length > 0) ctx.logger.info("Deletion waits for PostgresDatabases", { databases: users });
-      return { requeueAfterMs: this.instanceDeps.waitRequeueMs ?? WAIT_REQUEUE_MS };
-    }
+    const users = databasesUsing(this.cacheOf<PostgresDatabase>(this.databaseSource), this.adapter, instance);
+    if (users.length > 0) return this.serveDependents(instance, users, ctx);
     await releaseInstance(this.directory, this.registry, this.adapter, ctx.key);
+    const stores = { secrets: this.cacheOf(this.secretSource), instances: this.cache };
+    await releasePasswordSecrets(this.client, this.adapter, this.adapter.secretNamespace(instance), stores, ctx.key);
     // Forget first: once the finalizer is gone the object may vanish before this reconcile returns.
     this.forget(ctx.key);
     await removeFinalizer(this.client, this.forKind, instance, FINALIZER);
     ctx.logger.info(`Released ${this.forKind.kind}`);
     return undefined;
+  }
+
+  /**
+   * Deleting while PostgresDatabases still need the instance: keeps checking and publishing it
+   * as when not deleting, since their finalizers need it to drop what they created (also after
+   * a restart, or when it was not usable as deletion began). Details published earlier stay
+   * published when a check fails, e.g. once the password Secret went with its namespace.
+   */
+  private async serveDependents(
+    instance: T,
+    users: readonly string[],
+    ctx: ReconcileContext,
+  ): Promise<ReconcileResult> {
+    await this.holdPassword(instance);
+    const findings = await this.check(instance);
+    const blocked = deletionBlockedCondition(users);
+    const conditions = [...findings.conditions, blocked];
+    await updateStatus(this.client, this.forKind, instance, [this.conditionsMutator(conditions, false)]);
+    const changed = await this.announcer.announce(instance, this.id(ctx.key), instance.status?.conditions, conditions);
+    if (changed.includes(blocked)) ctx.logger.info("Deletion waits for PostgresDatabases", { databases: users });
+    const key = this.adapter.instanceKey(ctx.key);
+    if (findings.usable) this.publish(key, findings.usable, ctx);
+    recordInstanceState(key, isTrue(findings, InstanceCondition.Connected), this.directory.get(key) !== undefined);
+    const retryMs = findings.usable ? this.instanceDeps.waitRequeueMs : this.instanceDeps.retryAfterMs;
+    return { requeueAfterMs: retryMs ?? (findings.usable ? WAIT_REQUEUE_MS : INSTANCE_RETRY_MS) };
+  }
+
+  /** Holds the password Secret while the instance exists, and releases Secrets a changed reference left held. */
+  private async holdPassword(instance: T): Promise<void> {
+    const secrets = this.cacheOf(this.secretSource);
+    await holdPasswordSecret(this.client, this.adapter, instance, secrets);
+    const namespace = this.adapter.secretNamespace(instance);
+    await releasePasswordSecrets(this.client, this.adapter, namespace, { secrets, instances: this.cache });
   }
 
   /** Steps 3–6: credentials, connection, privileges, annotation; each later step needs the earlier ones. */

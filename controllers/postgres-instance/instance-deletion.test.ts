@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import type { V1Secret } from "@kubernetes/client-node";
 import type { PostgresDatabase, PostgresInstance } from "../../api/v1alpha1/index.js";
 import {
   API_VERSION,
@@ -7,7 +8,7 @@ import {
   PostgresInstanceKind,
 } from "../../api/v1alpha1/index.js";
 import { isNotFound } from "../../runtime/errors.js";
-import type { ObjectKey, ResourceKind } from "../../runtime/resource-kind.js";
+import { secretKind, type ObjectKey, type ResourceKind } from "../../runtime/resource-kind.js";
 import { eventually } from "../../test/support/eventually.js";
 import { FINALIZER, InstanceReason } from "../constants.js";
 import { instanceConnected } from "./instance-metrics.js";
@@ -83,6 +84,29 @@ describe("Deleting an instance (real API server and PostgreSQL)", function () {
     expect(env.registry.has(key)).to.equal(false);
     const series = (await instanceConnected.get()).values.filter((sample) => sample.labels.name === "busy");
     expect(series.filter((sample) => sample.labels.namespace === env.namespace)).to.have.length(0);
+  });
+
+  it("holds its password Secret with a finalizer while it uses it, and lets go after a reference change and on deletion", async () => {
+    const hold = "kompost.chuge.li/postgresinstance-password";
+    const held = async (name: string): Promise<boolean> => {
+      const secret = await env.admin.get<V1Secret>(secretKind, env.key(name));
+      return secret.metadata?.finalizers?.includes(hold) ?? false;
+    };
+    const password = env.srv.superuser.password;
+    await env.putSecret("held-a", { password });
+    await env.putSecret("held-b", { password });
+    await env.createInstance("holder", env.secretSpec("held-a", "password"));
+    await env.waitForCondition(PostgresInstanceKind, env.key("holder"), "Ready", { status: "True" });
+    await eventually(async () => expect(await held("held-a")).to.equal(true));
+
+    await env.admin.patch(PostgresInstanceKind, env.key("holder"), {
+      spec: { passwordSecretRef: { name: "held-b", key: "password" } },
+    });
+    await eventually(async () => expect([await held("held-a"), await held("held-b")]).to.deep.equal([false, true]));
+
+    await env.admin.delete(PostgresInstanceKind, env.key("holder"));
+    await waitGone(PostgresInstanceKind, env.key("holder"));
+    await eventually(async () => expect(await held("held-b")).to.equal(false));
   });
 
   it("deletes an unused PostgresClusterInstance at once and closes its pool", async () => {

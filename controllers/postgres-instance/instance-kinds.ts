@@ -1,7 +1,11 @@
 import type { PostgresClusterInstance, PostgresDatabase, PostgresInstance } from "../../api/v1alpha1/index.js";
 import { PostgresClusterInstanceKind, PostgresInstanceKind } from "../../api/v1alpha1/index.js";
 import type { ObjectKey, ResourceKind } from "../../runtime/resource-kind.js";
-import type { ClusterInstanceDefault } from "../../services/access/allowed-namespaces.js";
+import {
+  ALLOWED_NAMESPACES_ANNOTATION,
+  mayUseInstance,
+  type ClusterInstanceDefault,
+} from "../../services/access/allowed-namespaces.js";
 import type { InstanceKey } from "../../services/postgres/connections.js";
 
 /** Either instance kind; both share spec and status. */
@@ -22,6 +26,8 @@ export interface InstanceKindAdapter<T extends AnyInstance> {
   referencedBy(database: PostgresDatabase): ObjectKey | undefined;
   /** Who may use the instance when it has no allowed-namespaces annotation, in words. */
   defaultAccess(instance: T): string;
+  /** Whether a PostgresDatabase in `namespace` may use the instance (its annotation, or the default). */
+  admits(instance: T, namespace: string): boolean;
 }
 
 /** PostgresInstance: its Secret and, by default, its users live in its own namespace. */
@@ -36,6 +42,14 @@ export const namespacedInstance: InstanceKindAdapter<PostgresInstance> = {
     return ref && namespace ? { namespace, name: ref.name } : undefined;
   },
   defaultAccess: (instance) => `only namespace "${instance.metadata.namespace ?? ""}"`,
+  admits: (instance, namespace) =>
+    mayUseInstance({
+      instanceKind: "PostgresInstance",
+      instanceNamespace: instance.metadata.namespace ?? "",
+      annotation: instance.metadata.annotations?.[ALLOWED_NAMESPACES_ANNOTATION],
+      namespace,
+      clusterInstanceDefault: "none",
+    }).allowed,
 };
 
 /** PostgresClusterInstance: its Secret lives in the operator's namespace; no annotation means the operator's default. */
@@ -54,5 +68,12 @@ export function clusterInstance(
       return ref ? { name: ref.name } : undefined;
     },
     defaultAccess: () => (accessDefault === "all" ? "every namespace" : "no namespace"),
+    admits: (instance, namespace) =>
+      mayUseInstance({
+        instanceKind: "PostgresClusterInstance",
+        annotation: instance.metadata.annotations?.[ALLOWED_NAMESPACES_ANNOTATION],
+        namespace,
+        clusterInstanceDefault: accessDefault,
+      }).allowed,
   };
 }

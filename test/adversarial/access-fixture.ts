@@ -73,16 +73,21 @@ export class OperatorWorld {
     this.current = undefined;
   }
 
+  /** True while an operator process this world started runs. */
+  get running(): boolean {
+    return this.current?.running ?? false;
+  }
+
   /** The running operator. */
   get operator(): OperatorProcess {
     if (!this.current) throw new Error("no operator is running: call startOperator first");
     return this.current;
   }
 
-  /** Kills every operator this world started. */
+  /** Stops the running operator (releasing the Lease for the next test file) and kills any other this world started. */
   async killAll(): Promise<void> {
+    await this.stopOperator();
     for (const operator of this.all) await operator.kill();
-    this.current = undefined;
   }
 
   /** Prints the operators' logs, the Events and the Kompost resources; for failed tests. */
@@ -239,4 +244,30 @@ export function sqlPrefix(namespace: string): string {
 function randomLetters(count: number): string {
   const bytes = randomBytes(count);
   return Array.from(bytes, (byte) => String.fromCharCode(97 + (byte % 26))).join("");
+}
+
+/**
+ * Registers the hooks of a describe block that runs one operator process: the world and a
+ * running operator before the tests, a dump after a failed one (and a fresh operator if the test
+ * left none running), every process killed at the end. Returns the world, for use in tests.
+ */
+export function operatorWorld(): () => OperatorWorld {
+  let world: OperatorWorld | undefined;
+  before(async function () {
+    this.timeout(600_000);
+    world = await OperatorWorld.start();
+    await world.startOperator();
+  });
+  afterEach(async function () {
+    if (!world) return;
+    if (this.currentTest?.state === "failed") await world.dump(`"${this.currentTest.fullTitle()}" failed`);
+    if (!world.running) await world.startOperator();
+  });
+  after(async () => {
+    await world?.killAll();
+  });
+  return () => {
+    if (!world) throw new Error("the operator world has not started");
+    return world;
+  };
 }
