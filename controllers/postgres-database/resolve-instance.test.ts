@@ -49,14 +49,20 @@ describe("resolving the instance of a PostgresDatabase", () => {
     const reasonOf = (): string => {
       const result = resolveInstance(db, sources);
       expect(result.usable).to.equal(false);
-      return result.conditions.find((c) => c.type === "Connection")!.reason;
+      const reason = result.conditions.find((c) => c.type === "Connection")!.reason;
+      return `${reason} allowed=${result.allowed}`;
     };
     reasons.push(reasonOf());
     instances.set(instance("pg", "infra"));
     reasons.push(reasonOf());
     instances.set(instance("pg", "infra", { [ALLOWED_NAMESPACES_ANNOTATION]: "team" }));
     reasons.push(reasonOf());
-    expect(reasons).to.deep.equal(["InstanceNotFound", "InstanceNotAllowed", "InstanceNotReady"]);
+    // Only an instance that exists and admits the namespace lets the database take its finalizer.
+    expect(reasons).to.deep.equal([
+      "InstanceNotFound allowed=false",
+      "InstanceNotAllowed allowed=false",
+      "InstanceNotReady allowed=true",
+    ]);
   });
 
   it("is usable, with the original's message, once the directory has the instance", () => {
