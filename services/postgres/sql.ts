@@ -277,6 +277,13 @@ export const RELEASE_CATALOG = {
   terminateRoleSessionsWaiting:
     "SELECT pg_catalog.pg_terminate_backend(a.pid, $2::pg_catalog.int8) AS terminated FROM pg_catalog.pg_stat_activity a WHERE a.usename OPERATOR(pg_catalog.=) $1::pg_catalog.name AND a.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid() AND pg_catalog.pg_has_role(a.usesysid, 'USAGE')",
 
+  /** The connected session's backend pid. */
+  backendPid: "SELECT pg_catalog.pg_backend_pid() AS pid",
+
+  /** $1 = pid: ends the client sessions that block that backend (whose roles the admin holds). */
+  terminateBlockers:
+    "SELECT pg_catalog.pg_terminate_backend(a.pid) AS terminated FROM pg_catalog.pg_stat_activity a WHERE a.pid OPERATOR(pg_catalog.=) ANY (pg_catalog.pg_blocking_pids($1::pg_catalog.int4)) AND a.backend_type OPERATOR(pg_catalog.=) 'client backend'::pg_catalog.text AND pg_catalog.pg_has_role(a.usesysid, 'USAGE'::pg_catalog.text)",
+
   /** $1 = role name: ends every session of the role on the server (the admin holds its privileges). */
   terminateRoleSessions:
     "SELECT pg_catalog.pg_terminate_backend(a.pid) AS terminated FROM pg_catalog.pg_stat_activity a WHERE a.usename OPERATOR(pg_catalog.=) $1::pg_catalog.name AND a.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid() AND pg_catalog.pg_has_role(a.usesysid, 'USAGE')",

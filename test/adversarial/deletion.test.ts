@@ -6,7 +6,13 @@
  */
 import { expect } from "chai";
 import type pg from "pg";
-import { ADMIN_KINDS, DatabaseTestEnv, type SecretData, using } from "../../controllers/postgres-database/test-env.js";
+import {
+  ADMIN_KINDS,
+  DatabaseTestEnv,
+  type SecretData,
+  sqlState,
+  using,
+} from "../../controllers/postgres-database/test-env.js";
 import { catalogSnapshot } from "../../services/postgres/objects/fixture.test.js";
 import { quoteIdent } from "../../services/postgres/sql.js";
 
@@ -155,6 +161,27 @@ for (const kind of ADMIN_KINDS) {
       });
       const dropped = await env.event(nsB, "beta", "Dropped");
       expect(dropped.message).to.include(`"${bRoles[0]!}" dropped`).and.include(`"${bRoles[1]!}" dropped`);
+    });
+
+    it("finishes deleting B while A holds an open transaction on the table it shared with B, ending that session", async () => {
+      const [aApp] = await provisioned(nsA, "delta");
+      const [bApp] = await provisioned(nsB, "epsilon");
+      await using(env.connectWith(aApp), async (app) => {
+        await app.query("CREATE TABLE public.held (id integer)");
+        await app.query(`GRANT SELECT ON public.held TO ${quoteIdent(bApp.DB_USER!)}`);
+      });
+      const holder = await env.connectWith(aApp);
+      holder.on("error", () => undefined);
+      try {
+        await holder.query("BEGIN");
+        await holder.query("ALTER TABLE public.held ADD COLUMN pinned integer");
+        await env.kubectl("delete", "pgdb", "-n", nsB, "epsilon", "--wait=false");
+        await env.gone(nsB, "epsilon", 60_000);
+        expect(await sqlState(holder.query("SELECT 1"))).to.not.equal(undefined);
+      } finally {
+        await holder.end().catch(() => undefined);
+      }
+      await env.ready(nsA, "delta");
     });
 
     it("says why it cannot clear what another database holds for B (Ready False, reason, Event) and finishes once fixed", async () => {

@@ -29,6 +29,9 @@ import { currentAdmin, holdRoles } from "./membership.js";
 /** Runs `fn` with an admin client connected to `database` of the same server, closed afterwards. */
 export type DatabaseOpener = <T>(database: string, fn: (db: Queryable) => Promise<T>) => Promise<T>;
 
+/** How long another session may block the release before it is ended (below the admin's lock_timeout). */
+const BLOCKER_GRACE_MS = 1_000;
+
 /** How long to wait for each ended session of the role to be gone (its temporary objects go with it). */
 const SESSION_EXIT_WAIT_MS = 5_000;
 
@@ -68,7 +71,37 @@ export async function releaseRole(
   // Shared objects (a null database) are cleared by DROP OWNED in any database: the maintenance one will do.
   const others = places.filter((place): place is string => place !== null && place !== here && place !== ownDatabase);
   if (places.some((place) => place === null || place === here)) await clearRoleIn(db, role, here);
-  for (const place of others) await open(place, (other) => clearRoleIn(other, role, place));
+  // The maintenance client is idle meanwhile: it watches that no session in there keeps the release waiting.
+  for (const place of others)
+    await open(place, (other) => endingBlockers(db, other, () => clearRoleIn(other, role, place)));
+}
+
+/**
+ * Runs `work` on `client` while `watch` (another session) ends every client session
+ * that blocks it for BLOCKER_GRACE_MS: a tenant's open transaction on an object it
+ * shared with the departing role would otherwise fail each attempt after lock_timeout.
+ */
+async function endingBlockers<T>(watch: Queryable, client: Queryable, work: () => Promise<T>): Promise<T> {
+  const { rows } = await client.query<{ pid: number }>(RELEASE_CATALOG.backendPid);
+  const pid = rows[0]!.pid;
+  let done = false;
+  let wake: () => void = () => undefined;
+  const watching = (async () => {
+    while (!done) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, BLOCKER_GRACE_MS).unref();
+      });
+      if (!done) await watch.query(RELEASE_CATALOG.terminateBlockers, [pid]).catch(() => undefined);
+    }
+  })();
+  try {
+    return await work();
+  } finally {
+    done = true;
+    wake();
+    await watching;
+  }
 }
 
 /** Ends every session of the role and waits (PostgreSQL 14+) until they are gone. */
