@@ -66,6 +66,21 @@ describe("which PostgresDatabases use an instance", () => {
     expect(databasesUsing(store, closed, open)).to.deep.equal(["c/cluster"]);
   });
 
+  it("still counts a database it no longer admits that Kompost provisioned while it did", () => {
+    const lost = new ObjectStore<PostgresDatabase>();
+    const provisioned = { ...database("b", "was-allowed", { instanceRef: { name: "pg", namespace: "a" } }) };
+    lost.set({
+      ...provisioned,
+      metadata: { ...provisioned.metadata, finalizers: [FINALIZER] },
+      status: { sql_db_name: "b_x" },
+    });
+    lost.set({
+      ...database("b", "self-finalized", { instanceRef: { name: "pg", namespace: "a" } }),
+      metadata: { namespace: "b", name: "self-finalized", finalizers: [FINALIZER] },
+    });
+    expect(databasesUsing(lost, namespacedInstance, instance("a"))).to.deep.equal(["b/was-allowed"]);
+  });
+
   it("finds a PostgresClusterInstance's users by clusterInstanceRef only", () => {
     const pg = clusterWide();
     expect(databasesUsing(store, clusterInstance("ops", "all"), pg)).to.deep.equal(["c/cluster"]);

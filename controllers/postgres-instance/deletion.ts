@@ -12,8 +12,9 @@ import type { AnyInstance, InstanceKindAdapter } from "./instance-kinds.js";
  * The PostgresDatabases ("namespace/name", sorted) that still need the instance: those that
  * reference it from a namespace it admits and are not being deleted, and those being deleted
  * that still carry Kompost's finalizer, since dropping their database on the server needs this
- * instance. Access first: a database the instance does not admit never counts, so a reference
- * (or a finalizer its author wrote) from any namespace cannot pin the instance.
+ * instance. Access first: a database the instance does not admit counts only when Kompost
+ * provisioned it while it was admitted (it has objects on the server to drop), so a reference
+ * (or a finalizer its author wrote) from any other namespace cannot pin the instance.
  */
 export function databasesUsing<T extends AnyInstance>(
   databases: ReadonlyStore<PostgresDatabase>,
@@ -26,11 +27,19 @@ export function databasesUsing<T extends AnyInstance>(
     .filter((database) => {
       const ref = adapter.referencedBy(database);
       if (!ref || keyString(ref) !== wanted) return false;
-      if (!adapter.admits(instance, database.metadata?.namespace ?? "")) return false;
+      if (!adapter.admits(instance, database.metadata?.namespace ?? "") && !provisioned(database)) return false;
       return !database.metadata?.deletionTimestamp || hasFinalizer(database, FINALIZER);
     })
     .map((database) => `${database.metadata?.namespace ?? ""}/${database.metadata?.name ?? ""}`)
     .sort();
+}
+
+/**
+ * Kompost provisioned the database (it names it in status, which only the operator may write)
+ * and its finalizer will drop what it created.
+ */
+function provisioned(database: PostgresDatabase): boolean {
+  return hasFinalizer(database, FINALIZER) && database.status?.sql_db_name !== undefined;
 }
 
 /** The `Ready` condition of an instance whose deletion waits for these databases. */

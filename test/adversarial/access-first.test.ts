@@ -1,12 +1,12 @@
 import { expect } from "chai";
-import { DatabaseReason, FINALIZER } from "../../controllers/constants.js";
+import { DatabaseReason, FINALIZER, InstanceReason } from "../../controllers/constants.js";
 import { ALLOWED_NAMESPACES_ANNOTATION } from "../../services/access/allowed-namespaces.js";
 import { operatorWorld, sqlPrefix } from "./access-fixture.js";
 
 /**
  * Access first: a PostgresDatabase whose namespace may not use an instance gets no finalizer and
  * does not count as a dependent, so it cannot pin the instance; one that was allowed, created
- * its objects and then lost access still drops them when it is deleted.
+ * its objects and then lost access still counts, and drops them when it is deleted.
  */
 describe("access first (operator process)", function () {
   this.timeout(240_000);
@@ -57,7 +57,7 @@ describe("access first (operator process)", function () {
     });
   }
 
-  it("a database that lost access keeps its finalizer and still drops what it created when deleted", async () => {
+  it("a database that lost access keeps its finalizer, holds back the instance's deletion, and drops what it created when deleted", async () => {
     const owner = await world().namespace("acc-owner");
     const tenant = await world().namespace("acc-tenant");
     const allow = (pattern: string) => ({ [ALLOWED_NAMESPACES_ANNOTATION]: pattern });
@@ -89,9 +89,17 @@ describe("access first (operator process)", function () {
       "nothing is dropped while the resource exists",
     ).to.have.length(3);
 
+    // Its objects are on the server: the instance waits for its finalizer rather than leave them behind.
+    await world().kubectl(["delete", "pginst", "shared", "-n", owner, "--wait=false"]);
+    const blocked = await world().condition("pginst", "shared", owner, {
+      type: "Ready",
+      status: "False",
+      reason: InstanceReason.DeletionBlocked,
+    });
+    expect(blocked.message).to.include(`${tenant}/app`);
     await world().kubectl(["delete", "pgdb", "app", "-n", tenant, "--wait=false"]);
     await world().gone("pgdb", "app", tenant);
+    await world().gone("pginst", "shared", owner);
     expect(await world().serverObjects(sqlPrefix(tenant))).to.deep.equal([]);
-    await world().kubectl(["delete", "pginst", "shared", "-n", owner]);
   });
 });
