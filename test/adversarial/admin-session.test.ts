@@ -27,8 +27,18 @@ for (const kind of ADMIN_KINDS) {
       await env.instance(namespace, "pg", kind);
     });
 
+    /** Roles that planted traps in the maintenance database: whatever is left of them goes after the tests. */
+    const planted: string[] = [];
+
     after(async () => {
       await env.deleteDatabases(namespace);
+      await env.asSuperuser(async (db) => {
+        for (const role of planted) {
+          const exists = await db.query("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", [role]);
+          if (exists.rows.length > 0) await db.query(`DROP OWNED BY "${role}"`);
+        }
+        await db.query("REVOKE CREATE ON SCHEMA public FROM PUBLIC");
+      });
       await env.stop();
     });
 
@@ -67,6 +77,30 @@ for (const kind of ADMIN_KINDS) {
         return (await db.query<{ who: string }>("SELECT who FROM public.kompost_trap_log")).rows;
       }, victim.DB_NAME);
       expect(ran, "the trap's own record of running").to.deep.equal([]);
+
+      await env.deleteDatabases(namespace);
+      expect(trap.runsIn(await env.srv.readLog()), "the trap's WARNING in the server log").to.deep.equal([]);
+      expect(await env.asSuperuser(catalogSnapshot)).to.deep.equal(before);
+    });
+
+    it("never runs traps planted in the maintenance database where PUBLIC may create (PostgreSQL 14 and older), through role repair and deletion", async () => {
+      const before = await env.asSuperuser(catalogSnapshot);
+      const victim = await provisioned("maintenance");
+      const app = victim.DB_USER!;
+      const trap = new AdminTrap(app, [app.replace(/_app$/, "_inspector")]);
+      const standing = await env.asSuperuser((db) => roleStanding(db, app));
+      // What PostgreSQL 14 and older grant PUBLIC by default; the pools' sessions run in this database.
+      await env.asSuperuser((db) => db.query("GRANT CREATE ON SCHEMA public TO PUBLIC"));
+      planted.push(app);
+      try {
+        await using(env.connectWith(victim, "postgres"), (asApp) => trap.plant(asApp));
+      } finally {
+        await env.asSuperuser((db) => db.query("REVOKE CREATE ON SCHEMA public FROM PUBLIC"));
+      }
+      // Drift that only the maintenance database's queries see and repair.
+      await env.asSuperuser((db) => db.query(`ALTER ROLE "${app}" CREATEDB`));
+      await env.event(namespace, "maintenance", "RoleRepaired");
+      expect(await env.asSuperuser((db) => roleStanding(db, app))).to.deep.equal(standing);
 
       await env.deleteDatabases(namespace);
       expect(trap.runsIn(await env.srv.readLog()), "the trap's WARNING in the server log").to.deep.equal([]);
