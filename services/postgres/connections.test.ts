@@ -313,6 +313,31 @@ describe("the connection registry", () => {
     });
   });
 
+  describe("withTenantClient", () => {
+    it("never has more clients open into tenant databases of one instance than its maximum, and queues the rest", async () => {
+      const small = new ConnectionRegistry({ settings: { ...settings, maxConnections: 2 } });
+      let open = 0;
+      let peak = 0;
+      try {
+        const done = await Promise.all(
+          Array.from({ length: 6 }, () =>
+            small.withTenantClient(instance, spec(), "postgres", async (c) => {
+              peak = Math.max(peak, ++open);
+              await backendPid(c);
+              await sleep(30); // hold the client so that the calls overlap
+              open--;
+              return true;
+            }),
+          ),
+        );
+        expect(done).to.deep.equal([true, true, true, true, true, true]);
+        expect(peak).to.equal(2);
+      } finally {
+        await small.closeAll();
+      }
+    });
+  });
+
   describe("admin sessions", () => {
     const database = `pinned_${suffix}`;
     const sessionSettings =

@@ -4,6 +4,7 @@ import type { Logger } from "../../runtime/logger.js";
 import { silentLogger } from "../../runtime/logger.js";
 import { allowsInsecurePasswordAuth, InsecurePasswordAuthError, PasswordGuardedClient } from "./password-guard.js";
 import type { GuardedClientConfig } from "./password-guard.js";
+import { Slots, SlotTimeoutError } from "./slots.js";
 import { pgSslOptions, TlsConfigError } from "./tls.js";
 import type { SslSpec } from "./tls.js";
 
@@ -25,7 +26,7 @@ export type InstanceKey =
 
 /** Limits and timeouts of every connection Kompost opens. */
 export interface ConnectionSettings {
-  /** Connections per instance pool. */
+  /** Connections per instance pool, and at most as many more into tenant databases at a time. */
   readonly maxConnections: number;
   /** Time to reach the server, finish TLS and log in (also the wait for a free pooled connection). */
   readonly connectionTimeoutMillis: number;
@@ -227,6 +228,8 @@ export class ConnectionRegistry {
   private readonly settings: ConnectionSettings;
   private readonly logger: Logger;
   private readonly entries = new Map<string, PoolEntry>();
+  /** Per instance: the tenant-database clients open at a time, bounded like the pool, whatever the number of workers. */
+  private readonly tenantSlots = new Map<string, Slots>();
   private readonly retiring = new Set<Promise<void>>();
 
   constructor(options: { readonly settings?: Partial<ConnectionSettings>; readonly logger?: Logger } = {}) {
@@ -272,6 +275,33 @@ export class ConnectionRegistry {
     database: string,
     fn: (client: pg.ClientBase) => Promise<T>,
   ): Promise<T> {
+    const release = await this.tenantSlot(key, database, spec);
+    try {
+      return await this.openTenantClient(key, spec, database, fn);
+    } finally {
+      release();
+    }
+  }
+
+  private async tenantSlot(key: InstanceKey, database: string, spec: InstanceConnectionSpec): Promise<() => void> {
+    const id = instanceKeyString(key);
+    const slots = this.tenantSlots.get(id) ?? new Slots(this.settings.maxConnections);
+    this.tenantSlots.set(id, slots);
+    try {
+      return await slots.acquire(this.settings.connectionTimeoutMillis);
+    } catch (err) {
+      if (!(err instanceof SlotTimeoutError)) throw err;
+      const message = `all ${slots.max} connections into tenant databases were busy and none came free within ${this.settings.connectionTimeoutMillis} ms`;
+      throw this.failedToConnect(key, database, new ConnectionError("Timeout", message), spec);
+    }
+  }
+
+  private async openTenantClient<T>(
+    key: InstanceKey,
+    spec: InstanceConnectionSpec,
+    database: string,
+    fn: (client: pg.ClientBase) => Promise<T>,
+  ): Promise<T> {
     let client: pg.Client;
     try {
       client = new PasswordGuardedClient(pgClientConfig(spec, database, this.settings));
@@ -304,6 +334,7 @@ export class ConnectionRegistry {
     const entry = this.entries.get(id);
     if (!entry) return;
     this.entries.delete(id);
+    this.tenantSlots.delete(id);
     await entry.pool.end();
     this.logger.info("Closed PostgreSQL connection pool", this.fields(key));
   }
