@@ -298,22 +298,7 @@ describe("the connection registry", () => {
       expect(error.message).to.include(`while connecting to database "${database}_missing"`);
       expect(error.message).to.include(`database "${database}_missing" does not exist`);
     });
-  });
 
-  describe("close", () => {
-    it("closes one instance's pool and ends its connections, leaving the others", async () => {
-      const other: InstanceKey = { kind: "PostgresClusterInstance", name: "other" };
-      const pid = await registry.withClient(instance, spec(), backendPid);
-      const otherPid = await registry.withClient(other, spec(), backendPid);
-      await registry.close(instance);
-      expect(registry.has(instance)).to.equal(false);
-      expect(registry.has(other)).to.equal(true);
-      await waitUntilGone(pid);
-      expect(await backendExists(otherPid)).to.equal(true);
-    });
-  });
-
-  describe("withTenantClient", () => {
     it("never has more clients open into tenant databases of one instance than its maximum, and queues the rest", async () => {
       const small = new ConnectionRegistry({ settings: { ...settings, maxConnections: 2 } });
       let open = 0;
@@ -335,6 +320,19 @@ describe("the connection registry", () => {
       } finally {
         await small.closeAll();
       }
+    });
+  });
+
+  describe("close", () => {
+    it("closes one instance's pool and ends its connections, leaving the others", async () => {
+      const other: InstanceKey = { kind: "PostgresClusterInstance", name: "other" };
+      const pid = await registry.withClient(instance, spec(), backendPid);
+      const otherPid = await registry.withClient(other, spec(), backendPid);
+      await registry.close(instance);
+      expect(registry.has(instance)).to.equal(false);
+      expect(registry.has(other)).to.equal(true);
+      await waitUntilGone(pid);
+      expect(await backendExists(otherPid)).to.equal(true);
     });
   });
 
