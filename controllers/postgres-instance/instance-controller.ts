@@ -187,6 +187,7 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
       return { conditions: [credentials.condition, connected, privileged, access], plainPassword: credentials.plain };
     }
     const key = this.adapter.instanceKey(keyOf(instance));
+    this.registry.reachable(key); // a database's recent failed connect must not fail the privilege check
     const privileges = await checkAdminPrivileges(this.registry, key, spec);
     const conditions = [credentials.condition, connected, privileges.condition, access];
     const usable =

@@ -1,12 +1,15 @@
 import { expect } from "chai";
 import { randomBytes } from "node:crypto";
+import net from "node:net";
 import { Writable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
 import winston from "winston";
+import { TcpProxy } from "../../runtime/testing/tcp-proxy.js";
 import { freePort } from "../../test/harness/ports.js";
 import type { PostgresServer } from "../../test/harness/postgres.js";
 import { postgres } from "../../test/harness/postgres.js";
+import { eventually } from "../../test/support/eventually.js";
 import type { ConnectionSettings, InstanceConnectionSpec, InstanceKey } from "./connections.js";
 import { ConnectionError, ConnectionRegistry, instanceKeyString, specFingerprint } from "./connections.js";
 
@@ -404,6 +407,90 @@ describe("the connection registry", () => {
     });
   });
 
+  describe("a server that never answers", () => {
+    const hole: InstanceKey = { kind: "PostgresInstance", namespace: "team-b", name: "hole" };
+    let server: net.Server;
+    let sockets: net.Socket[];
+
+    /** Accepts TCP connections and never says a word on them, like a black-holed PostgreSQL. */
+    beforeEach(async () => {
+      sockets = [];
+      server = net.createServer((socket) => sockets.push(socket));
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    });
+    afterEach(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+
+    const holeSpec = (): InstanceConnectionSpec =>
+      spec({ hostname: "127.0.0.1", port: (server.address() as net.AddressInfo).port, ssl: { enabled: false } });
+
+    it("is given up at once for the cool-down after one connect timed out, while other instances work", async () => {
+      const patient = new ConnectionRegistry({
+        settings: { connectionTimeoutMillis: 500, unreachableCooldownMillis: 120_000 },
+      });
+      try {
+        const first = await rejection(patient.withClient(hole, holeSpec(), backendPid));
+        expect(first.reason).to.equal("Timeout");
+        expect(sockets).to.have.length(1);
+        const pooled = await rejection(patient.withClient(hole, holeSpec(), backendPid));
+        const tenant = await rejection(patient.withTenantClient(hole, holeSpec(), "app", backendPid));
+        for (const again of [pooled, tenant]) {
+          expect(again.reason).to.equal("Timeout");
+          expect(again.message).to.include("PostgresInstance/team-b/hole").and.include("within the last 120000 ms");
+        }
+        expect(sockets, "no connection was tried during the cool-down").to.have.length(1);
+        expect(await patient.withClient(instance, spec(), backendPid)).to.be.a("number");
+        patient.reachable(hole);
+        await rejection(patient.withClient(hole, holeSpec(), backendPid));
+        expect(sockets, "reachable() ends the cool-down").to.have.length(2);
+      } finally {
+        await patient.closeAll();
+      }
+    });
+
+    it("is tried again by one connect at a time after the cool-down", async () => {
+      const brief = new ConnectionRegistry({
+        settings: { connectionTimeoutMillis: 500, unreachableCooldownMillis: 300 },
+      });
+      try {
+        await rejection(brief.withClient(hole, holeSpec(), backendPid));
+        expect(sockets).to.have.length(1);
+        await eventually(async () => {
+          const tries = [1, 2, 3].map(() => rejection(brief.withClient(hole, holeSpec(), backendPid)));
+          expect((await Promise.all(tries)).map((e) => e.reason)).to.deep.equal(["Timeout", "Timeout", "Timeout"]);
+          expect(sockets).to.have.length.above(1);
+        });
+        expect(sockets, "only one of three concurrent connects tried the server again").to.have.length(2);
+      } finally {
+        await brief.closeAll();
+      }
+    });
+
+    it("recovers by itself once the server answers again", async () => {
+      const proxy = await TcpProxy.start("127.0.0.1", srv.port);
+      const brief = new ConnectionRegistry({
+        settings: { connectionTimeoutMillis: 500, unreachableCooldownMillis: 2_000 },
+      });
+      const viaProxy = spec({
+        hostname: "127.0.0.1",
+        port: proxy.port,
+        ssl: { enabled: true, verify: "verify_ca", ca: srv.caPem },
+      });
+      try {
+        proxy.blackhole();
+        expect((await rejection(brief.withClient(hole, viaProxy, backendPid))).reason).to.equal("Timeout");
+        proxy.restore();
+        await eventually(() => brief.withClient(hole, viaProxy, backendPid), 20_000, 100);
+        expect(await brief.withTenantClient(hole, viaProxy, "postgres", backendPid)).to.be.a("number");
+      } finally {
+        await brief.closeAll();
+        await proxy.close();
+      }
+    });
+  });
+
   describe("a server restart", () => {
     it("is survived: calls fail while the server is down and work again after, with no reset", async () => {
       const before = await registry.withClient(instance, spec(), backendPid);
@@ -415,7 +502,8 @@ describe("the connection registry", () => {
       } finally {
         await srv.start();
       }
-      const after = await registry.withClient(instance, spec(), backendPid);
+      // The refused connect holds connects off for the cool-down; then they work with no reset.
+      const after = await eventually(() => registry.withClient(instance, spec(), backendPid), 30_000, 200);
       expect(after).not.to.equal(before);
       const lost = log.entries.find((e) => e.message === "Lost idle PostgreSQL connection");
       expect(lost, log.text()).to.deep.include({ kind: "PostgresInstance", namespace: "team-a", name: "main" });

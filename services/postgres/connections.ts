@@ -39,6 +39,12 @@ export interface ConnectionSettings {
    * its own database) fails fast instead of holding a connection for the whole statement timeout.
    */
   readonly lockTimeoutMillis: number;
+  /**
+   * After a connect to an instance found no server (Unreachable) or no answer (Timeout), further
+   * connects to it fail at once with that error for this long, then one tries again: reconciles
+   * of a dead server's databases do not each hold a worker for the connect timeout. 0 turns it off.
+   */
+  readonly unreachableCooldownMillis: number;
 }
 
 /** Small pools and short timeouts: one slow server must not hold up the others. */
@@ -48,6 +54,7 @@ export const DEFAULT_CONNECTION_SETTINGS: ConnectionSettings = {
   statementTimeoutMillis: 30_000,
   idleTimeoutMillis: 30_000,
   lockTimeoutMillis: 3_000,
+  unreachableCooldownMillis: 5_000,
 };
 
 /**
@@ -219,6 +226,22 @@ interface PoolEntry {
   readonly fingerprint: string;
 }
 
+/** An instance's last connect found no server or no answer: connects fail at once until `until`. */
+interface OpenBreaker {
+  readonly fingerprint: string;
+  readonly failure: unknown;
+  readonly until: number;
+  /** A connect is trying the server again; the others keep failing at once until it is done. */
+  trying: boolean;
+}
+
+/** True for a connect failure that says the server is not there or not answering (not a busy pool, not a refusal). */
+function meansNoServer(err: unknown, spec: InstanceConnectionSpec, settings: ConnectionSettings): boolean {
+  if (err instanceof Error && err.message === POOL_BUSY_MESSAGE) return false;
+  const reason = connectionError(err, spec, settings).reason;
+  return reason === "Unreachable" || reason === "Timeout";
+}
+
 /**
  * One bounded `pg.Pool` per instance, into the maintenance database, rebuilt
  * when the instance's connection spec (password included) changes; plus
@@ -231,6 +254,8 @@ export class ConnectionRegistry {
   /** Per instance: the tenant-database clients open at a time, bounded like the pool, whatever the number of workers. */
   private readonly tenantSlots = new Map<string, Slots>();
   private readonly retiring = new Set<Promise<void>>();
+  /** Per instance: its last connect found no server, so connects fail at once for a cool-down. */
+  private readonly breakers = new Map<string, OpenBreaker>();
 
   constructor(options: { readonly settings?: Partial<ConnectionSettings>; readonly logger?: Logger } = {}) {
     this.settings = { ...DEFAULT_CONNECTION_SETTINGS, ...options.settings };
@@ -244,12 +269,7 @@ export class ConnectionRegistry {
     fn: (client: pg.ClientBase) => Promise<T>,
   ): Promise<T> {
     const pool = this.poolFor(key, spec);
-    let client: pg.PoolClient;
-    try {
-      client = await pool.connect();
-    } catch (err) {
-      throw this.failedToConnect(key, MAINTENANCE_DATABASE, err, spec);
-    }
+    const client = await this.throughBreaker(key, spec, MAINTENANCE_DATABASE, () => pool.connect());
     // A checked-out client has no listener of the pool's: without ours, a dying socket would crash the process.
     let lost: Error | undefined;
     const onError = (err: Error): void => {
@@ -275,6 +295,7 @@ export class ConnectionRegistry {
     database: string,
     fn: (client: pg.ClientBase) => Promise<T>,
   ): Promise<T> {
+    this.failIfOpen(key, spec, database);
     const release = await this.tenantSlot(key, database, spec);
     try {
       return await this.openTenantClient(key, spec, database, fn);
@@ -311,15 +332,65 @@ export class ConnectionRegistry {
     client.on("error", (err) =>
       this.logger.warn("Lost PostgreSQL connection", { ...this.fields(key), database, error: err.message }),
     );
-    try {
-      await client.connect();
-    } catch (err) {
-      throw this.failedToConnect(key, database, err, spec);
-    }
+    await this.throughBreaker(key, spec, database, () => client.connect());
     try {
       return await fn(client);
     } finally {
       await endClient(client, this.settings.connectionTimeoutMillis);
+    }
+  }
+
+  /** Forgets the instance's recent connect failure: a fresh connection (the instance's probe) just reached it. */
+  reachable(key: InstanceKey): void {
+    this.breakers.delete(instanceKeyString(key));
+  }
+
+  /**
+   * Runs `connect` unless the instance's last connect found no server within the cool-down (then
+   * throws that failure again at once); one connect at a time tries again after it. A failure
+   * that says no server opens the cool-down; any answer of the server ends it.
+   */
+  private async throughBreaker<C>(
+    key: InstanceKey,
+    spec: InstanceConnectionSpec,
+    database: string,
+    connect: () => Promise<C>,
+  ): Promise<C> {
+    const id = instanceKeyString(key);
+    const open = this.failIfOpen(key, spec, database);
+    if (open) open.trying = true;
+    try {
+      const connected = await connect();
+      this.breakers.delete(id);
+      return connected;
+    } catch (err) {
+      this.noteFailure(id, spec, err);
+      throw this.failedToConnect(key, database, err, spec);
+    } finally {
+      if (open) open.trying = false;
+    }
+  }
+
+  /** Throws the instance's recent no-server failure while it holds; else the breaker a connect may try, if any. */
+  private failIfOpen(key: InstanceKey, spec: InstanceConnectionSpec, database: string): OpenBreaker | undefined {
+    const open = this.breakers.get(instanceKeyString(key));
+    if (!open || open.fingerprint !== specFingerprint(spec)) return undefined;
+    if (open.trying || Date.now() < open.until) {
+      const cooldown = `${this.settings.unreachableCooldownMillis} ms`;
+      const cause = connectionError(open.failure, spec, this.settings);
+      const message = `${cause.message}; a connect within the last ${cooldown} failed like this, so Kompost waits that long before trying again`;
+      throw this.failedToConnect(key, database, new ConnectionError(cause.reason, message), spec);
+    }
+    return open;
+  }
+
+  private noteFailure(id: string, spec: InstanceConnectionSpec, err: unknown): void {
+    const cooldown = this.settings.unreachableCooldownMillis;
+    if (cooldown > 0 && meansNoServer(err, spec, this.settings)) {
+      const until = Date.now() + cooldown;
+      this.breakers.set(id, { fingerprint: specFingerprint(spec), failure: err, until, trying: false });
+    } else if (!(err instanceof Error && err.message === POOL_BUSY_MESSAGE)) {
+      this.breakers.delete(id); // the server answered, if only to refuse
     }
   }
 
@@ -335,6 +406,7 @@ export class ConnectionRegistry {
     if (!entry) return;
     this.entries.delete(id);
     this.tenantSlots.delete(id);
+    this.breakers.delete(id);
     await entry.pool.end();
     this.logger.info("Closed PostgreSQL connection pool", this.fields(key));
   }
