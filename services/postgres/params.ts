@@ -7,7 +7,7 @@ import pg from "pg";
 import { UserFixableError } from "./errors.js";
 import type { Queryable } from "./queryable.js";
 import { PENDING_DATABASE_PREFIX, parseMarker } from "./ownership.js";
-import { CATALOG, type CreateDatabaseOptions, MAX_IDENTIFIER_BYTES, RELEASE_CATALOG } from "./sql.js";
+import { CATALOG, type CreateDatabaseOptions, MAX_IDENTIFIER_BYTES } from "./sql.js";
 
 /** Validated, typed params for CREATE DATABASE. */
 export type DatabaseParams = CreateDatabaseOptions;
@@ -116,9 +116,7 @@ async function checkTemplate(
         `or ask the platform team to add it to the instance's spec.allowedTemplates`,
     );
   }
-  const { rows } = await db.query<{ istemplate: boolean; comment: string | null }>(RELEASE_CATALOG.templateCandidate, [
-    value,
-  ]);
+  const { rows } = await db.query<{ istemplate: boolean; comment: string | null }>(CATALOG.templateCandidate, [value]);
   const row = rows[0];
   if (row === undefined) {
     throw invalid(

@@ -97,10 +97,6 @@ export const CATALOG = {
   /** $1 = encoding number: its name, or "" when the server has no such encoding. */
   encodingName: "SELECT pg_catalog.pg_encoding_to_char($1::pg_catalog.int4) AS name",
 
-  /** $1 = database name: whether it exists and may serve as a template. */
-  templateByName:
-    "SELECT d.datistemplate AS istemplate FROM pg_catalog.pg_database d WHERE d.datname = $1::pg_catalog.name",
-
   /**
    * $1 = database name: ends the other client sessions on it whose role we hold
    * (signalling anyone else's would be an error; DROP ... WITH (FORCE) then names them).
@@ -138,6 +134,57 @@ export const CATALOG = {
    */
   hasDefaultPrivilege:
     'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_default_acl d, pg_catalog.aclexplode(d.defaclacl) a WHERE d.defaclrole = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = $1::pg_catalog.name) AND d.defaclnamespace = 0::pg_catalog.oid AND d.defaclobjtype = $3::pg_catalog."char" AND a.grantee = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = $2::pg_catalog.name) AND a.privilege_type = $4::pg_catalog.text) AS granted',
+
+  // Deletion, templates and the large-object rules.
+  /** $1 = role name: the databases where pg_shdepend records something for it; a null name means shared objects. */
+  roleDependencyDatabases:
+    "SELECT DISTINCT d.datname AS database FROM pg_catalog.pg_shdepend s LEFT JOIN pg_catalog.pg_database d ON d.oid OPERATOR(pg_catalog.=) s.dbid WHERE s.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_authid'::pg_catalog.regclass::pg_catalog.oid AND s.refobjid OPERATOR(pg_catalog.=) (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) $1::pg_catalog.name) ORDER BY 1",
+
+  /** $1 = role name, $2 = milliseconds: like terminateRoleSessions, waiting for each to exit (PostgreSQL 14+). */
+  terminateRoleSessionsWaiting:
+    "SELECT pg_catalog.pg_terminate_backend(a.pid, $2::pg_catalog.int8) AS terminated FROM pg_catalog.pg_stat_activity a WHERE a.usename OPERATOR(pg_catalog.=) $1::pg_catalog.name AND a.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid() AND pg_catalog.pg_has_role(a.usesysid, 'USAGE')",
+
+  /** The connected session's backend pid. */
+  backendPid: "SELECT pg_catalog.pg_backend_pid() AS pid",
+
+  /** $1 = pid: ends the client sessions that block that backend (whose roles the admin holds). */
+  terminateBlockers:
+    "SELECT pg_catalog.pg_terminate_backend(a.pid) AS terminated FROM pg_catalog.pg_stat_activity a WHERE a.pid OPERATOR(pg_catalog.=) ANY (pg_catalog.pg_blocking_pids($1::pg_catalog.int4)) AND a.backend_type OPERATOR(pg_catalog.=) 'client backend'::pg_catalog.text AND pg_catalog.pg_has_role(a.usesysid, 'USAGE'::pg_catalog.text)",
+
+  /** $1 = role name: ends every session of the role on the server (the admin holds its privileges). */
+  terminateRoleSessions:
+    "SELECT pg_catalog.pg_terminate_backend(a.pid) AS terminated FROM pg_catalog.pg_stat_activity a WHERE a.usename OPERATOR(pg_catalog.=) $1::pg_catalog.name AND a.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid() AND pg_catalog.pg_has_role(a.usesysid, 'USAGE')",
+
+  /**
+   * $1 = role name: in the connected database, the privileges granted to the role by
+   * someone other than the object's owner (DROP OWNED revokes only the owner's grants),
+   * one row per object and grantor, with what a REVOKE needs to name the object.
+   */
+  grantsByOthers: `WITH target AS (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) $1::pg_catalog.name),
+  held(kind, schema, name, col, routine, lo, acl) AS (
+    SELECT CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'S'::pg_catalog.char THEN 'SEQUENCE' ELSE 'TABLE' END, n.nspname::pg_catalog.text, c.relname::pg_catalog.text, NULL::pg_catalog.text, NULL::pg_catalog.text, NULL::pg_catalog.oid, c.relacl
+      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace WHERE c.relacl IS NOT NULL
+    UNION ALL SELECT 'TABLE', n.nspname::pg_catalog.text, c.relname::pg_catalog.text, a.attname::pg_catalog.text, NULL, NULL, a.attacl
+      FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace WHERE a.attacl IS NOT NULL
+    UNION ALL SELECT 'SCHEMA', NULL, n.nspname::pg_catalog.text, NULL, NULL, NULL, n.nspacl FROM pg_catalog.pg_namespace n WHERE n.nspacl IS NOT NULL
+    UNION ALL SELECT 'ROUTINE', NULL, NULL, NULL, p.oid::pg_catalog.regprocedure::pg_catalog.text, NULL, p.proacl FROM pg_catalog.pg_proc p WHERE p.proacl IS NOT NULL
+    UNION ALL SELECT CASE WHEN t.typtype OPERATOR(pg_catalog.=) 'd'::pg_catalog.char THEN 'DOMAIN' ELSE 'TYPE' END, n.nspname::pg_catalog.text, t.typname::pg_catalog.text, NULL, NULL, NULL, t.typacl
+      FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) t.typnamespace WHERE t.typacl IS NOT NULL
+    UNION ALL SELECT 'LARGE OBJECT', NULL, NULL, NULL, NULL, l.oid, l.lomacl FROM pg_catalog.pg_largeobject_metadata l WHERE l.lomacl IS NOT NULL)
+  SELECT DISTINCT h.kind, h.schema, h.name, h.col AS "column", h.routine, h.lo::pg_catalog.int8 AS "largeObject", g.rolname AS grantor
+    FROM held h, pg_catalog.aclexplode(h.acl) e, target, pg_catalog.pg_roles g
+   WHERE e.grantee OPERATOR(pg_catalog.=) target.oid AND g.oid OPERATOR(pg_catalog.=) e.grantor AND e.grantor OPERATOR(pg_catalog.<>) target.oid`,
+
+  /** $1 = database name: whether it is a template (a row only if it exists) and its comment (our marker, if any). */
+  templateCandidate:
+    "SELECT d.datistemplate AS istemplate, pg_catalog.shobj_description(d.oid, 'pg_database') AS comment FROM pg_catalog.pg_database d WHERE d.datname OPERATOR(pg_catalog.=) $1::pg_catalog.name",
+
+  /**
+   * $1 = inspector, $2 = app: about the functions that create large objects, whether the
+   * connected admin owns them (may revoke PUBLIC's EXECUTE), may grant them on, and
+   * whether inspector may call any of them and app all of them.
+   */
+  largeObjectRights: `SELECT pg_catalog.bool_and(pg_catalog.pg_has_role(p.proowner, 'USAGE'::pg_catalog.text)) AS owner, pg_catalog.bool_and(pg_catalog.has_function_privilege(p.oid, 'EXECUTE WITH GRANT OPTION'::pg_catalog.text)) AS grantable, pg_catalog.bool_or(pg_catalog.has_function_privilege($1::pg_catalog.name, p.oid, 'EXECUTE'::pg_catalog.text)) AS inspector, pg_catalog.bool_and(pg_catalog.has_function_privilege($2::pg_catalog.name, p.oid, 'EXECUTE'::pg_catalog.text)) AS app FROM pg_catalog.pg_proc p WHERE p.oid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.lo_create(pg_catalog.oid)'::pg_catalog.regprocedure, 'pg_catalog.lo_creat(pg_catalog.int4)'::pg_catalog.regprocedure, 'pg_catalog.lo_from_bytea(pg_catalog.oid, pg_catalog.bytea)'::pg_catalog.regprocedure]::pg_catalog.oid[])`,
 } as const;
 
 // ---------------------------------------------------------------------------
@@ -262,65 +309,7 @@ export type DatabasePrivilege = "CONNECT" | "TEMPORARY" | "CREATE";
 /** A privilege on a schema, as a fixed SQL keyword. */
 export type SchemaPrivilege = "USAGE" | "CREATE";
 
-// ---------------------------------------------------------------------------
-// Deletion: what other databases hold for a role, templates, and the large-object
-// functions inspector may not call. Catalog reads as above, then statements.
-// ---------------------------------------------------------------------------
-
-/** Catalog reads of the deletion path and of the template and large-object rules; each takes only `$n` parameters. */
-export const RELEASE_CATALOG = {
-  /** $1 = role name: the databases where pg_shdepend records something for it; a null name means shared objects. */
-  roleDependencyDatabases:
-    "SELECT DISTINCT d.datname AS database FROM pg_catalog.pg_shdepend s LEFT JOIN pg_catalog.pg_database d ON d.oid OPERATOR(pg_catalog.=) s.dbid WHERE s.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_authid'::pg_catalog.regclass::pg_catalog.oid AND s.refobjid OPERATOR(pg_catalog.=) (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) $1::pg_catalog.name) ORDER BY 1",
-
-  /** $1 = role name, $2 = milliseconds: like terminateRoleSessions, waiting for each to exit (PostgreSQL 14+). */
-  terminateRoleSessionsWaiting:
-    "SELECT pg_catalog.pg_terminate_backend(a.pid, $2::pg_catalog.int8) AS terminated FROM pg_catalog.pg_stat_activity a WHERE a.usename OPERATOR(pg_catalog.=) $1::pg_catalog.name AND a.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid() AND pg_catalog.pg_has_role(a.usesysid, 'USAGE')",
-
-  /** The connected session's backend pid. */
-  backendPid: "SELECT pg_catalog.pg_backend_pid() AS pid",
-
-  /** $1 = pid: ends the client sessions that block that backend (whose roles the admin holds). */
-  terminateBlockers:
-    "SELECT pg_catalog.pg_terminate_backend(a.pid) AS terminated FROM pg_catalog.pg_stat_activity a WHERE a.pid OPERATOR(pg_catalog.=) ANY (pg_catalog.pg_blocking_pids($1::pg_catalog.int4)) AND a.backend_type OPERATOR(pg_catalog.=) 'client backend'::pg_catalog.text AND pg_catalog.pg_has_role(a.usesysid, 'USAGE'::pg_catalog.text)",
-
-  /** $1 = role name: ends every session of the role on the server (the admin holds its privileges). */
-  terminateRoleSessions:
-    "SELECT pg_catalog.pg_terminate_backend(a.pid) AS terminated FROM pg_catalog.pg_stat_activity a WHERE a.usename OPERATOR(pg_catalog.=) $1::pg_catalog.name AND a.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid() AND pg_catalog.pg_has_role(a.usesysid, 'USAGE')",
-
-  /**
-   * $1 = role name: in the connected database, the privileges granted to the role by
-   * someone other than the object's owner (DROP OWNED revokes only the owner's grants),
-   * one row per object and grantor, with what a REVOKE needs to name the object.
-   */
-  grantsByOthers: `WITH target AS (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) $1::pg_catalog.name),
-  held(kind, schema, name, col, routine, lo, acl) AS (
-    SELECT CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'S'::pg_catalog.char THEN 'SEQUENCE' ELSE 'TABLE' END, n.nspname::pg_catalog.text, c.relname::pg_catalog.text, NULL::pg_catalog.text, NULL::pg_catalog.text, NULL::pg_catalog.oid, c.relacl
-      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace WHERE c.relacl IS NOT NULL
-    UNION ALL SELECT 'TABLE', n.nspname::pg_catalog.text, c.relname::pg_catalog.text, a.attname::pg_catalog.text, NULL, NULL, a.attacl
-      FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace WHERE a.attacl IS NOT NULL
-    UNION ALL SELECT 'SCHEMA', NULL, n.nspname::pg_catalog.text, NULL, NULL, NULL, n.nspacl FROM pg_catalog.pg_namespace n WHERE n.nspacl IS NOT NULL
-    UNION ALL SELECT 'ROUTINE', NULL, NULL, NULL, p.oid::pg_catalog.regprocedure::pg_catalog.text, NULL, p.proacl FROM pg_catalog.pg_proc p WHERE p.proacl IS NOT NULL
-    UNION ALL SELECT CASE WHEN t.typtype OPERATOR(pg_catalog.=) 'd'::pg_catalog.char THEN 'DOMAIN' ELSE 'TYPE' END, n.nspname::pg_catalog.text, t.typname::pg_catalog.text, NULL, NULL, NULL, t.typacl
-      FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) t.typnamespace WHERE t.typacl IS NOT NULL
-    UNION ALL SELECT 'LARGE OBJECT', NULL, NULL, NULL, NULL, l.oid, l.lomacl FROM pg_catalog.pg_largeobject_metadata l WHERE l.lomacl IS NOT NULL)
-  SELECT DISTINCT h.kind, h.schema, h.name, h.col AS "column", h.routine, h.lo::pg_catalog.int8 AS "largeObject", g.rolname AS grantor
-    FROM held h, pg_catalog.aclexplode(h.acl) e, target, pg_catalog.pg_roles g
-   WHERE e.grantee OPERATOR(pg_catalog.=) target.oid AND g.oid OPERATOR(pg_catalog.=) e.grantor AND e.grantor OPERATOR(pg_catalog.<>) target.oid`,
-
-  /** $1 = database name: whether it is a template (a row only if it exists) and its comment (our marker, if any). */
-  templateCandidate:
-    "SELECT d.datistemplate AS istemplate, pg_catalog.shobj_description(d.oid, 'pg_database') AS comment FROM pg_catalog.pg_database d WHERE d.datname OPERATOR(pg_catalog.=) $1::pg_catalog.name",
-
-  /**
-   * $1 = inspector, $2 = app: about the functions that create large objects, whether the
-   * connected admin owns them (may revoke PUBLIC's EXECUTE), may grant them on, and
-   * whether inspector may call any of them and app all of them.
-   */
-  largeObjectRights: `SELECT pg_catalog.bool_and(pg_catalog.pg_has_role(p.proowner, 'USAGE'::pg_catalog.text)) AS owner, pg_catalog.bool_and(pg_catalog.has_function_privilege(p.oid, 'EXECUTE WITH GRANT OPTION'::pg_catalog.text)) AS grantable, pg_catalog.bool_or(pg_catalog.has_function_privilege($1::pg_catalog.name, p.oid, 'EXECUTE'::pg_catalog.text)) AS inspector, pg_catalog.bool_and(pg_catalog.has_function_privilege($2::pg_catalog.name, p.oid, 'EXECUTE'::pg_catalog.text)) AS app FROM pg_catalog.pg_proc p WHERE p.oid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.lo_create(pg_catalog.oid)'::pg_catalog.regprocedure, 'pg_catalog.lo_creat(pg_catalog.int4)'::pg_catalog.regprocedure, 'pg_catalog.lo_from_bytea(pg_catalog.oid, pg_catalog.bytea)'::pg_catalog.regprocedure]::pg_catalog.oid[])`,
-} as const;
-
-/** An object a role holds privileges on, as `RELEASE_CATALOG.grantsByOthers` names it. */
+/** An object a role holds privileges on, as `CATALOG.grantsByOthers` names it. */
 export type GrantTarget =
   | {
       readonly kind: "TABLE" | "SEQUENCE" | "TYPE" | "DOMAIN";

@@ -14,7 +14,6 @@ import {
   createDatabaseSql,
   dropDatabaseSql,
   openDatabaseSql,
-  RELEASE_CATALOG,
   renameDatabaseSql,
   revokePublicOnDatabaseSql,
   untemplateDatabaseSql,
@@ -150,7 +149,7 @@ export async function dropDatabase(db: Queryable, name: string, owner: Marker): 
 /** Clears IS_TEMPLATE (params.is_template) of a database about to be dropped; nothing when it is not a template. */
 async function untemplate(db: Queryable, name: string, doing: string): Promise<void> {
   await whileDoing(doing, async () => {
-    const { rows } = await db.query<{ istemplate: boolean }>(RELEASE_CATALOG.templateCandidate, [name]);
+    const { rows } = await db.query<{ istemplate: boolean }>(CATALOG.templateCandidate, [name]);
     if (rows[0]?.istemplate === true) await db.query(untemplateDatabaseSql(name));
   });
 }

@@ -17,7 +17,6 @@ import {
   grantOnPublicSchemaSql,
   grantLargeObjectCreatorsSql,
   grantSelectOnPublicSql,
-  RELEASE_CATALOG,
   revokeLargeObjectCreatorsSql,
   revokePublicOnDatabaseSql,
 } from "../sql.js";
@@ -147,7 +146,7 @@ interface LargeObjectRights {
 }
 
 async function largeObjectRights(tenant: Queryable, names: SqlNames): Promise<LargeObjectRights> {
-  const { rows } = await tenant.query<LargeObjectRights & Record<string, unknown>>(RELEASE_CATALOG.largeObjectRights, [
+  const { rows } = await tenant.query<LargeObjectRights & Record<string, unknown>>(CATALOG.largeObjectRights, [
     names.inspector,
     names.app,
   ]);

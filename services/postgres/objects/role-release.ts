@@ -20,7 +20,6 @@ import {
   disableLoginSql,
   dropOwnedSql,
   type GrantTarget,
-  RELEASE_CATALOG,
   revokeAllFromRoleSql,
   setLocalRoleSql,
 } from "../sql.js";
@@ -65,7 +64,7 @@ export async function releaseRole(
     return rows[0]!.name;
   });
   const places = await whileDoing(`while looking up where role "${role}" is still used`, async () => {
-    const { rows } = await db.query<{ database: string | null }>(RELEASE_CATALOG.roleDependencyDatabases, [role]);
+    const { rows } = await db.query<{ database: string | null }>(CATALOG.roleDependencyDatabases, [role]);
     return rows.map((row) => row.database);
   });
   // Shared objects (a null database) are cleared by DROP OWNED in any database: the maintenance one will do.
@@ -82,7 +81,7 @@ export async function releaseRole(
  * shared with the departing role would otherwise fail each attempt after lock_timeout.
  */
 async function endingBlockers<T>(watch: Queryable, client: Queryable, work: () => Promise<T>): Promise<T> {
-  const { rows } = await client.query<{ pid: number }>(RELEASE_CATALOG.backendPid);
+  const { rows } = await client.query<{ pid: number }>(CATALOG.backendPid);
   const pid = rows[0]!.pid;
   let done = false;
   let wake: () => void = () => undefined;
@@ -92,7 +91,7 @@ async function endingBlockers<T>(watch: Queryable, client: Queryable, work: () =
         wake = resolve;
         setTimeout(resolve, BLOCKER_GRACE_MS).unref();
       });
-      if (!done) await watch.query(RELEASE_CATALOG.terminateBlockers, [pid]).catch(() => undefined);
+      if (!done) await watch.query(CATALOG.terminateBlockers, [pid]).catch(() => undefined);
     }
   })();
   try {
@@ -108,9 +107,9 @@ async function endingBlockers<T>(watch: Queryable, client: Queryable, work: () =
 async function endSessions(db: Queryable, role: string): Promise<void> {
   const { rows } = await db.query<{ version: number }>(CATALOG.serverVersion);
   if ((rows[0]?.version ?? 0) >= 140000) {
-    await db.query(RELEASE_CATALOG.terminateRoleSessionsWaiting, [role, SESSION_EXIT_WAIT_MS]);
+    await db.query(CATALOG.terminateRoleSessionsWaiting, [role, SESSION_EXIT_WAIT_MS]);
   } else {
-    await db.query(RELEASE_CATALOG.terminateRoleSessions, [role]);
+    await db.query(CATALOG.terminateRoleSessions, [role]);
   }
 }
 
@@ -118,7 +117,7 @@ async function endSessions(db: Queryable, role: string): Promise<void> {
 async function clearRoleIn(db: Queryable, role: string, database: string): Promise<void> {
   await whileDoing(`while removing what database "${database}" holds for role "${role}"`, async () => {
     await db.query(dropOwnedSql(role));
-    const { rows } = await db.query<GrantRow>(RELEASE_CATALOG.grantsByOthers, [role]);
+    const { rows } = await db.query<GrantRow>(CATALOG.grantsByOthers, [role]);
     for (const row of rows) {
       await inTransaction(db, async () => {
         await db.query(setLocalRoleSql(row.grantor));
