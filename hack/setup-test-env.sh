@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh machine, and is quick
 # when it is all there already: npm packages, Debian's PostgreSQL, psql, openssl
-# and lua5.1, and the test control plane (kube-apiserver, etcd, kubectl,
-# kube-controller-manager; built once, then cached).
+# and lua5.1, the test control plane (kube-apiserver, etcd, kubectl,
+# kube-controller-manager) and helm (each built once, then cached).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,3 +40,5 @@ if [[ ${#missing[@]} -gt 0 ]]; then
 fi
 
 hack/build-control-plane.sh >/dev/null
+# helm, for the chart tests of test/deploy/helm*.test.ts.
+hack/build-helm.sh >/dev/null
