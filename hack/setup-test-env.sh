@@ -40,5 +40,6 @@ if [[ ${#missing[@]} -gt 0 ]]; then
 fi
 
 hack/build-control-plane.sh >/dev/null
+hack/build-kstatus.sh >/dev/null
 # helm, for the chart tests of test/deploy/helm*.test.ts.
 hack/build-helm.sh >/dev/null
