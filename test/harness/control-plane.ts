@@ -36,9 +36,15 @@ export interface ControlPlane {
 
 let shared: Promise<ControlPlane> | undefined;
 
+/** How the run's control plane is started; only the first call's options count. */
+export interface ControlPlaneOptions {
+  /** Write kube-apiserver's audit log (every request at level Metadata, JSON lines) to this file, e.g. for `make bench`. */
+  readonly auditLogPath?: string;
+}
+
 /** Starts the one control plane of this test run on first call (later calls return the same one) and registers its teardown with onStop. */
-export async function controlPlane(): Promise<ControlPlane> {
+export async function controlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   // A failed start is kept too, so every test fails fast with the same error.
-  shared ??= startControlPlane({ installCRDs: true });
+  shared ??= startControlPlane({ installCRDs: true, ...options });
   return shared;
 }

@@ -1,3 +1,4 @@
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { ControlPlaneCerts } from "./certs.js";
 import { httpsGet, type ClientTls } from "./https-get.js";
@@ -23,7 +24,13 @@ export interface ApiServerOptions {
   readonly port: number;
   readonly etcdUrl: string;
   readonly certs: ControlPlaneCerts;
+  /** When set, every request is logged at level Metadata (JSON lines) to this file. */
+  readonly auditLogPath?: string;
 }
+
+/** An audit policy that records who did what to which resource, without bodies; RequestReceived is left out. */
+const AUDIT_POLICY =
+  "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n  - level: Metadata\n";
 
 /** A kube-apiserver on loopback that can be stopped and started again with the same command line. */
 export class ApiServer {
@@ -49,6 +56,7 @@ export class ApiServer {
   /** Starts the server and waits for /readyz and the bootstrap objects. */
   async start(): Promise<void> {
     if (this.process?.running) return;
+    if (this.options.auditLogPath) await writeFile(auditPolicyPath(this.options.dir), AUDIT_POLICY);
     const binary = path.join(this.options.binDir, "kube-apiserver");
     const process = await ServerProcess.start("kube-apiserver", binary, this.args, this.logPath);
     this.process = process;
@@ -85,8 +93,14 @@ export class ApiServer {
   }
 }
 
-function apiServerArgs({ dir, port, etcdUrl, certs }: ApiServerOptions): string[] {
+function auditPolicyPath(dir: string): string {
+  return path.join(dir, "audit-policy.yaml");
+}
+
+function apiServerArgs({ dir, port, etcdUrl, certs, auditLogPath }: ApiServerOptions): string[] {
+  const audit = auditLogPath ? [`--audit-policy-file=${auditPolicyPath(dir)}`, `--audit-log-path=${auditLogPath}`] : [];
   return [
+    ...audit,
     `--etcd-servers=${etcdUrl}`,
     `--secure-port=${port}`,
     "--bind-address=127.0.0.1",

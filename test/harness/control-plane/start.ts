@@ -27,6 +27,8 @@ export interface StartOptions {
   readonly crdDir?: string;
   /** Whether to install the CRDs before returning. */
   readonly installCRDs: boolean;
+  /** When set, kube-apiserver writes an audit log (level Metadata, JSON lines) to this file. */
+  readonly auditLogPath?: string;
 }
 
 /** A control plane this process started, with what teardown and its tests need. */
@@ -62,7 +64,7 @@ export async function startControlPlane(options: StartOptions): Promise<RunningC
   try {
     const certs = await createCerts(dir);
     etcd = await Etcd.start(binDir, dir);
-    apiServer = await startApiServer(binDir, dir, etcd, certs);
+    apiServer = await startApiServer(binDir, dir, etcd, certs, options.auditLogPath);
     const crdDir = options.crdDir ?? CRD_DIR;
     const controlPlane = await LocalControlPlane.create({
       binDir,
@@ -83,9 +85,23 @@ export async function startControlPlane(options: StartOptions): Promise<RunningC
   }
 }
 
-async function startApiServer(binDir: string, dir: string, etcd: Etcd, certs: ControlPlaneCerts): Promise<ApiServer> {
+async function startApiServer(
+  binDir: string,
+  dir: string,
+  etcd: Etcd,
+  certs: ControlPlaneCerts,
+  auditLogPath?: string,
+): Promise<ApiServer> {
   return retryOnPortClash(async () => {
-    const apiServer = new ApiServer({ binDir, dir, port: await freePort(), etcdUrl: etcd.url, certs });
+    const port = await freePort();
+    const apiServer = new ApiServer({
+      binDir,
+      dir,
+      port,
+      etcdUrl: etcd.url,
+      certs,
+      ...(auditLogPath ? { auditLogPath } : {}),
+    });
     await withEtcdLog(etcd, () => apiServer.start());
     return apiServer;
   });
