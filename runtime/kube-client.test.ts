@@ -3,8 +3,10 @@ import type { V1ConfigMap } from "@kubernetes/client-node";
 import { controlPlane, type ControlPlane } from "../test/harness/control-plane.js";
 import { ApiError, isConflict, isGone, isNotFound } from "./errors.js";
 import { KubeClient, type WatchEvent } from "./kube-client.js";
+import { metricsRegistry } from "./metrics.js";
 import { configMapKind } from "./resource-kind.js";
 import { uniqueName } from "./testing/fixtures.js";
+import { TcpProxy } from "./testing/tcp-proxy.js";
 
 describe("KubeClient (against a real API server)", () => {
   let cp: ControlPlane;
@@ -104,4 +106,48 @@ describe("KubeClient (against a real API server)", () => {
       .catch((err: unknown) => (gone = isGone(err)));
     expect(gone).to.equal(true);
   });
+
+  it("sends many requests over one kept-alive TLS connection and opens a new one only when the CA changes", async () => {
+    const server = new URL(cp.kubeConfig.getCurrentCluster()!.server);
+    const proxy = await TcpProxy.start(server.hostname, Number(server.port));
+    const kubeConfig = proxy.kubeConfigVia(cp.kubeConfig);
+    const viaProxy = new KubeClient(kubeConfig);
+    const gets = await requestCount("GET", "404");
+    try {
+      for (let i = 0; i < 30; i++) await failure(viaProxy.get(configMapKind, { namespace, name: `absent-${i}` }));
+      expect(proxy.accepted, "connections for 30 requests one after another").to.equal(1);
+      expect((await requestCount("GET", "404")) - gets).to.equal(30);
+
+      await Promise.all(
+        Array.from({ length: 5 }, (_, i) => failure(viaProxy.get(configMapKind, { namespace, name: `p-${i}` }))),
+      );
+      const afterBurst = proxy.accepted;
+      expect(afterBurst, "connections for 5 requests at once").to.be.at.most(5);
+      for (let i = 0; i < 10; i++) await failure(viaProxy.get(configMapKind, { namespace, name: `again-${i}` }));
+      expect(proxy.accepted, "connections reused after the burst").to.equal(afterBurst);
+
+      // A rotated CA file: the same CA in other bytes is still new material, so a new connection.
+      const cluster = kubeConfig.getCurrentCluster()!;
+      const caPem = Buffer.from(cluster.caData!, "base64").toString("utf8");
+      kubeConfig.loadFromOptions({
+        clusters: kubeConfig.clusters.map((c) =>
+          c.name === cluster.name ? { ...c, caData: Buffer.from(`${caPem}\n`).toString("base64") } : c,
+        ),
+        users: kubeConfig.users,
+        contexts: kubeConfig.contexts,
+        currentContext: kubeConfig.currentContext,
+      });
+      for (let i = 0; i < 5; i++) await failure(viaProxy.get(configMapKind, { namespace, name: `rotated-${i}` }));
+      expect(proxy.accepted, "connections after the CA rotated").to.equal(afterBurst + 1);
+    } finally {
+      viaProxy.close();
+      await proxy.close();
+    }
+  });
 });
+
+/** The value of rest_client_requests_total for a method and code. */
+async function requestCount(method: string, code: string): Promise<number> {
+  const metric = await metricsRegistry.getSingleMetric("rest_client_requests_total")!.get();
+  return metric.values.find((v) => v.labels.method === method && v.labels.code === code)?.value ?? 0;
+}

@@ -1,7 +1,9 @@
+import { createHash } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import { ApiError } from "./errors.js";
+import { restClientRequestsTotal } from "./metrics.js";
 import { collectionPath, keyOf, objectPath, type ObjectKey, type ResourceKind } from "./resource-kind.js";
 
 /** Filters of a LIST or WATCH. */
@@ -87,6 +89,8 @@ export interface KubeClientOptions {
   readonly requestTimeoutMs?: number;
   /** Sent as User-Agent; default "kompost". */
   readonly userAgent?: string;
+  /** A kept-alive connection unused this long is closed; default 30 s (below the usual 60–90 s of servers and balancers). */
+  readonly idleSocketTimeoutMs?: number;
 }
 
 /** Accept headers asking for PartialObjectMetadata, falling back to whole objects (as client-go's metadata client does). */
@@ -109,6 +113,9 @@ const patchContentTypes: Readonly<Record<PatchType, string>> = {
 export class KubeClient {
   private readonly requestTimeoutMs: number;
   private readonly userAgent: string;
+  private readonly idleSocketTimeoutMs: number;
+  /** The keep-alive agent of the current TLS material (CA, client certificate, server name), and its fingerprint. */
+  private transport: { readonly fingerprint: string; readonly agent: http.Agent } | undefined;
 
   constructor(
     /** The configuration whose current context is used. */
@@ -117,6 +124,7 @@ export class KubeClient {
   ) {
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.userAgent = options.userAgent ?? "kompost";
+    this.idleSocketTimeoutMs = options.idleSocketTimeoutMs ?? 30_000;
   }
 
   /** Reads one object; throws an ApiError (404 when it does not exist). */
@@ -183,6 +191,23 @@ export class KubeClient {
 
   /** Sends one request and returns its JSON body; a non-2xx answer throws an ApiError. */
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    try {
+      return await this.send<T>(method, path, options);
+    } catch (err) {
+      // A kept-alive connection the server closed just as it was reused: the request never
+      // reached the server, so sending it once more on a new connection is safe (Node's advice).
+      if (!(err instanceof StaleConnectionError)) throw err;
+      return this.send<T>(method, path, options);
+    }
+  }
+
+  /** Closes the kept-alive connections; requests after this open new ones. */
+  close(): void {
+    this.transport?.agent.destroy();
+    this.transport = undefined;
+  }
+
+  private async send<T>(method: string, path: string, options: RequestOptions): Promise<T> {
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
     const request = await this.open(
       method,
@@ -195,14 +220,21 @@ export class KubeClient {
       options.signal,
     );
     return new Promise<T>((resolve, reject) => {
+      let answered = false;
       request.setTimeout(this.requestTimeoutMs, () =>
         request.destroy(new Error(`no answer within ${this.requestTimeoutMs} ms`)),
       );
-      request.on("error", (err) => reject(networkError(method, path, err)));
+      request.on("error", (err: NodeJS.ErrnoException) => {
+        if (!answered) restClientRequestsTotal.inc({ method, code: "<error>" });
+        if (!answered && request.reusedSocket && err.code === "ECONNRESET") reject(new StaleConnectionError(err));
+        else reject(networkError(method, path, err));
+      });
       request.on("response", (response) => {
+        answered = true;
+        const status = response.statusCode ?? 0;
+        restClientRequestsTotal.inc({ method, code: String(status) });
         readBody(response)
           .then((text) => {
-            const status = response.statusCode ?? 0;
             if (status < 200 || status >= 300) return reject(apiError(method, path, status, text));
             resolve((text === "" ? undefined : JSON.parse(text)) as T);
           })
@@ -297,17 +329,67 @@ export class KubeClient {
       if (value !== undefined) url.searchParams.set(name, String(value));
     }
     const options: https.RequestOptions = {};
+    // Credentials are applied per request (a rotated token file or an exec plugin's new token
+    // takes effect at once); the connection is not: see agentFor.
     await this.kubeConfig.applyToHTTPSOptions(options);
+    options.agent = this.agentFor(url, options, cluster.proxyUrl);
     options.method = method;
     if (signal) options.signal = signal;
     options.headers = { ...options.headers, Accept: "application/json", "User-Agent": this.userAgent, ...headers };
-    if (url.protocol === "http:") {
-      // The agent the KubeConfig builds is an https.Agent; plain http needs the default one.
-      delete options.agent;
-      return http.request(url, options);
-    }
-    return https.request(url, options);
+    return url.protocol === "http:" ? http.request(url, options) : https.request(url, options);
   }
+
+  /**
+   * One keep-alive agent for as long as the TLS material stays the same, so requests reuse
+   * connections and TLS sessions instead of a handshake (and a new SecureContext) each. New
+   * material (a rotated CA or client certificate, another server) gets a new agent; the old
+   * one's idle connections are closed, and those in use close once idle.
+   */
+  private agentFor(url: URL, options: https.RequestOptions, proxyUrl: string | undefined): http.Agent {
+    const fingerprint = tlsFingerprint(url, options, proxyUrl);
+    if (this.transport?.fingerprint === fingerprint) return this.transport.agent;
+    const previous = this.transport?.agent;
+    const agent = proxyUrl
+      ? (options.agent as http.Agent) // the KubeConfig's proxy agent, kept for this material
+      : url.protocol === "http:"
+        ? new http.Agent({ keepAlive: true, timeout: this.idleSocketTimeoutMs })
+        : new https.Agent({ ...tlsOptionsOf(options), keepAlive: true, timeout: this.idleSocketTimeoutMs });
+    this.transport = { fingerprint, agent };
+    if (previous) closeIdle(previous);
+    return agent;
+  }
+}
+
+/** A request failed because the kept-alive connection it reused had just been closed by the server. */
+class StaleConnectionError extends Error {
+  constructor(cause: Error) {
+    super(`a kept-alive connection was closed by the server: ${cause.message}`, { cause });
+  }
+}
+
+/** The TLS settings the KubeConfig put on `options`: what an agent's connections are made with. */
+function tlsOptionsOf(options: https.RequestOptions): https.AgentOptions {
+  const { ca, cert, key, pfx, passphrase, rejectUnauthorized, servername } = options;
+  return Object.fromEntries(
+    Object.entries({ ca, cert, key, pfx, passphrase, rejectUnauthorized, servername }).filter(
+      ([, v]) => v !== undefined,
+    ),
+  );
+}
+
+/** A digest of where and how connections are made: equal digests may share connections. */
+function tlsFingerprint(url: URL, options: https.RequestOptions, proxyUrl: string | undefined): string {
+  const hash = createHash("sha256").update(JSON.stringify([url.origin, proxyUrl ?? ""]));
+  for (const [name, value] of Object.entries(tlsOptionsOf(options))) {
+    hash.update(`\0${name}=`);
+    hash.update(typeof value === "string" || Buffer.isBuffer(value) ? value : JSON.stringify(value));
+  }
+  return hash.digest("hex");
+}
+
+/** Closes an agent's idle connections; connections in use close when they become idle (the agent's timeout). */
+function closeIdle(agent: http.Agent): void {
+  for (const sockets of Object.values(agent.freeSockets)) for (const socket of sockets ?? []) socket.destroy();
 }
 
 function readBody(response: http.IncomingMessage): Promise<string> {

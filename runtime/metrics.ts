@@ -105,3 +105,11 @@ export const leaderElectionStatus = new Gauge({
   labelNames: ["name"] as const,
   registers: [metricsRegistry],
 });
+
+/** Requests to the API server per method and HTTP status code ("<error>" when no answer came), like client-go's. */
+export const restClientRequestsTotal = new Counter({
+  name: "rest_client_requests_total",
+  help: "Number of HTTP requests, partitioned by status code and method",
+  labelNames: ["code", "method"] as const,
+  registers: [metricsRegistry],
+});

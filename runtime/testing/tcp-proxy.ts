@@ -9,6 +9,8 @@ export class TcpProxy {
   private readonly pairs = new Set<{ readonly client: net.Socket; readonly upstream: net.Socket }>();
   private readonly stalled = new Set<net.Socket>();
   private mode: "open" | "cut" | "blackhole" = "open";
+  /** Connections accepted so far (each one a TCP and, for the API server, a TLS handshake). */
+  accepted = 0;
 
   private constructor(
     private readonly server: net.Server,
@@ -92,6 +94,7 @@ export class TcpProxy {
   }
 
   private forward(client: net.Socket): void {
+    this.accepted++;
     if (this.mode === "cut") {
       client.destroy();
       return;
