@@ -2,7 +2,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
-import { ConfigError, formatDuration, helpText, parseConfig, parseDuration, wantsHelp } from "./config.js";
+import { ConfigError, formatDuration, parseDuration, wantsHelp } from "../runtime/flags.js";
+import { helpText, parseConfig } from "./config.js";
 import type { ConfigSources } from "./config.js";
 
 const outsideCluster: ConfigSources = { env: {}, serviceAccountNamespaceFile: "/nonexistent/namespace" };

@@ -1,22 +1,36 @@
 import type { KubeConfig } from "@kubernetes/client-node";
-import type { OperatorConfig } from "../runtime/config.js";
 import { EventRecorder } from "../runtime/events.js";
 import type { KubeClient } from "../runtime/kube-client.js";
 import type { Logger } from "../runtime/logger.js";
 import type { ManagedController } from "../runtime/managed-controller.js";
 import type { OperatorDeps } from "../runtime/operator.js";
+import type { ClusterInstanceDefault } from "../services/access/allowed-namespaces.js";
 import { ConnectionRegistry } from "../services/postgres/connections.js";
 import { PostgresDatabaseController } from "./postgres-database/database-controller.js";
 import { InstanceController } from "./postgres-instance/instance-controller.js";
 import { InstanceDirectory } from "./postgres-instance/instance-directory.js";
 import { clusterInstance, namespacedInstance } from "./postgres-instance/instance-kinds.js";
 
+/** The settings of Kompost's controllers (from cmd/config.ts's flags). */
+export interface ControllerOptions {
+  /** How often every resource is reconciled again without a change. */
+  readonly resyncPeriodMs: number;
+  /** How many resources of one kind are reconciled at the same time. */
+  readonly maxConcurrentReconciles: number;
+  /** How often an unchanged status condition gets a new lastHeartbeatTime. */
+  readonly statusHeartbeatIntervalMs: number;
+  /** Namespace that holds the password Secrets of PostgresClusterInstances. */
+  readonly operatorNamespace: string;
+  /** Who may use a PostgresClusterInstance without an allowed-namespaces annotation. */
+  readonly clusterInstanceDefaultAccess: ClusterInstanceDefault;
+}
+
 /** What every controller of the product is built from. */
 export interface ControllerDependencies {
   readonly kubeConfig: KubeConfig;
   /** REST client on that kubeConfig, shared by every controller (OperatorDeps.client). */
   readonly client: KubeClient;
-  readonly config: Readonly<OperatorConfig>;
+  readonly config: ControllerOptions;
   readonly logger: Logger;
   /** Registers clean-up for after every controller stopped (Manager.onShutdown). */
   readonly onShutdown: (name: string, run: () => Promise<void>) => void;

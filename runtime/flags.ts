@@ -1,244 +1,76 @@
-import fs from "node:fs";
-import {
-  IsBoolean,
-  IsDefined,
-  IsIn,
-  IsInt,
-  IsOptional,
-  IsString,
-  Matches,
-  Max,
-  MaxLength,
-  Min,
-  Validate,
-  ValidateIf,
-  ValidatorConstraint,
-  validateSync,
-} from "class-validator";
+import { ValidatorConstraint, validateSync } from "class-validator";
 import type { ValidatorConstraintInterface } from "class-validator";
 import { parseBindAddress } from "./probes.js";
-
-/** Where a pod finds its own namespace when POD_NAMESPACE is not set. */
-export const SERVICE_ACCOUNT_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
-
-/** Log levels the operator accepts (winston's npm levels). */
-export const LOG_LEVELS = ["error", "warn", "info", "http", "verbose", "debug", "silly"] as const;
-
-/** Who may use a PostgresClusterInstance that has no allowed-namespaces annotation. */
-export const CLUSTER_INSTANCE_ACCESS = ["all", "none"] as const;
 
 /** A flag or environment value that could not be accepted; the entrypoint prints `message` and exits with 2. */
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
 }
 
-/** What the parser needs from the outside world, so tests need not touch the process. */
-export interface ConfigSources {
+/** What the parser reads besides argv, so tests need not touch the process; defaults may read more from it. */
+export interface FlagSources {
   readonly env: Readonly<Record<string, string | undefined>>;
-  /** Path of the service-account namespace file; a missing file means "not in a cluster". */
-  readonly serviceAccountNamespaceFile: string;
+}
+
+/** How a program names itself: in errors and help, and as the prefix of its environment variables. */
+export interface FlagProgram {
+  /** Command name, e.g. "kompost". */
+  readonly name: string;
+  /** One line under the usage line of --help. */
+  readonly description: string;
+  /** Prefix of the variable that can set each flag, e.g. "KOMPOST_" for KOMPOST_<FLAG_NAME>. */
+  readonly envPrefix: string;
 }
 
 type FlagKind = "bool" | "string" | "int" | "duration";
 type FlagValue = boolean | string | number | undefined;
 
-interface FlagSpec {
+/** One flag: its name, how its value is read, its default and how --help describes it. */
+export interface FlagSpec<S extends FlagSources = FlagSources> {
   readonly name: string;
   readonly kind: FlagKind;
   readonly help: string;
   /** What a valid value looks like, for error messages. */
   readonly accepts: string;
-  readonly default: FlagValue | ((sources: ConfigSources) => FlagValue);
+  readonly default: FlagValue | ((sources: S) => FlagValue);
   /** How the default is shown in --help, when it is not a constant. */
   readonly defaultText?: string;
   /** When a flag without a default must be given, for the error message. */
   readonly requiredWhen?: string;
 }
 
-interface RegisteredFlag extends FlagSpec {
+interface RegisteredFlag extends FlagSpec<never> {
   readonly property: string;
-  readonly envVar: string;
 }
 
-const flags: RegisteredFlag[] = [];
+/** The flags declared on each configuration class, in declaration order. */
+const registry = new WeakMap<object, RegisteredFlag[]>();
 
-/** Declares that a property of OperatorConfig is set by `--<name>` or `KOMPOST_<NAME>`. */
-function flag(spec: FlagSpec): PropertyDecorator {
-  return (_target, property) => {
-    flags.push({
-      ...spec,
-      property: String(property),
-      envVar: `KOMPOST_${spec.name.toUpperCase().replace(/-/g, "_")}`,
-    });
+function flagsOf(target: object): RegisteredFlag[] {
+  let flags = registry.get(target);
+  if (!flags) registry.set(target, (flags = []));
+  return flags;
+}
+
+/**
+ * Declares that a property of a configuration class is set by `--<name>`, or by the environment variable
+ * `<envPrefix><NAME>`; validate the value with class-validator decorators beside it.
+ */
+export function flag<S extends FlagSources = FlagSources>(spec: FlagSpec<S>): PropertyDecorator {
+  return (target, property) => {
+    flagsOf(target.constructor).push({ ...(spec as FlagSpec<never>), property: String(property) });
   };
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+function envVarOf(program: FlagProgram, f: RegisteredFlag): string {
+  return `${program.envPrefix}${f.name.toUpperCase().replace(/-/g, "_")}`;
+}
 
+/** class-validator constraint: a `[host]:port` listen address, or 0 to disable the listener. */
 @ValidatorConstraint({ name: "bindAddress" })
-class IsBindAddress implements ValidatorConstraintInterface {
+export class IsBindAddress implements ValidatorConstraintInterface {
   validate(value: unknown): boolean {
     return typeof value === "string" && parseBindAddress(value) !== undefined;
-  }
-}
-
-/** The operator's configuration from flags and environment; frozen once parsed. */
-export class OperatorConfig {
-  @flag({
-    name: "leader-elect",
-    kind: "bool",
-    default: false,
-    accepts: "true or false",
-    help: "Elect a leader through a Lease so that only one replica reconciles.",
-  })
-  @IsBoolean()
-  readonly leaderElect!: boolean;
-
-  @flag({
-    name: "leader-election-id",
-    kind: "string",
-    default: "kompost.chuge.li",
-    accepts: "a DNS subdomain name (lowercase letters, digits, '-' and '.')",
-    help: "Name of the Lease used for leader election.",
-  })
-  @Matches(DNS_SUBDOMAIN)
-  @MaxLength(253)
-  readonly leaderElectionId!: string;
-
-  @flag({
-    name: "leader-election-namespace",
-    kind: "string",
-    default: podNamespace,
-    defaultText: "the pod's namespace, from POD_NAMESPACE or the service-account namespace file",
-    requiredWhen: "with --leader-elect outside a cluster (no POD_NAMESPACE and no service-account namespace file)",
-    accepts: "a namespace name (lowercase letters, digits and '-')",
-    help: "Namespace of the leader election Lease; required with --leader-elect outside a cluster.",
-  })
-  @ValidateIf((config: OperatorConfig) => config.leaderElect || config.leaderElectionNamespace !== undefined)
-  @IsDefined()
-  @Matches(DNS_LABEL)
-  @MaxLength(63)
-  readonly leaderElectionNamespace!: string | undefined;
-
-  @flag({
-    name: "health-probe-bind-address",
-    kind: "string",
-    default: ":8081",
-    accepts: "[host]:port, or 0 to disable",
-    help: "Address the /healthz and /readyz endpoints listen on.",
-  })
-  @Validate(IsBindAddress)
-  readonly healthProbeBindAddress!: string;
-
-  @flag({
-    name: "metrics-bind-address",
-    kind: "string",
-    default: ":8080",
-    accepts: "[host]:port, or 0 to disable",
-    help: "Address the /metrics endpoint listens on; 0 disables it.",
-  })
-  @Validate(IsBindAddress)
-  readonly metricsBindAddress!: string;
-
-  @flag({
-    name: "operator-namespace",
-    kind: "string",
-    default: (sources) => podNamespace(sources) ?? "default",
-    defaultText: 'the pod\'s namespace as for --leader-election-namespace, or "default" outside a cluster',
-    accepts: "a namespace name (lowercase letters, digits and '-')",
-    help: "Namespace that holds the password Secrets of PostgresClusterInstances.",
-  })
-  @Matches(DNS_LABEL)
-  @MaxLength(63)
-  readonly operatorNamespace!: string;
-
-  @flag({
-    name: "cluster-instance-default-access",
-    kind: "string",
-    default: "all",
-    accepts: "all or none",
-    help: "Which namespaces may use a PostgresClusterInstance without an allowed-namespaces annotation.",
-  })
-  @IsIn(CLUSTER_INSTANCE_ACCESS)
-  readonly clusterInstanceDefaultAccess!: (typeof CLUSTER_INSTANCE_ACCESS)[number];
-
-  @flag({
-    name: "resync-period",
-    kind: "duration",
-    default: 5 * 60_000,
-    accepts: "a duration of at least 1s, such as 30s, 5m or 1h",
-    help: "How often every resource is reconciled again without a change, to repair drift.",
-  })
-  @IsInt()
-  @Min(1000)
-  readonly resyncPeriodMs!: number;
-
-  @flag({
-    name: "status-heartbeat-interval",
-    kind: "duration",
-    default: 5 * 60_000,
-    accepts: "a duration of at least 1s, such as 30s, 5m or 1h",
-    help: "How often an unchanged status condition gets a new lastHeartbeatTime.",
-  })
-  @IsInt()
-  @Min(1000)
-  readonly statusHeartbeatIntervalMs!: number;
-
-  @flag({
-    name: "max-concurrent-reconciles",
-    kind: "int",
-    default: 4,
-    accepts: "an integer from 1 to 1000",
-    help: "How many resources of one kind are reconciled at the same time.",
-  })
-  @IsInt()
-  @Min(1)
-  @Max(1000)
-  readonly maxConcurrentReconciles!: number;
-
-  @flag({
-    name: "shutdown-timeout",
-    kind: "duration",
-    default: 30_000,
-    accepts: "a duration such as 10s or 1m",
-    help: "How long reconciles in flight may take to finish on shutdown.",
-  })
-  @IsInt()
-  @Min(0)
-  readonly shutdownTimeoutMs!: number;
-
-  @flag({
-    name: "log-level",
-    kind: "string",
-    default: "info",
-    accepts: LOG_LEVELS.join(", "),
-    help: "Lowest level of log lines written.",
-  })
-  @IsIn(LOG_LEVELS)
-  readonly logLevel!: (typeof LOG_LEVELS)[number];
-
-  @flag({
-    name: "kubeconfig",
-    kind: "string",
-    default: undefined,
-    defaultText: "KUBECONFIG, the in-cluster config, or ~/.kube/config",
-    accepts: "a file path",
-    help: "Kubeconfig file to connect to the API server with.",
-  })
-  @IsOptional()
-  @IsString()
-  readonly kubeconfig!: string | undefined;
-}
-
-/** Reads the pod's namespace from POD_NAMESPACE or the service-account file; undefined outside a cluster. */
-function podNamespace(sources: ConfigSources): string | undefined {
-  const fromEnv = sources.env.POD_NAMESPACE?.trim();
-  if (fromEnv) return fromEnv;
-  try {
-    return fs.readFileSync(sources.serviceAccountNamespaceFile, "utf8").trim() || undefined;
-  } catch {
-    return undefined;
   }
 }
 
@@ -247,21 +79,21 @@ export function wantsHelp(argv: readonly string[]): boolean {
   return argv.some((arg) => arg === "-h" || arg === "-help" || arg === "--help");
 }
 
-/** The usage text listing every flag, its environment variable and its default. */
-export function helpText(): string {
+/** The usage text listing every flag of `target`, its environment variable and its default. */
+export function flagsHelp(target: new () => object, program: FlagProgram): string {
   const lines = [
-    "Usage: kompost [flags]",
+    `Usage: ${program.name} [flags]`,
     "",
-    "Kompost provisions PostgreSQL databases for PostgresDatabase resources.",
+    program.description,
     "Every flag can also be set through the environment variable shown; a flag wins over the variable.",
     "",
     "Flags:",
   ];
-  for (const f of flags) {
+  for (const f of flagsOf(target)) {
     const value = f.kind === "bool" ? "" : ` <${f.kind}>`;
     const def = f.defaultText ?? (typeof f.default === "function" ? "" : formatDefault(f));
     lines.push(`  --${f.name}${value}`);
-    lines.push(`        ${f.help} (default: ${def}; env ${f.envVar})`);
+    lines.push(`        ${f.help} (default: ${def}; env ${envVarOf(program, f)})`);
   }
   return lines.join("\n") + "\n";
 }
@@ -273,29 +105,33 @@ function formatDefault(f: RegisteredFlag): string {
 }
 
 /**
- * Parses command-line flags (Go style: `--name=value`, `--name value`, `-name`, bare `--bool`),
- * falls back to `KOMPOST_<NAME>` environment variables and defaults, validates, and freezes.
+ * Builds a `target` from command-line flags (Go style: `--name=value`, `--name value`, `-name`, bare
+ * `--bool`), falling back to the program's environment variables and the defaults; validates and freezes it.
  * Throws ConfigError with one line naming the flag and what it accepts.
  */
-export function parseConfig(
+export function parseFlags<T extends object, S extends FlagSources>(
+  target: new () => T,
+  program: FlagProgram,
   argv: readonly string[],
-  sources: ConfigSources = { env: process.env, serviceAccountNamespaceFile: SERVICE_ACCOUNT_NAMESPACE_FILE },
-): Readonly<OperatorConfig> {
-  const given = readFlags(argv);
-  const config = new OperatorConfig();
+  sources: S,
+): Readonly<T> {
+  const flags = flagsOf(target);
+  const given = readFlags(program, flags, argv);
+  const config = new target();
   const origins = new Map<string, { readonly raw: string | undefined; readonly from: string }>();
   for (const f of flags) {
+    const envVar = envVarOf(program, f);
     const fromFlag = given.get(f.name);
-    const fromEnv = sources.env[f.envVar];
+    const fromEnv = sources.env[envVar];
     let value: FlagValue;
     if (fromFlag !== undefined) {
       value = convert(f, fromFlag, `--${f.name}`);
       origins.set(f.property, { raw: fromFlag, from: `--${f.name}` });
     } else if (fromEnv !== undefined && fromEnv !== "") {
-      value = convert(f, fromEnv, `--${f.name} (from ${f.envVar})`);
-      origins.set(f.property, { raw: fromEnv, from: `--${f.name} (from ${f.envVar})` });
+      value = convert(f, fromEnv, `--${f.name} (from ${envVar})`);
+      origins.set(f.property, { raw: fromEnv, from: `--${f.name} (from ${envVar})` });
     } else {
-      value = typeof f.default === "function" ? f.default(sources) : f.default;
+      value = typeof f.default === "function" ? (f.default as (sources: S) => FlagValue)(sources) : f.default;
       origins.set(f.property, { raw: value === undefined ? undefined : String(value), from: `--${f.name}` });
     }
     Object.defineProperty(config, f.property, { value, enumerable: true, writable: false, configurable: false });
@@ -315,21 +151,25 @@ export function parseConfig(
 }
 
 /** Splits argv into flag name → raw value; unknown flags and stray arguments are errors. */
-function readFlags(argv: readonly string[]): Map<string, string> {
+function readFlags(
+  program: FlagProgram,
+  flags: readonly RegisteredFlag[],
+  argv: readonly string[],
+): Map<string, string> {
   const given = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === "--") {
       if (i + 1 < argv.length)
-        throw new ConfigError(`unexpected argument "${argv[i + 1]}": kompost takes only flags (see --help)`);
+        throw new ConfigError(`unexpected argument "${argv[i + 1]}": ${program.name} takes only flags (see --help)`);
       break;
     }
     const match = /^--?([^=]+)(?:=(.*))?$/s.exec(arg);
     if (!match || arg === "-")
-      throw new ConfigError(`unexpected argument "${arg}": kompost takes only flags (see --help)`);
+      throw new ConfigError(`unexpected argument "${arg}": ${program.name} takes only flags (see --help)`);
     const name = match[1]!;
     const f = flags.find((candidate) => candidate.name === name);
-    if (!f) throw new ConfigError(`unknown flag --${name} (see --help for the flags kompost accepts)`);
+    if (!f) throw new ConfigError(`unknown flag --${name} (see --help for the flags ${program.name} accepts)`);
     let value = match[2];
     if (value === undefined) {
       if (f.kind === "bool") {

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import type { V1Secret } from "@kubernetes/client-node";
 import type { ManagedController } from "../../runtime/managed-controller.js";
 import { KubeClient } from "../../runtime/kube-client.js";
-import { parseConfig } from "../../runtime/config.js";
+import { parseConfig } from "../../cmd/config.js";
 import { secretKind } from "../../runtime/resource-kind.js";
 import { testLogger, uniqueName } from "../../runtime/testing/fixtures.js";
 import { controlPlane, type ControlPlane } from "../../test/harness/control-plane.js";

@@ -9,7 +9,7 @@ import type {
 } from "@kubernetes/client-node";
 import { expect } from "chai";
 import { access, readFile } from "node:fs/promises";
-import { parseConfig } from "../../runtime/config.js";
+import { parseConfig } from "../../cmd/config.js";
 import {
   findManifest,
   installerHeader,

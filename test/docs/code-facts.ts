@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import ts from "typescript";
 import type { SchemaNode } from "../../api/v1alpha1/schema/crd-source.js";
-import { helpText } from "../../runtime/config.js";
+import { helpText } from "../../cmd/config.js";
 
 /** One flag of `kompost --help`. */
 export interface HelpFlag {
