@@ -21,12 +21,18 @@ export interface PostgresDatabaseSpec {
    */
   databaseNamingStrategy?: "prefix_namespace" | "resource_name";
   params?: DatabaseParams;
+  secret?: ConnectionSecretSpec;
+  passwordRotation?: PasswordRotation;
   /**
-   * Accepted for compatibility with the original Kompost; not supported, reported in status when set.
+   * Extensions to create in the database with CREATE EXTENSION, as the admin. Each must be listed in the instance's spec.allowedExtensions. Removing one from this list leaves it installed; list it with ensure: absent to drop it.
    *
    * @maxItems 64
+   *
+   * Items: An extension by name (a string), or an object {name, version?, schema?, ensure?}: version to install or update to (default: the server's default version), schema to install into (default: extensions, a schema only Kompost may create in), ensure present (default) or absent (drop it, if Kompost created it).
    */
-  extensions?: string[];
+  extensions?: {
+    [k: string]: unknown | undefined;
+  }[];
 }
 /**
  * A PostgresInstance to create the database on. Cannot change.
@@ -83,6 +89,38 @@ export interface DatabaseParams {
    */
   is_template?: boolean;
 }
+/**
+ * Additions to both connection Secrets (psql-<name>-app and -inspector): extra keys built from placeholders, and extra labels and annotations. Kompost's own keys, labels and annotations cannot be overridden.
+ */
+export interface ConnectionSecretSpec {
+  /**
+   * Secret key → template. {{host}}, {{port}}, {{database}}, {{user}}, {{password}}, {{sslmode}} and {{ca}} are replaced by the role's values (plain substitution, no escaping); any other {{...}} is refused.
+   */
+  extraKeys?: {
+    [k: string]: string | undefined;
+  };
+  /**
+   * Extra labels on the Secrets.
+   */
+  labels?: {
+    [k: string]: string | undefined;
+  };
+  /**
+   * Extra annotations on the Secrets.
+   */
+  annotations?: {
+    [k: string]: string | undefined;
+  };
+}
+/**
+ * Rotates both roles' passwords on a schedule. The annotation kompost.chuge.li/rotate-password rotates them at once whenever its value changes.
+ */
+export interface PasswordRotation {
+  /**
+   * How long a password lives before Kompost replaces it: a number and a unit, m (minutes), h (hours) or d (days), e.g. 90d. Overrides the instance's spec.passwordRotation.every.
+   */
+  every?: string;
+}
 export interface PostgresDatabaseStatus {
   /**
    * The metadata.generation the status was computed for.
@@ -97,9 +135,27 @@ export interface PostgresDatabaseStatus {
    */
   sql_db_name?: string;
   /**
+   * The extensions of spec.extensions installed in the database, with their versions.
+   */
+  extensions?: InstalledExtension[];
+  /**
    * The roles created for this database and the Secrets holding their credentials.
    */
   users?: DatabaseUser[];
+}
+export interface InstalledExtension {
+  /**
+   * Name of the extension.
+   */
+  name: string;
+  /**
+   * Installed version.
+   */
+  version: string;
+  /**
+   * Schema holding its objects.
+   */
+  schema: string;
 }
 export interface DatabaseUser {
   /**
@@ -110,4 +166,12 @@ export interface DatabaseUser {
    * Name of the Secret with its credentials.
    */
   secret: string;
+  /**
+   * When Kompost last set this role's password on the server (created, rotated, or reset to the Secret's DB_PASS).
+   */
+  passwordSetAt?: string;
+  /**
+   * The value of the kompost.chuge.li/rotate-password annotation this role's current password was made for.
+   */
+  rotationToken?: string;
 }

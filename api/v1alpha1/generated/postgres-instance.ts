@@ -45,6 +45,12 @@ export interface PostgresInstanceSpec {
    */
   allowedTemplates?: string[];
   /**
+   * Extensions that PostgresDatabase spec.extensions may create on this server (exact names); none when empty or not set. Kompost installs them as the admin into a schema only it may create in.
+   *
+   * @maxItems 256
+   */
+  allowedExtensions?: string[];
+  /**
    * Let Kompost send the admin password when the server asks for it in clear text or as MD5. Off by default: without it, Kompost logs in only by SCRAM, or over TLS with ssl.verify verify_ca or verify_peer, and refuses any other password request.
    */
   allowInsecurePasswordAuth?: boolean;

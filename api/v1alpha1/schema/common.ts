@@ -113,6 +113,14 @@ export function instanceSpecSchema(secretNamespaceNote: string): SchemaNode {
         description:
           "Databases that PostgresDatabase params.template may name besides template0 and template1. A database Kompost created for a PostgresDatabase is never a template for another, listed or not.",
       },
+      allowedExtensions: {
+        type: "array",
+        maxItems: 256,
+        items: { type: "string", minLength: 1, maxLength: 63 },
+        "x-kubernetes-list-type": "set",
+        description:
+          "Extensions that PostgresDatabase spec.extensions may create on this server (exact names); none when empty or not set. Kompost installs them as the admin into a schema only it may create in.",
+      },
       allowInsecurePasswordAuth: {
         type: "boolean",
         description:

@@ -101,12 +101,59 @@ export const postgresDatabase: CrdSource = {
           is_template: { type: "boolean", description: "Whether any role with CREATEDB may clone this database." },
         },
       },
+      secret: {
+        type: "object",
+        title: "ConnectionSecretSpec",
+        description:
+          "Additions to both connection Secrets (psql-<name>-app and -inspector): extra keys built from placeholders, and extra labels and annotations. Kompost's own keys, labels and annotations cannot be overridden.",
+        properties: {
+          extraKeys: {
+            type: "object",
+            maxProperties: 32,
+            additionalProperties: { type: "string", maxLength: 8192 },
+            description:
+              "Secret key → template. {{host}}, {{port}}, {{database}}, {{user}}, {{password}}, {{sslmode}} and {{ca}} are replaced by the role's values (plain substitution, no escaping); any other {{...}} is refused.",
+          },
+          labels: {
+            type: "object",
+            maxProperties: 32,
+            additionalProperties: { type: "string", maxLength: 63 },
+            description: "Extra labels on the Secrets.",
+          },
+          annotations: {
+            type: "object",
+            maxProperties: 32,
+            additionalProperties: { type: "string", maxLength: 8192 },
+            description: "Extra annotations on the Secrets.",
+          },
+        },
+      },
+      passwordRotation: {
+        type: "object",
+        title: "PasswordRotation",
+        description:
+          "Rotates both roles' passwords on a schedule. The annotation kompost.chuge.li/rotate-password rotates them at once whenever its value changes.",
+        properties: {
+          every: {
+            type: "string",
+            pattern: "^[1-9][0-9]{0,5}(m|h|d)$",
+            description:
+              "How long a password lives before Kompost replaces it: a number and a unit, m (minutes), h (hours) or d (days), e.g. 90d. Overrides the instance's spec.passwordRotation.every.",
+          },
+        },
+      },
       extensions: {
         type: "array",
         maxItems: 64,
-        items: { type: "string", minLength: 1, maxLength: 63 },
+        items: {
+          // A bare name (the original Kompost's form) or {name, version, schema, ensure}: either is accepted,
+          // so the item cannot have one structural type; the controller validates each (InvalidExtension).
+          "x-kubernetes-preserve-unknown-fields": true,
+          description:
+            "An extension by name (a string), or an object {name, version?, schema?, ensure?}: version to install or update to (default: the server's default version), schema to install into (default: extensions, a schema only Kompost may create in), ensure present (default) or absent (drop it, if Kompost created it).",
+        },
         description:
-          "Accepted for compatibility with the original Kompost; not supported, reported in status when set.",
+          "Extensions to create in the database with CREATE EXTENSION, as the admin. Each must be listed in the instance's spec.allowedExtensions. Removing one from this list leaves it installed; list it with ensure: absent to drop it.",
       },
     },
     "x-kubernetes-validations": [
@@ -140,6 +187,22 @@ export const postgresDatabase: CrdSource = {
       observedGeneration: observedGenerationSchema,
       conditions: conditionsSchema,
       sql_db_name: { type: "string", maxLength: 63, description: "Name of the database on the server." },
+      extensions: {
+        type: "array",
+        description: "The extensions of spec.extensions installed in the database, with their versions.",
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["name"],
+        items: {
+          type: "object",
+          title: "InstalledExtension",
+          required: ["name", "version", "schema"],
+          properties: {
+            name: { type: "string", maxLength: 63, description: "Name of the extension." },
+            version: { type: "string", maxLength: 63, description: "Installed version." },
+            schema: { type: "string", maxLength: 63, description: "Schema holding its objects." },
+          },
+        },
+      },
       users: {
         type: "array",
         description: "The roles created for this database and the Secrets holding their credentials.",
@@ -152,6 +215,18 @@ export const postgresDatabase: CrdSource = {
           properties: {
             username: { type: "string", maxLength: 63, description: "Name of the role." },
             secret: { type: "string", maxLength: 253, description: "Name of the Secret with its credentials." },
+            passwordSetAt: {
+              type: "string",
+              format: "date-time",
+              description:
+                "When Kompost last set this role's password on the server (created, rotated, or reset to the Secret's DB_PASS).",
+            },
+            rotationToken: {
+              type: "string",
+              maxLength: 253,
+              description:
+                "The value of the kompost.chuge.li/rotate-password annotation this role's current password was made for.",
+            },
           },
         },
       },
