@@ -68,6 +68,10 @@ describe("the connection registry", () => {
     };
   }
 
+  /** The test server as reached through `proxy` on a loopback address: the CA is verified, not the name. */
+  const throughProxy = (proxy: TcpProxy): InstanceConnectionSpec =>
+    spec({ hostname: "127.0.0.1", port: proxy.port, ssl: { enabled: true, verify: "verify_ca", ca: srv.caPem } });
+
   async function asAdmin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
     const client = await srv.connect();
     try {
@@ -473,11 +477,7 @@ describe("the connection registry", () => {
       const brief = new ConnectionRegistry({
         settings: { connectionTimeoutMillis: 500, unreachableCooldownMillis: 2_000 },
       });
-      const viaProxy = spec({
-        hostname: "127.0.0.1",
-        port: proxy.port,
-        ssl: { enabled: true, verify: "verify_ca", ca: srv.caPem },
-      });
+      const viaProxy = throughProxy(proxy);
       try {
         proxy.blackhole();
         expect((await rejection(brief.withClient(hole, viaProxy, backendPid))).reason).to.equal("Timeout");
@@ -486,6 +486,49 @@ describe("the connection registry", () => {
         expect(await brief.withTenantClient(hole, viaProxy, "postgres", backendPid)).to.be.a("number");
       } finally {
         await brief.closeAll();
+        await proxy.close();
+      }
+    });
+  });
+
+  describe("a connect that hung from before the server was reached again", () => {
+    const flaky: InstanceKey = { kind: "PostgresInstance", namespace: "team-c", name: "flaky" };
+    /** Its connect has begun: everything before the socket opens runs in microtasks. */
+    const connectBegun = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+    it("does not start the cool-down when it times out, while a connect that began after does", async () => {
+      const proxy = await TcpProxy.start("127.0.0.1", srv.port);
+      const patient = new ConnectionRegistry({
+        settings: { connectionTimeoutMillis: 1_000, unreachableCooldownMillis: 120_000 },
+      });
+      const viaProxy = throughProxy(proxy);
+      const tenantConnect = () => rejection(patient.withTenantClient(flaky, viaProxy, "postgres", backendPid));
+      try {
+        // A pooled connection made before the black hole keeps working through it.
+        const pooled = await patient.withClient(flaky, viaProxy, backendPid);
+        proxy.blackhole();
+        const hanging = tenantConnect();
+        await connectBegun();
+        expect(await patient.withClient(flaky, viaProxy, backendPid), "a connect reached the server").to.equal(pooled);
+        expect((await hanging).reason).to.equal("Timeout");
+        expect(await patient.withClient(flaky, viaProxy, backendPid), "no cool-down after the stale timeout").to.equal(
+          pooled,
+        );
+
+        const stale = tenantConnect();
+        await connectBegun();
+        patient.reachable(flaky);
+        expect((await stale).reason).to.equal("Timeout");
+        const fresh = await tenantConnect();
+        expect(fresh.message, "the server was tried again: no cool-down after reachable()").not.to.include(
+          "within the last",
+        );
+        const held = await tenantConnect();
+        expect(held.message, "a connect that began after the server was reached does start it").to.include(
+          "within the last 120000 ms",
+        );
+      } finally {
+        await patient.closeAll();
         await proxy.close();
       }
     });

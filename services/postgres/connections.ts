@@ -256,6 +256,10 @@ export class ConnectionRegistry {
   private readonly retiring = new Set<Promise<void>>();
   /** Per instance: its last connect found no server, so connects fail at once for a cool-down. */
   private readonly breakers = new Map<string, OpenBreaker>();
+  /** Per instance: the tick of the last sign that the server is there (a connect or probe that reached it). */
+  private readonly reachedAt = new Map<string, number>();
+  /** Orders connect starts and the signs that a server is there, without a clock. */
+  private ticks = 0;
 
   constructor(options: { readonly settings?: Partial<ConnectionSettings>; readonly logger?: Logger } = {}) {
     this.settings = { ...DEFAULT_CONNECTION_SETTINGS, ...options.settings };
@@ -342,13 +346,15 @@ export class ConnectionRegistry {
 
   /** Forgets the instance's recent connect failure: a fresh connection (the instance's probe) just reached it. */
   reachable(key: InstanceKey): void {
-    this.breakers.delete(instanceKeyString(key));
+    this.closeBreaker(instanceKeyString(key));
   }
 
   /**
    * Runs `connect` unless the instance's last connect found no server within the cool-down (then
    * throws that failure again at once); one connect at a time tries again after it. A failure
-   * that says no server opens the cool-down; any answer of the server ends it.
+   * that says no server opens the cool-down, unless the server was reached after this connect
+   * began (a connect that hung from before the server came back is old news); any answer of
+   * the server ends it.
    */
   private async throughBreaker<C>(
     key: InstanceKey,
@@ -359,12 +365,13 @@ export class ConnectionRegistry {
     const id = instanceKeyString(key);
     const open = this.failIfOpen(key, spec, database);
     if (open) open.trying = true;
+    const startedAt = ++this.ticks;
     try {
       const connected = await connect();
-      this.breakers.delete(id);
+      this.closeBreaker(id);
       return connected;
     } catch (err) {
-      this.noteFailure(id, spec, err);
+      this.noteFailure(id, spec, err, startedAt);
       throw this.failedToConnect(key, database, err, spec);
     } finally {
       if (open) open.trying = false;
@@ -384,14 +391,21 @@ export class ConnectionRegistry {
     return open;
   }
 
-  private noteFailure(id: string, spec: InstanceConnectionSpec, err: unknown): void {
+  private noteFailure(id: string, spec: InstanceConnectionSpec, err: unknown, startedAt: number): void {
     const cooldown = this.settings.unreachableCooldownMillis;
     if (cooldown > 0 && meansNoServer(err, spec, this.settings)) {
+      if ((this.reachedAt.get(id) ?? 0) > startedAt) return;
       const until = Date.now() + cooldown;
       this.breakers.set(id, { fingerprint: specFingerprint(spec), failure: err, until, trying: false });
     } else if (!(err instanceof Error && err.message === POOL_BUSY_MESSAGE)) {
-      this.breakers.delete(id); // the server answered, if only to refuse
+      this.closeBreaker(id); // the server answered, if only to refuse
     }
+  }
+
+  /** The server is there: connects go ahead, and those that began before now cannot open the breaker again. */
+  private closeBreaker(id: string): void {
+    this.breakers.delete(id);
+    this.reachedAt.set(id, ++this.ticks);
   }
 
   /** True while a pool for this instance is open. */
@@ -407,6 +421,7 @@ export class ConnectionRegistry {
     this.entries.delete(id);
     this.tenantSlots.delete(id);
     this.breakers.delete(id);
+    this.reachedAt.delete(id);
     await entry.pool.end();
     this.logger.info("Closed PostgreSQL connection pool", this.fields(key));
   }
