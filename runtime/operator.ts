@@ -122,6 +122,15 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
   /** Called instead of `reconcile` when the key's object is no longer in the cache (clean up in-memory state). */
   protected onGone(_key: ObjectKey, _ctx: ReconcileContext): void | Promise<void> {}
 
+  /**
+   * The group an object's reconciles share the workers with, e.g. the server it lives on: when
+   * several groups have keys waiting, the workers are shared fairly between them, so that one
+   * whose reconciles hang does not hold up the others (see GroupQueue). Default: one group.
+   */
+  protected schedulingGroup(_obj: T): string {
+    return "";
+  }
+
   /** The controller's logger, with `controller` set. */
   protected get logger(): Logger {
     this.baseLogger ??= this.deps.logger.child({ controller: this.name });
@@ -158,6 +167,7 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
     const queue = new WorkQueue({
       name: this.name,
       ...(this.deps.rateLimiter ? { rateLimiter: this.deps.rateLimiter } : {}),
+      groupOf: (key) => this.groupOfKey(key),
     });
     this.queue = queue;
     const enqueue = (key: string): void => queue.add(key);
@@ -225,6 +235,17 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
     }
     informer.addHandler(handler);
     return informer;
+  }
+
+  /** The scheduling group of the cached object of `key`; the default group for a key without one. */
+  private groupOfKey(key: string): string {
+    const cached = this.primary?.store.get(key);
+    try {
+      return cached ? this.schedulingGroup(cached) : "";
+    } catch (err) {
+      this.logger.error("Finding the scheduling group failed", { key, error: errorMessage(err) });
+      return "";
+    }
   }
 
   /** The reconciled object that controls `obj`, through its controller ownerReference. */

@@ -3,6 +3,13 @@ import { delay } from "../test/support/eventually.js";
 import { ExponentialBackoffLimiter } from "./rate-limiter.js";
 import { WorkQueue } from "./workqueue.js";
 
+/** The next `count` keys of `queue`, each left processing. */
+async function takeFrom(queue: WorkQueue, count: number): Promise<string[]> {
+  const keys: string[] = [];
+  for (let i = 0; i < count; i++) keys.push((await queue.get())!);
+  return keys;
+}
+
 describe("WorkQueue", () => {
   let queue: WorkQueue;
 
@@ -76,6 +83,72 @@ describe("WorkQueue", () => {
     for (let i = 1; i < gaps.length; i++) expect(gaps[i]).to.be.greaterThan(gaps[i - 1]!);
     queue.forget("k");
     expect(queue.retries("k")).to.equal(0);
+  });
+
+  describe("with groups", () => {
+    /** Keys named "group/name". */
+    const byPrefix = (key: string): string => key.split("/")[0]!;
+    let grouped: WorkQueue;
+
+    beforeEach(() => (grouped = new WorkQueue({ name: "grouped", groupOf: byPrefix })));
+    afterEach(() => grouped.shutDown());
+
+    const takeAll = (count: number): Promise<string[]> => takeFrom(grouped, count);
+
+    it("gives each worker that comes free to a waiting group holding fewer workers, past a group that fills them all", async () => {
+      // Four workers all run keys of a stuck group "hole", which has more keys waiting.
+      for (const key of ["hole/1", "hole/2", "hole/3", "hole/4", "hole/5", "hole/6"]) grouped.add(key);
+      expect(await takeAll(4)).to.deep.equal(["hole/1", "hole/2", "hole/3", "hole/4"]);
+      for (const key of ["free/1", "free/2", "free/3"]) grouped.add(key);
+      grouped.done("hole/1");
+      expect(await grouped.get(), "hole holds 3 workers, free none").to.equal("free/1");
+      grouped.done("hole/2");
+      expect(await grouped.get(), "hole holds 2 workers, free 1").to.equal("free/2");
+      grouped.done("hole/3");
+      expect(await grouped.get(), "hole holds 1 worker, free 2").to.equal("hole/5");
+      grouped.done("free/1");
+      expect(await grouped.get(), "each holds 2 workers; free was served longest ago").to.equal("free/3");
+      grouped.done("free/2");
+      expect(await grouped.get(), "free alone holds fewer but has nothing waiting").to.equal("hole/6");
+      expect(grouped.length).to.equal(0);
+    });
+
+    it("takes groups round-robin when they hold as many workers, keeping each group's order", async () => {
+      for (const key of ["a/1", "a/2", "a/3", "b/1", "b/2", "c/1"]) grouped.add(key);
+      const order: string[] = [];
+      while (order.length < 6) {
+        const key = (await grouped.get())!;
+        order.push(key);
+        grouped.done(key);
+      }
+      expect(order).to.deep.equal(["a/1", "b/1", "c/1", "a/2", "b/2", "a/3"]);
+    });
+
+    it("lets one group use every worker while no other group has keys waiting", async () => {
+      for (const key of ["only/1", "only/2", "only/3", "only/4"]) grouped.add(key);
+      expect(await takeAll(4)).to.deep.equal(["only/1", "only/2", "only/3", "only/4"]);
+    });
+
+    it("queues a key again after done in the group its object has by then, once however often it was added", async () => {
+      const groups = new Map([["k", "a"]]);
+      const moving = new WorkQueue({ name: "moving", groupOf: (key) => groups.get(key) ?? byPrefix(key) });
+      try {
+        moving.add("a/1");
+        moving.add("k");
+        expect(await takeFrom(moving, 2)).to.deep.equal(["a/1", "k"]);
+        moving.add("k");
+        moving.add("k");
+        groups.set("k", "b");
+        moving.add("a/2");
+        expect(moving.length, "k waits to run again once done").to.equal(1);
+        moving.done("k");
+        expect(moving.length).to.equal(2);
+        expect(await moving.get(), "b holds no worker, a still holds one").to.equal("k");
+        expect(await moving.get()).to.equal("a/2");
+      } finally {
+        moving.shutDown();
+      }
+    });
   });
 
   it("returns undefined to waiting and later gets once shut down, and drops delayed keys", async () => {

@@ -5,6 +5,7 @@ import {
   workqueueRetriesTotal,
   workqueueWorkDurationSeconds,
 } from "./metrics.js";
+import { GroupQueue } from "./group-queue.js";
 import { defaultControllerRateLimiter, type RateLimiter } from "./rate-limiter.js";
 
 /** Options of a work queue. */
@@ -13,6 +14,11 @@ export interface WorkQueueOptions {
   readonly name: string;
   /** Delays of `addRateLimited`; defaults to `defaultControllerRateLimiter()`. */
   readonly rateLimiter?: RateLimiter;
+  /**
+   * The group of a key, asked when the key is queued: workers are shared fairly between groups
+   * (see GroupQueue). Default: one group for every key, a plain FIFO.
+   */
+  readonly groupOf?: (key: string) => string;
 }
 
 interface Delayed {
@@ -24,9 +30,11 @@ interface Delayed {
  * A rate-limited, delaying work queue of string keys with client-go's guarantees:
  * a key waits in the queue at most once (de-duplicated), a key handed out by `get` is
  * not handed out again until `done`, and a key added while it is processed runs again after.
+ * Keys of one group are handed out in the order they were queued; between groups, the next key
+ * comes from the group that holds the fewest workers (see GroupQueue).
  */
 export class WorkQueue {
-  private readonly queue: string[] = [];
+  private readonly queue = new GroupQueue();
   private readonly dirty = new Set<string>();
   private readonly processing = new Set<string>();
   private readonly addedAt = new Map<string, number>();
@@ -35,11 +43,13 @@ export class WorkQueue {
   private readonly waiters: ((key: string | undefined) => void)[] = [];
   private readonly rateLimiter: RateLimiter;
   private readonly labels: { readonly name: string; readonly controller: string };
+  private readonly groupOf: (key: string) => string;
   private shuttingDown = false;
 
   constructor(options: WorkQueueOptions) {
     this.rateLimiter = options.rateLimiter ?? defaultControllerRateLimiter();
     this.labels = { name: options.name, controller: options.name };
+    this.groupOf = options.groupOf ?? (() => "");
     workqueueDepth.set(this.labels, 0);
   }
 
@@ -99,7 +109,7 @@ export class WorkQueue {
   /** The next key to process, waiting for one if needed; `undefined` once the queue is shut down. */
   get(): Promise<string | undefined> {
     if (this.shuttingDown) return Promise.resolve(undefined);
-    const key = this.queue.shift();
+    const key = this.queue.take();
     if (key !== undefined) return Promise.resolve(this.take(key));
     return new Promise((resolve) => this.waiters.push(resolve));
   }
@@ -109,7 +119,7 @@ export class WorkQueue {
     const started = this.startedAt.get(key);
     if (started !== undefined) workqueueWorkDurationSeconds.observe(this.labels, (Date.now() - started) / 1000);
     this.startedAt.delete(key);
-    this.processing.delete(key);
+    if (this.processing.delete(key)) this.queue.release(key);
     if (this.dirty.has(key) && !this.shuttingDown) this.push(key);
   }
 
@@ -122,9 +132,10 @@ export class WorkQueue {
   }
 
   private push(key: string): void {
+    this.queue.push(key, this.groupOf(key));
+    // A worker waits only while no key does: the one just queued is the only one to take.
     const waiter = this.waiters.shift();
-    if (waiter) return waiter(this.take(key));
-    this.queue.push(key);
+    if (waiter) return waiter(this.take(this.queue.take()!));
     workqueueDepth.set(this.labels, this.queue.length);
   }
 

@@ -21,14 +21,26 @@ import {
 } from "../../runtime/operator.js";
 import { secretKind } from "../../runtime/resource-kind.js";
 import type { ClusterInstanceDefault } from "../../services/access/allowed-namespaces.js";
-import { ConnectionError, type ConnectionRegistry, type InstanceKey } from "../../services/postgres/connections.js";
+import {
+  ConnectionError,
+  instanceKeyString,
+  type ConnectionRegistry,
+  type InstanceKey,
+} from "../../services/postgres/connections.js";
 import { isLockTimeout } from "../../services/postgres/errors.js";
 import { readSecret } from "../../services/secrets/connection-secret.js";
 import { DatabaseCondition, DatabaseReason, FINALIZER, WAIT_REQUEUE_MS } from "../constants.js";
 import type { InstanceDirectory } from "../postgres-instance/instance-directory.js";
 import { retainOwnedSecret, SECRET_PAGE_SIZE, SECRET_SELECTOR } from "./credentials.js";
 import { cleanUp } from "./deletion.js";
-import { databasesUsing, instanceObject, resolveInstance, type InstanceSources, type Resolution } from "./instance.js";
+import {
+  databasesUsing,
+  instanceKeyOf,
+  instanceObject,
+  resolveInstance,
+  type InstanceSources,
+  type Resolution,
+} from "./instance.js";
 import { isAbandoned, markerOf, namesOf } from "./naming.js";
 import { provision } from "./provisioning.js";
 import { publishReport, recordEvents, Report, type StatusWriter } from "./report.js";
@@ -84,6 +96,11 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
   override async stop(timeoutMs: number): Promise<void> {
     this.unsubscribe();
     await super.stop(timeoutMs);
+  }
+
+  /** The databases of one instance share the workers fairly with those of other instances: a stuck server holds up only its own. */
+  protected override schedulingGroup(db: PostgresDatabase): string {
+    return db.spec.instanceRef || db.spec.clusterInstanceRef ? instanceKeyString(instanceKeyOf(db)) : "";
   }
 
   protected async reconcile(obj: PostgresDatabase, ctx: ReconcileContext): Promise<ReconcileResult> {
