@@ -72,7 +72,7 @@ test-faults: ## Run the fault-injection suite (test/faults): SIGKILLs, PostgreSQ
 	KUBEBUILDER_ASSETS="$$(hack/build-control-plane.sh)" $(NPX) mocha 'test/faults/**/*.test.ts'
 
 .PHONY: bench
-bench: ## Measure provisioning, idle resync cost, drift repair, deletion and memory; prints a table (BENCH_DATABASES=20).
+bench: ## Kompost side by side with the floor for N databases: create, restart, idle, delete; writes bench/results/ (BENCH_SIZES=100,300,1000 BENCH_PROFILE=1 BENCH_REF=HEAD).
 	hack/setup-test-env.sh
 	KUBEBUILDER_ASSETS="$$(hack/build-control-plane.sh)" $(NPX) tsx hack/bench.ts
 

@@ -12,6 +12,7 @@ import { updateStatus, type StatusMutator } from "../../runtime/status.js";
 import type { SqlNames } from "../../services/postgres/naming.js";
 import { connectionSecretName } from "../../services/secrets/connection-details.js";
 import { DATABASE_READY_CONDITIONS, DatabaseReason } from "../constants.js";
+import { STALLED_REASONS } from "../stalled-reasons.js";
 import { PostgresDatabaseKind } from "../../api/v1alpha1/index.js";
 
 /** An Event to record once the status is written. */
@@ -78,6 +79,7 @@ export async function publishReport(
     // The generated Condition has optional reason/message; the runtime always writes both.
     setConditions(report.conditions, {
       readyFrom: DATABASE_READY_CONDITIONS,
+      stalledReasons: STALLED_REASONS,
       ...(writer.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: writer.heartbeatIntervalMs } : {}),
     }) as StatusMutator<PostgresDatabaseStatus, PostgresDatabase>,
   ];

@@ -19,6 +19,7 @@ import {
   InstanceReason,
   WAIT_REQUEUE_MS,
 } from "../constants.js";
+import { STALLED_REASONS } from "../stalled-reasons.js";
 import { allowedNamespacesCondition } from "./access-condition.js";
 import { ConditionAnnouncer } from "./condition-events.js";
 import { checkConnection, connectionSpecOf, notChecked } from "./connection-check.js";
@@ -242,6 +243,7 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
   private conditionsMutator(conditions: readonly ConditionInput[], withReady: boolean): StatusMutator<StatusOf<T>, T> {
     const mutator = setConditions<T>(conditions, {
       ...(withReady ? { readyFrom: INSTANCE_READY_CONDITIONS } : {}),
+      stalledReasons: STALLED_REASONS,
       ...(this.instanceDeps.statusHeartbeatIntervalMs !== undefined
         ? { heartbeatIntervalMs: this.instanceDeps.statusHeartbeatIntervalMs }
         : {}),

@@ -1,0 +1,151 @@
+/** The figures of a bench run, as written to bench/results/<timestamp>.json, and their Markdown table. */
+import type { ActivityFigures } from "./logs.js";
+
+/** What the floor script reported, and what PostgreSQL logged of it. */
+export interface FloorFigures {
+  readonly seconds: number;
+  readonly cpuSeconds: number;
+  readonly databases: number;
+  readonly statements: number;
+  readonly secrets: number;
+  readonly sqlStatements: number;
+  readonly connections: number;
+}
+
+/** One size N. */
+export interface SizeResult {
+  readonly n: number;
+  readonly postgresVersion: string;
+  readonly resyncSeconds: number;
+  /** The operator's RSS with the instance Ready and no database yet. */
+  readonly baselineRssMiB: number;
+  /** The highest VmHWM of both operator processes. */
+  readonly peakRssMiB: number;
+  readonly create: ActivityFigures & { seconds: number; cpuSeconds: number; reconciles: number };
+  readonly restart: ActivityFigures & {
+    reverifiedSeconds: number;
+    cpuSeconds: number;
+    ddl: number;
+    statusWrites: number;
+    events: number;
+    readyFlaps: number;
+    reconciles: number;
+  };
+  readonly idle: ActivityFigures & {
+    seconds: number;
+    cpuSeconds: number;
+    reconciles: number;
+    /** API writes other than the leader election Lease's renewals. */
+    apiWritesBesidesLease: number;
+    statementsPerReconcile: number;
+    connectionsPerReconcile: number;
+  };
+  readonly deletion: ActivityFigures & { seconds: number; cpuSeconds: number };
+  readonly floor: FloorFigures;
+  readonly floorWritesOnly: FloorFigures;
+  /** Statements of the template the floor replays per database. */
+  readonly templateStatements: number;
+  readonly profileDir?: string;
+}
+
+/** The machine and software a run was measured on. */
+export interface Machine {
+  readonly startedAt: string;
+  readonly cores: number;
+  readonly cpuModel: string;
+  readonly node: string;
+  readonly postgres: string;
+  readonly loadAverageAtStart: readonly number[];
+  readonly commit: string;
+  readonly treeClean: boolean;
+}
+
+/** The whole run. */
+export interface BenchResult {
+  readonly machine: Machine;
+  readonly sizes: readonly SizeResult[];
+}
+
+const s = (seconds: number) => `${seconds.toFixed(1)} s`;
+const perDb = (value: number, n: number) => (value / n).toFixed(1);
+
+/** The Markdown report: the main table, the phases in detail, and the request mix. */
+export function markdown(result: BenchResult): string {
+  const { machine, sizes } = result;
+  const lines = [
+    `# Kompost benchmark, ${machine.startedAt}`,
+    "",
+    `${machine.cores} cores (${machine.cpuModel}), Node ${machine.node}, PostgreSQL ${machine.postgres}, ` +
+      `commit ${machine.commit}${machine.treeClean ? "" : " with uncommitted changes"}, ` +
+      `load average at start ${machine.loadAverageAtStart.join(" / ")}.`,
+    "",
+    "Figures from one run on a machine that may be shared: wall times and CPU are noisy (compare runs " +
+      "made at a similar load average); counts of requests and statements are not.",
+    "",
+    "| N | Kompost | floor | ratio | floor w/o reads | CPU s | API requests | SQL statements | peak RSS | idle: SQL / conn per reconcile, API writes¹ | restart: DDL, status writes, Events, flaps, re-verified |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ...sizes
+      .map((r) =>
+        [
+          r.n,
+          s(r.create.seconds),
+          s(r.floor.seconds),
+          `${(r.create.seconds / r.floor.seconds).toFixed(2)}×`,
+          s(r.floorWritesOnly.seconds),
+          `${r.create.cpuSeconds.toFixed(1)} (${(r.create.cpuSeconds / r.n).toFixed(3)}/db)`,
+          `${r.create.apiRequests} (${perDb(r.create.apiRequests, r.n)}/db)`,
+          `${r.create.sqlStatements} (${perDb(r.create.sqlStatements, r.n)}/db)`,
+          `${r.peakRssMiB.toFixed(0)} MiB (${r.baselineRssMiB.toFixed(0)} idle)`,
+          `${r.idle.statementsPerReconcile.toFixed(1)} / ${r.idle.connectionsPerReconcile.toFixed(2)}, ${r.idle.apiWritesBesidesLease}`,
+          `${r.restart.ddl}, ${r.restart.statusWrites}, ${r.restart.events}, ${r.restart.readyFlaps}, ${s(r.restart.reverifiedSeconds)}`,
+        ].join(" | "),
+      )
+      .map((row) => `| ${row} |`),
+    "",
+    "Kompost: create until all Ready. floor: hack/bench/floor.ts replaying the statements Kompost sent for db-0 " +
+      "(with the same concurrency) and creating the same Secrets; w/o reads: its writes only. CPU s: the " +
+      "operator's utime+stime while creating. API requests and SQL statements: the operator's, while creating " +
+      "(until its queues were empty). ¹ besides Lease renewals. restart: the operator replaced by a new process; " +
+      "re-verified: until the database controller had reconciled N times.",
+    "",
+    "## Phases",
+    "",
+    "| N | phase | wall | operator CPU | API requests (writes) | SQL statements (writes) | connections | peak statements/s |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+  ];
+  for (const r of sizes) {
+    const phases = [
+      ["create → all Ready", r.create.seconds, r.create],
+      ["restart → all re-verified", r.restart.reverifiedSeconds, r.restart],
+      [`idle (one resync, ${r.idle.reconciles} reconciles)`, r.idle.seconds, r.idle],
+      ["delete → all gone", r.deletion.seconds, r.deletion],
+    ] as const;
+    for (const [name, wall, f] of phases)
+      lines.push(
+        `| ${r.n} | ${name} | ${s(wall)} | ${f.cpuSeconds.toFixed(1)} s | ${f.apiRequests} (${f.apiWrites}) | ` +
+          `${f.sqlStatements} (${f.sqlWrites}) | ${f.connections} | ${f.peakStatementsPerSecond} |`,
+      );
+    for (const [name, f] of [
+      ["floor (same SQL)", r.floor],
+      ["floor without reads", r.floorWritesOnly],
+    ] as const)
+      lines.push(
+        `| ${r.n} | ${name} | ${s(f.seconds)} | ${f.cpuSeconds.toFixed(1)} s | ${f.secrets} (${f.secrets}) | ` +
+          `${f.sqlStatements} | ${f.connections} | |`,
+      );
+  }
+  lines.push("", "## Operator API requests by verb and resource", "");
+  for (const r of sizes) {
+    for (const [phase, f] of [
+      ["create", r.create],
+      ["restart", r.restart],
+      ["idle", r.idle],
+      ["delete", r.deletion],
+    ] as const) {
+      const mix = Object.entries(f.apiByVerb).map(([key, count]) => `${key} ${count}`);
+      lines.push(`- N=${r.n}, ${phase}: ${mix.join(", ") || "none"}`);
+    }
+    if (r.profileDir) lines.push(`- N=${r.n}: CPU profiles in ${r.profileDir}/*.cpuprofile`);
+  }
+  return lines.join("\n") + "\n";
+}

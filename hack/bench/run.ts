@@ -1,0 +1,350 @@
+/**
+ * One size of `make bench`, in a process of its own so that the control plane and PostgreSQL are
+ * fresh: N PostgresDatabases through create, restart, idle and deletion with the compiled operator,
+ * then the floor replaying Kompost's own statements. Writes the figures as JSON.
+ *
+ *   node --import tsx hack/bench/run.ts <N> <result.json>      (hack/bench.ts runs it)
+ *   env: BENCH_MAIN (compiled entrypoint), BENCH_RESYNC_SECONDS, BENCH_PROFILE=1, BENCH_WORK_DIR
+ */
+import { CoreV1Api, CustomObjectsApi, type V1Secret } from "@kubernetes/client-node";
+import { execFile } from "node:child_process";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { promisify } from "node:util";
+import { parse } from "yaml";
+import { controlPlane, type ControlPlane } from "../../test/harness/control-plane.js";
+import { stopAll } from "../../test/harness/lifecycle.js";
+import { postgres, type PostgresServer } from "../../test/harness/postgres.js";
+import { renderFixture, serverValues } from "../../test/e2e/fixtures.js";
+import { kubectl } from "../../test/e2e/kubectl.js";
+import { installOperator, type OperatorDeployment } from "../../test/e2e/operator-process.js";
+import { delay } from "../../test/support/eventually.js";
+import { DatabaseWatch } from "./database-watch.js";
+import { extractTemplate, probePattern, type Template, writesOnly } from "./floor-template.js";
+import type { FloorConfig } from "./floor.js";
+import { WRITE_VERBS } from "./audit-log.js";
+import { type Activity, BenchLogs, figures, type Mark } from "./logs.js";
+import { BenchOperator } from "./operator.js";
+import type { FloorFigures, SizeResult } from "./result.js";
+
+const NAMESPACE = "bench";
+const FLOOR_NAMESPACE = "bench-floor";
+const INSTANCE = "bench";
+/** Kompost's default --max-concurrent-reconciles: the floor works with as many sessions. */
+const CONCURRENCY = 4;
+/** How many creates the bench itself sends at once (its own requests are not counted: it is not the operator). */
+const CREATE_PARALLELISM = 8;
+const MiB = 1024 * 1024;
+const run = promisify(execFile);
+
+interface Env {
+  readonly n: number;
+  readonly cp: ControlPlane;
+  readonly srv: PostgresServer;
+  readonly deployment: OperatorDeployment;
+  readonly logs: BenchLogs;
+  readonly watch: DatabaseWatch;
+  readonly dir: string;
+  readonly main: string;
+  readonly resyncSeconds: number;
+  readonly profileDir: string | undefined;
+  readonly who: { apiUser: string; pgUser: string };
+}
+
+async function main(n: number, resultPath: string): Promise<void> {
+  const env = await setUp(n);
+  const baseline = await startOperator(env, []);
+  const baselineRss = (await baseline.memory()).rss;
+  const create = await createPhase(env, baseline);
+  const probeSecrets = await secretsOf(env, "db-0");
+  const restart = await restartPhase(env, baseline);
+  const idle = await idlePhase(env, restart.operator);
+  const deletion = await deletionPhase(env, restart.operator);
+  const restartedPeak = (await restart.operator.memory()).peak / MiB;
+  await restart.operator.stop();
+  env.watch.stop();
+  const floor = await floorPhase(env, create.template, probeSecrets, "floor");
+  const bare = { ...create.template, steps: writesOnly(create.template.steps) };
+  const floorWritesOnly = await floorPhase(env, bare, probeSecrets, "bare");
+  const result: SizeResult = {
+    n,
+    postgresVersion: await serverVersion(env.srv),
+    resyncSeconds: env.resyncSeconds,
+    baselineRssMiB: baselineRss / MiB,
+    peakRssMiB: Math.max(create.peakRssMiB, restartedPeak),
+    create: create.figures,
+    restart: restart.figures,
+    idle,
+    deletion,
+    floor,
+    floorWritesOnly,
+    templateStatements: create.template.steps.length,
+    ...(env.profileDir ? { profileDir: path.relative(process.cwd(), env.profileDir) } : {}),
+  };
+  await writeFile(resultPath, JSON.stringify(result, null, 2));
+}
+
+async function setUp(n: number): Promise<Env> {
+  const dir = path.resolve(process.env.BENCH_WORK_DIR ?? path.join(".kompost", "bench", `n${n}`));
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  const [cp, srv] = await Promise.all([controlPlane({ auditLogPath: path.join(dir, "audit.log") }), postgres()]);
+  await logConnections(srv);
+  const deployment = await installOperator(cp);
+  await cp.createNamespace(NAMESPACE);
+  await cp.createNamespace(FLOOR_NAMESPACE);
+  const instance = await renderFixture("instance.yaml", {
+    ...serverValues(srv, srv.superuser),
+    name: INSTANCE,
+    namespace: NAMESPACE,
+    secretName: "bench-admin",
+  });
+  await kubectl(cp, ["apply", "-f", "-"], { input: instance });
+  const profileDir = process.env.BENCH_PROFILE === "1" ? path.join(dir, "profile") : undefined;
+  if (profileDir) await mkdir(profileDir, { recursive: true });
+  return {
+    n,
+    cp,
+    srv,
+    deployment,
+    logs: new BenchLogs(path.join(dir, "audit.log"), srv.logPath),
+    watch: await DatabaseWatch.start(cp.kubeConfig, NAMESPACE),
+    dir,
+    main: process.env.BENCH_MAIN ?? path.join("dist", "cmd", "main.js"),
+    resyncSeconds: Number(process.env.BENCH_RESYNC_SECONDS ?? 60),
+    profileDir,
+    who: {
+      apiUser: `system:serviceaccount:${deployment.namespace}:${deployment.serviceAccount}`,
+      pgUser: srv.superuser.user,
+    },
+  };
+}
+
+/** The harness's server logs every statement; the bench also wants every session that logs in. */
+async function logConnections(srv: PostgresServer): Promise<void> {
+  const client = await srv.connect();
+  try {
+    await client.query("ALTER SYSTEM SET log_connections = 'on'");
+    await client.query("SELECT pg_catalog.pg_reload_conf()");
+  } finally {
+    await client.end();
+  }
+}
+
+async function startOperator(env: Env, extraArgs: readonly string[]): Promise<BenchOperator> {
+  const operator = await BenchOperator.start(env.deployment, {
+    main: env.main,
+    extraArgs,
+    ...(env.profileDir ? { profileDir: env.profileDir } : {}),
+  });
+  await kubectl(env.cp, ["wait", `pginst/${INSTANCE}`, "-n", NAMESPACE, "--for=condition=Ready", "--timeout=120s"]);
+  return operator;
+}
+
+/** N PostgresDatabases created through the API at once; the phase ends when all are Ready, its counts once the operator is idle. */
+async function createPhase(env: Env, operator: BenchOperator) {
+  const manifest = parse(
+    await renderFixture("database-on-instance.yaml", { name: "NAME", namespace: NAMESPACE, instance: INSTANCE }),
+  ) as { metadata: { name: string } };
+  const api = env.cp.kubeConfig.makeApiClient(CustomObjectsApi);
+  const names = Array.from({ length: env.n }, (_, i) => `db-${i}`);
+  const before = await measureStart(env, operator);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CREATE_PARALLELISM }, async () => {
+      for (let i = next++; i < names.length; i = next++) {
+        const body = { ...manifest, metadata: { ...manifest.metadata, name: names[i]! } };
+        await api.createNamespacedCustomObject({
+          group: "kompost.chuge.li",
+          version: "v1alpha1",
+          namespace: NAMESPACE,
+          plural: "postgresdatabases",
+          body,
+        });
+      }
+    }),
+  );
+  await env.watch.until(`all ${env.n} PostgresDatabases Ready`, () => env.watch.readyCount === env.n, 30 * 60_000);
+  const seconds = (Date.now() - before.time) / 1000;
+  await settle(operator);
+  const activity = await measureEnd(env, operator, before);
+  const template = extractTemplate(activity.statements, probePattern(0));
+  const memory = await operator.memory();
+  return {
+    template,
+    peakRssMiB: memory.peak / MiB,
+    figures: {
+      seconds,
+      cpuSeconds: activity.cpuSeconds,
+      reconciles: await operator.counter("controller_runtime_reconcile_total", { controller: "postgresdatabase" }),
+      ...figures(activity),
+    },
+  };
+}
+
+/** The operator replaced by a new process (with the shortened resync): until every database was reconciled once more. */
+async function restartPhase(env: Env, old: BenchOperator) {
+  await old.stop();
+  const flapsBefore = env.watch.flaps;
+  const mark = await env.logs.mark();
+  const started = Date.now();
+  const operator = await startOperator(env, [`--resync-period=${env.resyncSeconds}s`]);
+  const success = { controller: "postgresdatabase", result: "success" };
+  while ((await operator.counter("controller_runtime_reconcile_total", success)) < env.n) await delay(250);
+  const reverifiedSeconds = (Date.now() - started) / 1000;
+  await settle(operator);
+  const activity = await measureEnd(env, operator, { mark, time: started, cpu: 0 });
+  const fig = figures(activity);
+  return {
+    operator,
+    figures: {
+      reverifiedSeconds,
+      ...fig,
+      cpuSeconds: activity.cpuSeconds,
+      ddl: fig.sqlWrites,
+      statusWrites: activity.requests.filter((r) => r.resource.endsWith("/status") && r.verb !== "get").length,
+      events: activity.requests.filter((r) => r.resource === "events" && r.verb !== "get" && r.verb !== "list").length,
+      readyFlaps: env.watch.flaps - flapsBefore,
+      reconciles: await operator.counter("controller_runtime_reconcile_total", { controller: "postgresdatabase" }),
+    },
+  };
+}
+
+/** One resync period with nothing to do. */
+async function idlePhase(env: Env, operator: BenchOperator) {
+  const reconcilesBefore = await operator.counter("controller_runtime_reconcile_total", {
+    controller: "postgresdatabase",
+  });
+  const before = await measureStart(env, operator);
+  await delay(env.resyncSeconds * 1000);
+  const activity = await measureEnd(env, operator, before);
+  const reconciles =
+    (await operator.counter("controller_runtime_reconcile_total", { controller: "postgresdatabase" })) -
+    reconcilesBefore;
+  const fig = figures(activity);
+  return {
+    seconds: env.resyncSeconds,
+    cpuSeconds: activity.cpuSeconds,
+    reconciles,
+    ...fig,
+    apiWritesBesidesLease: activity.requests.filter((r) => WRITE_VERBS.has(r.verb) && r.resource !== "leases").length,
+    statementsPerReconcile: reconciles ? fig.sqlStatements / reconciles : 0,
+    connectionsPerReconcile: reconciles ? fig.connections / reconciles : 0,
+  };
+}
+
+/** Every PostgresDatabase deleted at once: until all are gone (databases and roles dropped). */
+async function deletionPhase(env: Env, operator: BenchOperator) {
+  const before = await measureStart(env, operator);
+  await kubectl(env.cp, ["delete", "pgdb", "--all", "-n", NAMESPACE, "--wait=false"]);
+  await env.watch.until("every PostgresDatabase gone", () => env.watch.ready.size === 0, 30 * 60_000);
+  const seconds = (Date.now() - before.time) / 1000;
+  await settle(operator);
+  const activity = await measureEnd(env, operator, before);
+  return { seconds, cpuSeconds: activity.cpuSeconds, ...figures(activity) };
+}
+
+/** The floor script, replaying `steps` for N new databases in a process of its own. */
+async function floorPhase(
+  env: Env,
+  template: Template,
+  secrets: readonly V1Secret[],
+  stem: string,
+): Promise<FloorFigures> {
+  const kc = env.cp.kubeConfig;
+  const decode = (data: string | undefined) => Buffer.from(data ?? "", "base64").toString();
+  const config: FloorConfig = {
+    databases: env.n,
+    concurrency: CONCURRENCY,
+    probe: probePattern(0).source,
+    stem,
+    steps: template.steps,
+    aliases: template.aliases,
+    postgres: {
+      host: env.srv.host,
+      port: env.srv.port,
+      user: env.srv.superuser.user,
+      password: env.srv.superuser.password,
+      caPem: env.srv.caPem,
+      servername: env.srv.tlsServerName,
+    },
+    kube: {
+      server: env.cp.server,
+      caPem: decode(kc.getCurrentCluster()?.caData),
+      certPem: decode(kc.getCurrentUser()?.certData),
+      keyPem: decode(kc.getCurrentUser()?.keyData),
+    },
+    namespace: FLOOR_NAMESPACE,
+    secrets: secrets.map((secret) => ({
+      metadata: {
+        name: secret.metadata!.name,
+        labels: secret.metadata!.labels ?? {},
+        annotations: secret.metadata!.annotations ?? {},
+      },
+      type: secret.type,
+      data: secret.data ?? {},
+    })),
+  };
+  const configPath = path.join(env.dir, `${stem}.json`);
+  await writeFile(configPath, JSON.stringify(config));
+  const mark = await env.logs.mark();
+  const { stdout } = await run(process.execPath, ["--import", "tsx", "hack/bench/floor.ts", configPath], {
+    maxBuffer: 16 * MiB,
+  });
+  const activity = await env.logs.between(mark, await env.logs.mark(), { apiUser: "", pgUser: env.who.pgUser });
+  const result = JSON.parse(stdout.trim().split("\n").pop()!) as Omit<FloorFigures, "connections" | "sqlStatements">;
+  return { ...result, sqlStatements: activity.statements.length, connections: activity.connections };
+}
+
+async function secretsOf(env: Env, owner: string): Promise<V1Secret[]> {
+  const core = env.cp.kubeConfig.makeApiClient(CoreV1Api);
+  const { items } = await core.listNamespacedSecret({ namespace: NAMESPACE });
+  return items.filter((secret) => secret.metadata?.ownerReferences?.some((ref) => ref.name === owner));
+}
+
+interface Start {
+  readonly mark: Mark;
+  readonly time: number;
+  readonly cpu: number;
+}
+
+async function measureStart(env: Env, operator: BenchOperator): Promise<Start> {
+  return { mark: await env.logs.mark(), time: Date.now(), cpu: await operator.cpuSeconds() };
+}
+
+async function measureEnd(env: Env, operator: BenchOperator, start: Start): Promise<Activity & { cpuSeconds: number }> {
+  const cpuSeconds = (await operator.cpuSeconds()) - start.cpu;
+  const activity = await env.logs.between(start.mark, await env.logs.mark(), env.who);
+  return { ...activity, cpuSeconds };
+}
+
+/** Waits until the operator's work queues are empty and no worker is busy, twice in a row. */
+async function settle(operator: BenchOperator): Promise<void> {
+  let quiet = 0;
+  while (quiet < 2) {
+    const busy =
+      (await operator.counter("workqueue_depth")) + (await operator.counter("controller_runtime_active_workers"));
+    quiet = busy === 0 ? quiet + 1 : 0;
+    await delay(500);
+  }
+}
+
+async function serverVersion(srv: PostgresServer): Promise<string> {
+  const client = await srv.connect();
+  try {
+    const { rows } = await client.query<{ v: string }>("SELECT pg_catalog.current_setting('server_version') AS v");
+    return rows[0]!.v;
+  } finally {
+    await client.end();
+  }
+}
+
+const [size, resultPath] = process.argv.slice(2);
+try {
+  await main(Number(size), resultPath!);
+} catch (err) {
+  console.error(`bench (N=${size}) failed:`, err);
+  process.exitCode = 1;
+} finally {
+  await stopAll();
+}
