@@ -5,6 +5,7 @@ import {
   setCondition,
   setConditions,
   type Condition,
+  type ConditionInput,
   type StatusWithConditions,
 } from "./conditions.js";
 import { computeStatus } from "./status.js";
@@ -112,6 +113,67 @@ describe("conditions", () => {
       expect(again).to.deep.equal(first);
       const later = computeStatus(obj(first), [mutator(at(600))]);
       expect(later).to.not.deep.equal(first);
+    });
+  });
+
+  describe("setConditions with kstatus's Reconciling and Stalled", () => {
+    type Obj = KubernetesObject & { status?: StatusWithConditions & { observedGeneration?: number } };
+    const obj = (status?: Obj["status"]): Obj => ({ metadata: { name: "x", generation: 4 }, status });
+    const stalledReasons = new Set(["Forbidden"]);
+    const apply = (status: Obj["status"], input: ConditionInput, now = t0) =>
+      computeStatus(obj(status), [setConditions<Obj>([input], { now, readyFrom: ["Connected"], stalledReasons })]);
+    const types = (status: Obj["status"]) => status!.conditions!.map((c) => [c.type, c.status, c.reason]);
+    const refused = { ...connected, status: "False", reason: "Refused", message: "no answer" } as const;
+    const forbidden = { ...connected, status: "False", reason: "Forbidden", message: "not allowed" } as const;
+
+    it("sets Reconciling True with Ready's reason and message while Ready is False for a reason that fixes itself", () => {
+      const status = apply(undefined, refused);
+      expect(types(status)).to.deep.equal([
+        ["Connected", "False", "Refused"],
+        ["Ready", "False", "Refused"],
+        ["Reconciling", "True", "Refused"],
+      ]);
+      expect(status.conditions![2]).to.include({ message: "no answer", observedGeneration: 4 });
+    });
+
+    it("sets Stalled True instead, and drops Reconciling, when Ready's reason is one that needs a change", () => {
+      const status = apply(apply(undefined, refused), forbidden, at(10));
+      expect(types(status)).to.deep.equal([
+        ["Connected", "False", "Forbidden"],
+        ["Ready", "False", "Forbidden"],
+        ["Stalled", "True", "Forbidden"],
+      ]);
+      expect(status.conditions![2]).to.include({ message: "not allowed", lastTransitionTime: "2026-01-01T00:00:10Z" });
+    });
+
+    it("removes Reconciling and Stalled once Ready is True", () => {
+      expect(types(apply(apply(undefined, forbidden), connected))).to.deep.equal([
+        ["Connected", "True", "Connected"],
+        ["Ready", "True", "Ready"],
+      ]);
+      expect(types(apply(apply(undefined, refused), connected)).map(([type]) => type)).to.deep.equal([
+        "Connected",
+        "Ready",
+      ]);
+    });
+
+    it("keeps the same Reconciling entry, and so writes nothing, while nothing changed", () => {
+      const first = apply(undefined, refused);
+      expect(apply(first, refused, at(30))).to.deep.equal(first);
+    });
+
+    it("follows a Ready that the inputs set themselves (no readyFrom)", () => {
+      const blocked = { type: "Ready", status: "False", reason: "Blocked", message: "waiting" } as const;
+      const status = computeStatus(obj(), [setConditions<Obj>([blocked], { now: t0, stalledReasons })]);
+      expect(types(status)).to.deep.equal([
+        ["Ready", "False", "Blocked"],
+        ["Reconciling", "True", "Blocked"],
+      ]);
+    });
+
+    it("writes neither without stalledReasons, as before", () => {
+      const status = computeStatus(obj(), [setConditions<Obj>([refused], { now: t0, readyFrom: ["Connected"] })]);
+      expect(status.conditions!.map((c) => c.type)).to.deep.equal(["Connected", "Ready"]);
     });
   });
 });

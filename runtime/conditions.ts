@@ -28,6 +28,15 @@ export interface ConditionInput {
 /** The type of the summary condition computed by `readyCondition`. */
 export const READY = "Ready";
 
+/**
+ * kstatus's condition (sigs.k8s.io/cli-utils, read by Flux and cli-utils' pollers): True while
+ * the controller is still working towards Ready (waiting, retrying); absent otherwise.
+ */
+export const RECONCILING = "Reconciling";
+
+/** kstatus's condition: True when the object will not become Ready without a change by someone; absent otherwise. */
+export const STALLED = "Stalled";
+
 /** How often an unchanged condition's heartbeat is refreshed (and so written) by default. */
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 5 * 60 * 1000;
 
@@ -112,12 +121,39 @@ export interface StatusWithConditions {
 }
 
 /**
+ * The kstatus conditions that go with the `Ready` condition of `conditions`: none while Ready is
+ * True (or absent); else `Stalled` True when Ready's reason (the first failing condition's) is
+ * one of `stalledReasons`, else `Reconciling` True; each with Ready's reason and message.
+ */
+export function kstatusCondition(
+  conditions: readonly Condition[] | undefined,
+  stalledReasons: ReadonlySet<string>,
+): ConditionInput | undefined {
+  const ready = findCondition(conditions, READY);
+  if (!ready || ready.status === "True") return undefined;
+  const type = stalledReasons.has(ready.reason) ? STALLED : RECONCILING;
+  return { type, status: "True", reason: ready.reason, message: ready.message };
+}
+
+/** Options of `setConditions`. */
+export interface SetConditionsOptions extends Omit<ConditionOptions, "observedGeneration"> {
+  /** The types whose conjunction is `Ready`; without it, `Ready` is whatever the inputs say. */
+  readonly readyFrom?: readonly string[];
+  /**
+   * Ready's reasons that only a change by someone fixes (kstatus's `Stalled`); when given, the
+   * mutator also keeps `Reconciling` and `Stalled` in line with `Ready` (see `kstatusCondition`).
+   */
+  readonly stalledReasons?: ReadonlySet<string>;
+}
+
+/**
  * A status mutator that applies `inputs` and, when `readyFrom` is given, the `Ready`
- * condition computed from those types; every entry records the object's generation.
+ * condition computed from those types, then the kstatus conditions when `stalledReasons` is
+ * given; every entry records the object's generation.
  */
 export function setConditions<T extends KubernetesObject>(
   inputs: readonly ConditionInput[],
-  options: Omit<ConditionOptions, "observedGeneration"> & { readonly readyFrom?: readonly string[] } = {},
+  options: SetConditionsOptions = {},
 ): StatusMutator<StatusWithConditions, T> {
   return (status, obj) => {
     const now = options.now ?? new Date();
@@ -127,8 +163,25 @@ export function setConditions<T extends KubernetesObject>(
     if (options.readyFrom) {
       conditions = setCondition(conditions, readyCondition(conditions, options.readyFrom), conditionOptions);
     }
+    if (options.stalledReasons) {
+      conditions = withKstatusCondition(conditions, options.stalledReasons, conditionOptions);
+    }
     if (conditions !== undefined) status.conditions = conditions;
   };
+}
+
+/** `conditions` with the kstatus condition that applies now, and without the one that does not (or both, once Ready). */
+function withKstatusCondition(
+  conditions: readonly Condition[] | undefined,
+  stalledReasons: ReadonlySet<string>,
+  options: ConditionOptions,
+): Condition[] | undefined {
+  const progress = kstatusCondition(conditions, stalledReasons);
+  // kstatus reads the first of them that is True, so never both; a False one would only be noise.
+  const others = conditions?.filter(
+    (condition) => (condition.type !== RECONCILING && condition.type !== STALLED) || condition.type === progress?.type,
+  );
+  return progress ? setCondition(others, progress, options) : others;
 }
 
 function sameContent(a: Condition, b: Condition): boolean {

@@ -1,8 +1,9 @@
 -- Argo CD health check for Kompost's kinds (PostgresInstance,
 -- PostgresClusterInstance, PostgresDatabase); Argo CD sets `obj` to the live
 -- resource. Healthy: Ready is True for the current generation. Progressing:
--- the operator has not seen this generation yet, is still working, or the
--- resource is being deleted. Degraded: Ready is False, with its message.
+-- the operator has not seen this generation yet, is still working (Reconciling
+-- True), or the resource is being deleted. Degraded: Stalled True (or, in a
+-- status written without Stalled and Reconciling, Ready False), with its message.
 local hs = {}
 
 local function readyCondition(status)
@@ -11,6 +12,18 @@ local function readyCondition(status)
   end
   for _, condition in ipairs(status.conditions) do
     if condition.type == "Ready" then
+      return condition
+    end
+  end
+  return nil
+end
+
+local function trueCondition(status, type)
+  if status == nil or status.conditions == nil then
+    return nil
+  end
+  for _, condition in ipairs(status.conditions) do
+    if condition.type == type and condition.status == "True" then
       return condition
     end
   end
@@ -59,7 +72,23 @@ if ready.status == "True" then
   return hs
 end
 
--- "Reconciling" is what Ready says while another condition is not known yet.
+-- kstatus's conditions, as Flux reads them: Stalled needs a user's change,
+-- Reconciling means the operator is still working on it (waiting, retrying).
+local stalled = trueCondition(status, "Stalled")
+if stalled ~= nil then
+  hs.status = "Degraded"
+  hs.message = withMessage(stalled.reason or "Stalled", stalled)
+  return hs
+end
+local reconciling = trueCondition(status, "Reconciling")
+if reconciling ~= nil then
+  hs.status = "Progressing"
+  hs.message = withMessage("Reconciling", reconciling)
+  return hs
+end
+
+-- Written before Kompost set Stalled and Reconciling: "Reconciling" is what
+-- Ready says while another condition is not known yet.
 if ready.status == "False" and ready.reason ~= "Reconciling" then
   hs.status = "Degraded"
   hs.message = withMessage(ready.reason or "Not ready", ready)
