@@ -96,6 +96,8 @@ export const DatabaseCondition = {
   InspectorUser: "InspectorUser",
   /** Whether inspector is read-only; False (not part of Ready) when the admin cannot take a write path away. */
   InspectorReadOnly: "InspectorReadOnly",
+  /** Whether spec.extensions is in place; False (not part of Ready) names each extension that is not, and why. */
+  ExtensionsReady: "ExtensionsReady",
 } as const;
 
 /** The conditions that make a PostgresDatabase Ready. */
@@ -153,8 +155,20 @@ export const DatabaseReason = {
   Dropped: "Dropped",
   /** Warning Event: the referenced instance no longer exists, so nothing could be dropped. */
   InstanceGone: "InstanceGone",
-  /** Warning Event: spec.extensions is set but not supported. */
-  ExtensionsUnsupported: "ExtensionsUnsupported",
+  /** ExtensionsReady True: every extension of spec.extensions is as listed. */
+  ExtensionsInstalled: "ExtensionsInstalled",
+  /** ExtensionsReady False: an entry of spec.extensions is malformed or listed twice. */
+  InvalidExtension: "InvalidExtension",
+  /** ExtensionsReady False: the instance's spec.allowedExtensions does not list the extension. */
+  ExtensionNotAllowed: "ExtensionNotAllowed",
+  /** ExtensionsReady False: the server has no such extension, or not in that version. */
+  ExtensionUnavailable: "ExtensionUnavailable",
+  /** ExtensionsReady False: creating, updating or dropping it failed or was refused (unsafe schema, not Kompost's, needs a superuser). */
+  ExtensionFailed: "ExtensionFailed",
+  /** Normal Events: an extension was created, updated or dropped. */
+  ExtensionCreated: "ExtensionCreated",
+  ExtensionUpdated: "ExtensionUpdated",
+  ExtensionDropped: "ExtensionDropped",
 } as const;
 
 /** The original Kompost's message of a usable instance. */

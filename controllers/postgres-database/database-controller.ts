@@ -44,7 +44,7 @@ import {
 import { isAbandoned, markerOf, namesOf } from "./naming.js";
 import { provision } from "./provisioning.js";
 import { publishReport, recordEvents, Report, type StatusWriter } from "./report.js";
-import { TenantServer, templatesAllowedBy } from "./server.js";
+import { extensionsAllowedBy, TenantServer, templatesAllowedBy } from "./server.js";
 
 /** What the controller needs besides the usual Operator dependencies. */
 export interface DatabaseControllerOptions {
@@ -168,11 +168,13 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
     const report = new Report();
     report.add(resolution.conditions);
     report.names = namesOf(db);
-    this.noteUnsupported(db, report);
-    const templates = templatesAllowedBy(instanceObject(this.sources(), resolution.instance.key));
+    const instance = instanceObject(this.sources(), resolution.instance.key);
+    const templates = templatesAllowedBy(instance);
     const server = new TenantServer(this.options.registry, resolution.instance, report.names, markerOf(db), templates);
     try {
-      await provision({ client: this.client, readSecret: (ns, name) => this.readSecret(ns, name), db, server, report });
+      const readSecret = (ns: string, name: string): Promise<V1Secret | undefined> => this.readSecret(ns, name);
+      const allowedExtensions = extensionsAllowedBy(instance);
+      await provision({ client: this.client, readSecret, db, server, report, allowedExtensions });
     } catch (err) {
       if (err instanceof ConnectionError) {
         report.fail(DatabaseCondition.Connection, err.reason, err.message);
@@ -186,14 +188,6 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
     }
     await publishReport(this.statusWriter(ctx), db, report);
     ctx.logger.debug("Reconciled PostgresDatabase", { database: report.names.database });
-  }
-
-  private noteUnsupported(db: PostgresDatabase, report: Report): void {
-    if (!db.spec.extensions?.length || db.status?.observedGeneration === db.metadata.generation) return;
-    report.warning(
-      DatabaseReason.ExtensionsUnsupported,
-      `spec.extensions is not supported and was ignored: ${db.spec.extensions.join(", ")}`,
-    );
   }
 
   /** The Secret from the watch cache; from the API server when the cache has none (e.g. just created, not labelled, or not Kompost's). */

@@ -111,12 +111,14 @@ describe("PostgresDatabase instance references and names (real API server and Po
       expect(app.DB_NAME).to.equal(two.status!.sql_db_name);
     });
 
-    it("accepts the original's spec.extensions, provisions anyway and warns that they are not supported", async () => {
+    it("accepts the original's spec.extensions as names, provisions anyway and refuses those the instance does not allow", async () => {
       await env.database(home, "with-ext", { instance: "later" }, { spec: "  extensions: [pgcrypto, 'uuid-ossp']\n" });
-      await env.ready(home, "with-ext");
-      const warning = await env.event(home, "with-ext", "ExtensionsUnsupported");
+      const ready = await env.ready(home, "with-ext");
+      const warning = await env.event(home, "with-ext", "ExtensionNotAllowed");
       expect(warning.type).to.equal("Warning");
-      expect(warning.message).to.include("pgcrypto, uuid-ossp");
+      const condition = ready.status?.conditions?.find((c) => c.type === "ExtensionsReady");
+      expect(condition?.status).to.equal("False");
+      expect(condition?.message).to.include('"pgcrypto"').and.to.include('"uuid-ossp"');
     });
 
     it("has the API server reject a change of params or naming strategy", async () => {

@@ -25,6 +25,7 @@ import {
   databaseCreatedMessage,
 } from "../constants.js";
 import { reconcileCredentials, type Credentials } from "./credentials.js";
+import { extensionsStep } from "./extensions-step.js";
 import type { Report } from "./report.js";
 import type { RoleOutcome, TenantServer } from "./server.js";
 
@@ -35,6 +36,8 @@ export interface ProvisionContext {
   readonly db: PostgresDatabase;
   readonly server: TenantServer;
   readonly report: Report;
+  /** The instance's spec.allowedExtensions. */
+  readonly allowedExtensions?: readonly string[];
 }
 
 const ROLE_CONDITIONS = {
@@ -47,7 +50,9 @@ export async function provision(ctx: ProvisionContext): Promise<void> {
   if (!(await databaseStep(ctx))) return;
   const app = await roleStep(ctx, "app");
   const inspector = await roleStep(ctx, "inspector");
-  if (app && inspector) await grantsStep(ctx);
+  if (!app || !inspector) return;
+  await grantsStep(ctx);
+  await extensionsStep(ctx.db, ctx.server, ctx.allowedExtensions ?? [], ctx.report);
 }
 
 async function databaseStep({ db, server, report }: ProvisionContext): Promise<boolean> {

@@ -10,6 +10,7 @@ import type { KubeClient } from "../../runtime/kube-client.js";
 import type { Logger } from "../../runtime/logger.js";
 import { updateStatus, type StatusMutator } from "../../runtime/status.js";
 import type { SqlNames } from "../../services/postgres/naming.js";
+import type { InstalledExtension } from "../../services/postgres/objects/extensions.js";
 import { connectionSecretName } from "../../services/secrets/connection-details.js";
 import { DATABASE_READY_CONDITIONS, DatabaseReason } from "../constants.js";
 import { STALLED_REASONS } from "../stalled-reasons.js";
@@ -27,6 +28,8 @@ export class Report {
   readonly conditions: ConditionInput[] = [];
   readonly events: EventNote[] = [];
   names?: SqlNames;
+  /** status.extensions, when the extensions step ran. */
+  extensions?: readonly InstalledExtension[];
 
   /** Sets a condition (a later call for the same type wins). */
   condition(type: string, status: ConditionInput["status"], reason: string, message: string): void {
@@ -85,6 +88,8 @@ export async function publishReport(
   ];
   const names = report.names;
   if (names) mutators.push(namesMutator(db.metadata.name ?? "", names));
+  const extensions = report.extensions;
+  if (extensions) mutators.push(extensionsMutator(extensions));
   const stored = await updateStatus(writer.client, PostgresDatabaseKind, db, mutators);
   const events = [...report.events];
   if (!wasReady && isConditionTrue(conditionsOf(stored), READY)) {
@@ -118,6 +123,15 @@ function namesMutator(resourceName: string, names: SqlNames): StatusMutator<Post
       { username: names.app, secret: connectionSecretName(resourceName, "app") },
       { username: names.inspector, secret: connectionSecretName(resourceName, "inspector") },
     ];
+  };
+}
+
+function extensionsMutator(
+  extensions: readonly InstalledExtension[],
+): StatusMutator<PostgresDatabaseStatus, PostgresDatabase> {
+  return (status) => {
+    if (extensions.length > 0) status.extensions = extensions.map((extension) => ({ ...extension }));
+    else delete status.extensions;
   };
 }
 

@@ -20,6 +20,11 @@ import {
   type DropDatabaseResult,
 } from "../../services/postgres/objects/database.js";
 import type { EnsureDatabaseResult } from "../../services/postgres/objects/database.js";
+import {
+  ensureExtensions,
+  type ExtensionRequest,
+  type ExtensionsOutcome,
+} from "../../services/postgres/objects/extensions.js";
 import { applyGrants, checkGrants, grantLimitations } from "../../services/postgres/objects/grants.js";
 import {
   dropRole,
@@ -101,6 +106,13 @@ export class TenantServer {
     });
   }
 
+  /** Brings the tenant database's extensions to `requests` (only names in `allowed`); see objects/extensions.ts. */
+  ensureExtensions(requests: readonly ExtensionRequest[], allowed: readonly string[]): Promise<ExtensionsOutcome> {
+    return this.registry.withTenantClient(this.instance.key, this.instance.spec, this.names.database, (db) =>
+      ensureExtensions(db, this.names, requests, allowed),
+    );
+  }
+
   /** Drops the database (ending its sessions) and then both roles; objects without our marker are left alone. */
   dropEverything(): Promise<DropOutcome> {
     return this.maintenance(async (db) => {
@@ -160,6 +172,15 @@ async function unlessForeign<T>(drop: () => Promise<T>): Promise<T | "foreign"> 
 
 /** An instance object's spec.allowedTemplates (none when it has no such list). */
 export function templatesAllowedBy(instance: KubernetesObject | undefined): readonly string[] {
-  const listed = (instance as { spec?: { allowedTemplates?: unknown } } | undefined)?.spec?.allowedTemplates;
+  return namesListedBy(instance, "allowedTemplates");
+}
+
+/** An instance object's spec.allowedExtensions (none when it has no such list). */
+export function extensionsAllowedBy(instance: KubernetesObject | undefined): readonly string[] {
+  return namesListedBy(instance, "allowedExtensions");
+}
+
+function namesListedBy(instance: KubernetesObject | undefined, field: string): readonly string[] {
+  const listed = (instance as { spec?: Record<string, unknown> } | undefined)?.spec?.[field];
   return Array.isArray(listed) ? listed.filter((name): name is string => typeof name === "string") : [];
 }

@@ -184,6 +184,25 @@ export const CATALOG = {
    * connected admin owns them (may revoke PUBLIC's EXECUTE), may grant them on, and
    * whether inspector may call any of them and app all of them.
    */
+  // Extensions (objects/extensions.ts).
+  /** $1 = extension name: its version, schema, owner and whether the connected admin owns it (a row only if installed). */
+  installedExtension:
+    "SELECT e.extversion AS version, n.nspname AS schema, pg_catalog.pg_get_userbyid(e.extowner) AS owner, e.extowner OPERATOR(pg_catalog.=) (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) pg_catalog.current_user()) AS ours FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace WHERE e.extname OPERATOR(pg_catalog.=) $1::pg_catalog.name",
+
+  /**
+   * $1 = extension name, $2 = version or null for the default: what its control file says of that
+   * version (a row only if the server has it); `fixedSchema` is set for an extension that must live in one schema.
+   */
+  availableExtension:
+    "SELECT v.version::pg_catalog.text AS version, v.superuser, v.trusted, v.schema::pg_catalog.text AS \"fixedSchema\", COALESCE(v.requires, '{}'::pg_catalog.name[])::pg_catalog.text[] AS requires FROM pg_catalog.pg_available_extension_versions v WHERE v.name OPERATOR(pg_catalog.=) $1::pg_catalog.name AND v.version::pg_catalog.text OPERATOR(pg_catalog.=) COALESCE($2::pg_catalog.text, (SELECT a.default_version FROM pg_catalog.pg_available_extensions a WHERE a.name OPERATOR(pg_catalog.=) $1::pg_catalog.name))",
+
+  /**
+   * $1 = schema name: its owner, whether that is the connected admin or a superuser, and the
+   * roles other than the owner that may create in it (a row only if it exists).
+   */
+  schemaCreators:
+    "SELECT pg_catalog.pg_get_userbyid(n.nspowner) AS owner, (n.nspowner OPERATOR(pg_catalog.=) (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) pg_catalog.current_user()) OR (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) n.nspowner)) AS \"trustedOwner\", ARRAY(SELECT CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN 'PUBLIC'::pg_catalog.text ELSE pg_catalog.pg_get_userbyid(a.grantee)::pg_catalog.text END FROM pg_catalog.aclexplode(COALESCE(n.nspacl, pg_catalog.acldefault('n'::pg_catalog.\"char\", n.nspowner))) a WHERE a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'::pg_catalog.text AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner) AS creators FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) $1::pg_catalog.name",
+
   largeObjectRights: `SELECT pg_catalog.bool_and(pg_catalog.pg_has_role(p.proowner, 'USAGE'::pg_catalog.text)) AS owner, pg_catalog.bool_and(pg_catalog.has_function_privilege(p.oid, 'EXECUTE WITH GRANT OPTION'::pg_catalog.text)) AS grantable, pg_catalog.bool_or(pg_catalog.has_function_privilege($1::pg_catalog.name, p.oid, 'EXECUTE'::pg_catalog.text)) AS inspector, pg_catalog.bool_and(pg_catalog.has_function_privilege($2::pg_catalog.name, p.oid, 'EXECUTE'::pg_catalog.text)) AS app FROM pg_catalog.pg_proc p WHERE p.oid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.lo_create(pg_catalog.oid)'::pg_catalog.regprocedure, 'pg_catalog.lo_creat(pg_catalog.int4)'::pg_catalog.regprocedure, 'pg_catalog.lo_from_bytea(pg_catalog.oid, pg_catalog.bytea)'::pg_catalog.regprocedure]::pg_catalog.oid[])`,
 } as const;
 
@@ -376,6 +395,36 @@ export function revokeLargeObjectCreatorsSql(): string {
 /** Lets `app` create large objects itself, as it could through PUBLIC before. */
 export function grantLargeObjectCreatorsSql(app: string): string {
   return `GRANT EXECUTE ON FUNCTION ${LARGE_OBJECT_CREATORS} TO ${quoteIdent(app)}`;
+}
+
+// ---------------------------------------------------------------------------
+// Extensions: the schema they go into, and CREATE/ALTER/DROP EXTENSION.
+// ---------------------------------------------------------------------------
+
+/** Creates a schema owned by the connected admin. */
+export function createSchemaSql(name: string): string {
+  return `CREATE SCHEMA ${quoteIdent(name)}`;
+}
+
+/** Lets the given roles look up objects in a schema (USAGE only, never CREATE). */
+export function grantSchemaUsageSql(schema: string, roles: readonly string[]): string {
+  return `GRANT USAGE ON SCHEMA ${quoteIdent(schema)} TO ${roles.map(quoteIdent).join(", ")}`;
+}
+
+/** CREATE EXTENSION of one version; `schema` undefined for an extension whose control file fixes it. */
+export function createExtensionSql(name: string, version: string, schema: string | undefined): string {
+  const inSchema = schema === undefined ? "" : ` SCHEMA ${quoteIdent(schema)}`;
+  return `CREATE EXTENSION ${quoteIdent(name)} WITH${inSchema} VERSION ${quoteLiteral(version)}`;
+}
+
+/** Updates an installed extension to another version. */
+export function updateExtensionSql(name: string, version: string): string {
+  return `ALTER EXTENSION ${quoteIdent(name)} UPDATE TO ${quoteLiteral(version)}`;
+}
+
+/** Drops an extension, refusing when anything else depends on it (RESTRICT). */
+export function dropExtensionSql(name: string): string {
+  return `DROP EXTENSION ${quoteIdent(name)} RESTRICT`;
 }
 
 // ---------------------------------------------------------------------------
