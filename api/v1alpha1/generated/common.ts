@@ -28,6 +28,15 @@ export interface SslSpec {
   ca?: string;
 }
 /**
+ * The default password rotation of the PostgresDatabases on this server.
+ */
+export interface InstancePasswordRotation {
+  /**
+   * How long a tenant role's password lives before Kompost replaces it (e.g. 90d; units m, h, d), unless the PostgresDatabase sets its own spec.passwordRotation.every.
+   */
+  every?: string;
+}
+/**
  * One aspect of the resource's state.
  */
 export interface Condition {

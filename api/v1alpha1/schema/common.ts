@@ -121,6 +121,19 @@ export function instanceSpecSchema(secretNamespaceNote: string): SchemaNode {
         description:
           "Extensions that PostgresDatabase spec.extensions may create on this server (exact names); none when empty or not set. Kompost installs them as the admin into a schema only it may create in.",
       },
+      passwordRotation: {
+        type: "object",
+        title: "InstancePasswordRotation",
+        description: "The default password rotation of the PostgresDatabases on this server.",
+        properties: {
+          every: {
+            type: "string",
+            pattern: "^[1-9][0-9]{0,5}(m|h|d)$",
+            description:
+              "How long a tenant role's password lives before Kompost replaces it (e.g. 90d; units m, h, d), unless the PostgresDatabase sets its own spec.passwordRotation.every.",
+          },
+        },
+      },
       allowInsecurePasswordAuth: {
         type: "boolean",
         description:
