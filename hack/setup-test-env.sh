@@ -2,7 +2,7 @@
 # Installs everything the test suite needs on a fresh machine, and is quick
 # when it is all there already: npm packages, Debian's PostgreSQL, psql, openssl
 # and lua5.1, the test control plane (kube-apiserver, etcd, kubectl,
-# kube-controller-manager) and helm (each built once, then cached).
+# kube-controller-manager), helm and hack/kstatus (each built once, then cached).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

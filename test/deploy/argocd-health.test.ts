@@ -99,6 +99,24 @@ describe("the Argo CD health checks (config/argocd)", function () {
     });
   });
 
+  it("follows kstatus's conditions: Degraded for Stalled True, Progressing (a retry, not a failure) for Reconciling True", async () => {
+    const failing = await fixture("database-failing.yaml");
+    const withCondition = (type: string, reason: string, message: string) => {
+      const status = failing.status as { conditions: Record<string, unknown>[] };
+      const extra = { type, status: "True", reason, message, lastTransitionTime: "2026-11-24T05:00:00Z" };
+      return { ...failing, status: { ...status, conditions: [...status.conditions, extra] } };
+    };
+    const script = scripts.get("PostgresDatabase")!;
+    expect(await runHealthCheck(script, withCondition("Stalled", "ForeignObject", "not ours"))).to.deep.equal({
+      status: "Degraded",
+      message: "ForeignObject: not ours",
+    });
+    expect(await runHealthCheck(script, withCondition("Reconciling", "Unreachable", "no answer"))).to.deep.equal({
+      status: "Progressing",
+      message: "Reconciling: no answer",
+    });
+  });
+
   it("reports Progressing while the resource is being deleted, with what holds it back", async () => {
     expect(await check("instance-deleting.yaml")).to.deep.equal({
       status: "Progressing",
