@@ -3,10 +3,11 @@ import { open, stat } from "node:fs/promises";
 import { type ApiRequest, countByVerbAndResource, parseAuditLog, WRITE_VERBS } from "./audit-log.js";
 import { connectionsOf, isWrite, parseLog, type Statement, statementsOf } from "./statements.js";
 
-/** Byte offsets into both logs at one moment. */
+/** Byte offsets into both logs at one moment, and the moment. */
 export interface Mark {
   readonly audit: number;
   readonly postgres: number;
+  readonly time: number;
 }
 
 /** What one party did between two marks. */
@@ -36,10 +37,14 @@ export class BenchLogs {
   ) {}
 
   async mark(): Promise<Mark> {
-    return { audit: (await stat(this.auditPath)).size, postgres: (await stat(this.postgresPath)).size };
+    const time = Date.now();
+    return { audit: (await stat(this.auditPath)).size, postgres: (await stat(this.postgresPath)).size, time };
   }
 
-  /** What `apiUser` asked of the API server and `pgUser` sent to PostgreSQL between two marks. */
+  /**
+   * What `apiUser` asked of the API server and `pgUser` sent to PostgreSQL between two marks. A
+   * request received before `from` (a watch that ended in between) belongs to an earlier window.
+   */
   async between(from: Mark, to: Mark, who: { apiUser: string; pgUser: string }): Promise<Activity> {
     const [audit, postgres] = await Promise.all([
       slice(this.auditPath, from.audit, to.audit),
@@ -47,7 +52,7 @@ export class BenchLogs {
     ]);
     const entries = parseLog(postgres);
     return {
-      requests: parseAuditLog(audit).filter((request) => request.user === who.apiUser),
+      requests: parseAuditLog(audit).filter((request) => request.user === who.apiUser && request.at >= from.time),
       statements: statementsOf(entries).filter((statement) => statement.user === who.pgUser),
       connections: connectionsOf(entries).filter((connection) => connection.user === who.pgUser).length,
     };
