@@ -1,3 +1,9 @@
+/** The keys of one group waiting: first attempts, and retries after a failure. */
+interface Waiting {
+  readonly fresh: string[];
+  readonly retried: string[];
+}
+
 /**
  * The keys waiting in a work queue, first in first out within each group (e.g. the server a
  * key's object lives on), and how many keys of each group are being processed.
@@ -8,53 +14,63 @@
  * whose reconciles hang (a server that never answers, a tenant holding a lock) gets its share
  * of the workers, and the keys of the other groups are taken past its own. With one group this
  * is a plain FIFO and every worker may run it.
+ *
+ * Keys retried after a failure wait behind every first attempt, and at most `maxRetrying` of
+ * them run at once: failures that keep failing never fill the workers that new work needs.
  */
 export class GroupQueue {
-  private readonly waiting = new Map<string, string[]>();
+  private readonly waiting = new Map<string, Waiting>();
   private readonly busy = new Map<string, number>();
   private readonly lastServed = new Map<string, number>();
-  /** The group of each key being processed, as it was when the key was taken. */
-  private readonly groupOfTaken = new Map<string, string>();
+  /** Each key being processed: its group as it was when taken, and whether it was a retry. */
+  private readonly taken = new Map<string, { readonly group: string; readonly retried: boolean }>();
+  private retrying = 0;
   private served = 0;
   private count = 0;
+
+  constructor(private readonly maxRetrying: number = Infinity) {}
 
   /** Number of keys waiting. */
   get length(): number {
     return this.count;
   }
 
-  /** Queues `key` at the end of its group. */
-  push(key: string, group: string): void {
-    const keys = this.waiting.get(group);
-    if (keys) keys.push(key);
-    else this.waiting.set(group, [key]);
+  /** Queues `key` at the end of its group's first attempts, or of its retries. */
+  push(key: string, group: string, retried: boolean): void {
+    let keys = this.waiting.get(group);
+    if (!keys) this.waiting.set(group, (keys = { fresh: [], retried: [] }));
+    (retried ? keys.retried : keys.fresh).push(key);
     this.count += 1;
   }
 
-  /** The next key to process (its group now holds one more worker), or undefined when none waits. */
+  /** The next key to process (its group now holds one more worker), or undefined when none may run now. */
   take(): string | undefined {
-    const group = this.nextGroup();
+    const fresh = this.nextGroup("fresh");
+    const group = fresh ?? (this.retrying < this.maxRetrying ? this.nextGroup("retried") : undefined);
     if (group === undefined) return undefined;
     const keys = this.waiting.get(group)!;
-    const key = keys.shift()!;
-    if (keys.length === 0) this.waiting.delete(group);
+    const retried = fresh === undefined;
+    const key = (retried ? keys.retried : keys.fresh).shift()!;
+    if (keys.fresh.length + keys.retried.length === 0) this.waiting.delete(group);
     this.count -= 1;
+    if (retried) this.retrying += 1;
     this.busy.set(group, this.workersOf(group) + 1);
     this.lastServed.set(group, ++this.served);
-    this.groupOfTaken.set(key, group);
+    this.taken.set(key, { group, retried });
     return key;
   }
 
   /** `key` was processed: its group holds one worker less. */
   release(key: string): void {
-    const group = this.groupOfTaken.get(key);
-    if (group === undefined) return;
-    this.groupOfTaken.delete(key);
-    const workers = this.workersOf(group) - 1;
-    if (workers > 0) return void this.busy.set(group, workers);
-    this.busy.delete(group);
+    const taken = this.taken.get(key);
+    if (!taken) return;
+    this.taken.delete(key);
+    if (taken.retried) this.retrying -= 1;
+    const workers = this.workersOf(taken.group) - 1;
+    if (workers > 0) return void this.busy.set(taken.group, workers);
+    this.busy.delete(taken.group);
     // An idle group keeps no history: it comes back as a newcomer.
-    if (!this.waiting.has(group)) this.lastServed.delete(group);
+    if (!this.waiting.has(taken.group)) this.lastServed.delete(taken.group);
   }
 
   /** How many keys of `group` are being processed. */
@@ -62,9 +78,11 @@ export class GroupQueue {
     return this.busy.get(group) ?? 0;
   }
 
-  private nextGroup(): string | undefined {
+  private nextGroup(kind: keyof Waiting): string | undefined {
     let best: string | undefined;
-    for (const group of this.waiting.keys()) if (best === undefined || this.comesBefore(group, best)) best = group;
+    for (const [group, keys] of this.waiting) {
+      if (keys[kind].length > 0 && (best === undefined || this.comesBefore(group, best))) best = group;
+    }
     return best;
   }
 

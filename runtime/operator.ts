@@ -164,10 +164,13 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
   async start(): Promise<void> {
     if (this.state !== "new") throw new Error(`controller ${this.name} was already started`);
     this.state = "starting";
+    const workers = this.concurrency ?? this.deps.maxConcurrentReconciles ?? 1;
     const queue = new WorkQueue({
       name: this.name,
       ...(this.deps.rateLimiter ? { rateLimiter: this.deps.rateLimiter } : {}),
       groupOf: (key) => this.groupOfKey(key),
+      // Failures that keep failing leave a worker free for new work (a single worker serves both).
+      maxRetrying: Math.max(1, workers - 1),
     });
     this.queue = queue;
     const enqueue = (key: string): void => queue.add(key);
@@ -188,7 +191,6 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
     await Promise.all([...this.informers.values()].map((informer) => informer.start()));
     if (this.state !== "starting") return;
     this.state = "running";
-    const workers = this.concurrency ?? this.deps.maxConcurrentReconciles ?? 1;
     maxConcurrentReconciles.set({ controller: this.name }, workers);
     activeWorkers.set({ controller: this.name }, 0);
     this.workers = Array.from({ length: workers }, () => this.work(queue));

@@ -149,6 +149,55 @@ describe("WorkQueue", () => {
         moving.shutDown();
       }
     });
+
+    describe("and retries", () => {
+      /** Failures are queued again at once and counted, so that no test waits for a delay. */
+      const failNow = (queue: WorkQueue, key: string): void => {
+        queue.addRateLimited(key);
+        queue.done(key);
+      };
+      let retrying: WorkQueue;
+
+      beforeEach(() => {
+        const rateLimiter = new ExponentialBackoffLimiter(0, 0);
+        retrying = new WorkQueue({ name: "retrying", groupOf: byPrefix, rateLimiter, maxRetrying: 1 });
+      });
+      afterEach(() => retrying.shutDown());
+
+      it("runs keys retried after a failure only when no first attempt of any group waits", async () => {
+        for (const key of ["locked/1", "locked/2", "free/1"]) retrying.add(key);
+        expect(await takeFrom(retrying, 2)).to.deep.equal(["locked/1", "free/1"]);
+        failNow(retrying, "locked/1");
+        retrying.add("free/2");
+        retrying.add("free/3");
+        expect(await takeFrom(retrying, 2), "first attempts queued after the retry go first").to.deep.equal([
+          "locked/2",
+          "free/2",
+        ]);
+        failNow(retrying, "locked/2");
+        expect(await retrying.get()).to.equal("free/3");
+        expect(await retrying.get(), "no first attempt waits: the oldest retry").to.equal("locked/1");
+      });
+
+      it("runs at most maxRetrying retries at once and always hands a first attempt to a free worker", async () => {
+        retrying.add("locked/1");
+        retrying.add("locked/2");
+        expect(await takeFrom(retrying, 2)).to.deep.equal(["locked/1", "locked/2"]);
+        failNow(retrying, "locked/1");
+        failNow(retrying, "locked/2");
+        expect(await retrying.get()).to.equal("locked/1");
+        let next: string | undefined;
+        void retrying.get().then((key) => (next = key));
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(next, "the second retry waits while the first runs").to.equal(undefined);
+        retrying.add("free/1");
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(next, "a first attempt goes to the waiting worker").to.equal("free/1");
+        retrying.forget("locked/1");
+        retrying.done("locked/1");
+        expect(await retrying.get(), "the retry runs once the other is done").to.equal("locked/2");
+      });
+    });
   });
 
   it("returns undefined to waiting and later gets once shut down, and drops delayed keys", async () => {

@@ -19,6 +19,11 @@ export interface WorkQueueOptions {
    * (see GroupQueue). Default: one group for every key, a plain FIFO.
    */
   readonly groupOf?: (key: string) => string;
+  /**
+   * How many keys retried after a failure may be processed at once (e.g. one less than the
+   * workers, so that new work always finds one); default no bound.
+   */
+  readonly maxRetrying?: number;
 }
 
 interface Delayed {
@@ -31,10 +36,11 @@ interface Delayed {
  * a key waits in the queue at most once (de-duplicated), a key handed out by `get` is
  * not handed out again until `done`, and a key added while it is processed runs again after.
  * Keys of one group are handed out in the order they were queued; between groups, the next key
- * comes from the group that holds the fewest workers (see GroupQueue).
+ * comes from the group that holds the fewest workers, and retries come after first attempts
+ * (see GroupQueue).
  */
 export class WorkQueue {
-  private readonly queue = new GroupQueue();
+  private readonly queue: GroupQueue;
   private readonly dirty = new Set<string>();
   private readonly processing = new Set<string>();
   private readonly addedAt = new Map<string, number>();
@@ -50,6 +56,7 @@ export class WorkQueue {
     this.rateLimiter = options.rateLimiter ?? defaultControllerRateLimiter();
     this.labels = { name: options.name, controller: options.name };
     this.groupOf = options.groupOf ?? (() => "");
+    this.queue = new GroupQueue(options.maxRetrying);
     workqueueDepth.set(this.labels, 0);
   }
 
@@ -121,6 +128,7 @@ export class WorkQueue {
     this.startedAt.delete(key);
     if (this.processing.delete(key)) this.queue.release(key);
     if (this.dirty.has(key) && !this.shuttingDown) this.push(key);
+    else this.dispatch(); // a retry may run now that this one is done
   }
 
   /** Stops handing out keys: waiting and later `get` calls return `undefined`; delayed adds are dropped. */
@@ -132,10 +140,17 @@ export class WorkQueue {
   }
 
   private push(key: string): void {
-    this.queue.push(key, this.groupOf(key));
-    // A worker waits only while no key does: the one just queued is the only one to take.
-    const waiter = this.waiters.shift();
-    if (waiter) return waiter(this.take(this.queue.take()!));
+    this.queue.push(key, this.groupOf(key), this.rateLimiter.retries(key) > 0);
+    this.dispatch();
+  }
+
+  /** Hands waiting keys to waiting workers, as far as the group queue lets them run. */
+  private dispatch(): void {
+    while (this.waiters.length > 0) {
+      const key = this.queue.take();
+      if (key === undefined) break;
+      this.waiters.shift()!(this.take(key));
+    }
     workqueueDepth.set(this.labels, this.queue.length);
   }
 

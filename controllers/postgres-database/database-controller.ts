@@ -87,10 +87,11 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
     private readonly options: DatabaseControllerOptions,
   ) {
     super(deps);
-    // An instance that becomes usable (or stops being usable) concerns every database on it.
-    this.unsubscribe = options.directory.onChange((key) =>
-      databasesUsing(this.cache, key).forEach((k) => this.enqueue(k)),
-    );
+    // An instance that becomes usable (or stops being usable) concerns every database on it; so does
+    // a server answering again after a connect cool-down: its databases need not wait for their retry.
+    const enqueueUsers = (key: InstanceKey): void => databasesUsing(this.cache, key).forEach((k) => this.enqueue(k));
+    const unsubscribes = [options.directory.onChange(enqueueUsers), options.registry.onReachedAgain(enqueueUsers)];
+    this.unsubscribe = () => unsubscribes.forEach((unsubscribe) => unsubscribe());
   }
 
   override async stop(timeoutMs: number): Promise<void> {

@@ -472,18 +472,22 @@ describe("the connection registry", () => {
       }
     });
 
-    it("recovers by itself once the server answers again", async () => {
+    it("recovers by itself once the server answers again, and says so once", async () => {
       const proxy = await TcpProxy.start("127.0.0.1", srv.port);
       const brief = new ConnectionRegistry({
         settings: { connectionTimeoutMillis: 500, unreachableCooldownMillis: 2_000 },
       });
       const viaProxy = throughProxy(proxy);
+      const reachedAgain: InstanceKey[] = [];
+      brief.onReachedAgain((key) => reachedAgain.push(key));
       try {
         proxy.blackhole();
         expect((await rejection(brief.withClient(hole, viaProxy, backendPid))).reason).to.equal("Timeout");
+        expect(reachedAgain).to.deep.equal([]);
         proxy.restore();
         await eventually(() => brief.withClient(hole, viaProxy, backendPid), 20_000, 100);
         expect(await brief.withTenantClient(hole, viaProxy, "postgres", backendPid)).to.be.a("number");
+        expect(reachedAgain, "the end of the cool-down, not each connect").to.deep.equal([hole]);
       } finally {
         await brief.closeAll();
         await proxy.close();

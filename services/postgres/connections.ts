@@ -260,6 +260,7 @@ export class ConnectionRegistry {
   private readonly reachedAt = new Map<string, number>();
   /** Orders connect starts and the signs that a server is there, without a clock. */
   private ticks = 0;
+  private readonly reachedAgainListeners = new Set<(key: InstanceKey) => void>();
 
   constructor(options: { readonly settings?: Partial<ConnectionSettings>; readonly logger?: Logger } = {}) {
     this.settings = { ...DEFAULT_CONNECTION_SETTINGS, ...options.settings };
@@ -346,7 +347,16 @@ export class ConnectionRegistry {
 
   /** Forgets the instance's recent connect failure: a fresh connection (the instance's probe) just reached it. */
   reachable(key: InstanceKey): void {
-    this.closeBreaker(instanceKeyString(key));
+    this.closeBreaker(key);
+  }
+
+  /**
+   * Calls `listener` with an instance whose cool-down ended because its server was reached again
+   * (e.g. to retry its databases now rather than at their next retry); returns the unsubscribe.
+   */
+  onReachedAgain(listener: (key: InstanceKey) => void): () => void {
+    this.reachedAgainListeners.add(listener);
+    return () => this.reachedAgainListeners.delete(listener);
   }
 
   /**
@@ -362,16 +372,15 @@ export class ConnectionRegistry {
     database: string,
     connect: () => Promise<C>,
   ): Promise<C> {
-    const id = instanceKeyString(key);
     const open = this.failIfOpen(key, spec, database);
     if (open) open.trying = true;
     const startedAt = ++this.ticks;
     try {
       const connected = await connect();
-      this.closeBreaker(id);
+      this.closeBreaker(key);
       return connected;
     } catch (err) {
-      this.noteFailure(id, spec, err, startedAt);
+      this.noteFailure(key, spec, err, startedAt);
       throw this.failedToConnect(key, database, err, spec);
     } finally {
       if (open) open.trying = false;
@@ -391,21 +400,24 @@ export class ConnectionRegistry {
     return open;
   }
 
-  private noteFailure(id: string, spec: InstanceConnectionSpec, err: unknown, startedAt: number): void {
+  private noteFailure(key: InstanceKey, spec: InstanceConnectionSpec, err: unknown, startedAt: number): void {
+    const id = instanceKeyString(key);
     const cooldown = this.settings.unreachableCooldownMillis;
     if (cooldown > 0 && meansNoServer(err, spec, this.settings)) {
       if ((this.reachedAt.get(id) ?? 0) > startedAt) return;
       const until = Date.now() + cooldown;
       this.breakers.set(id, { fingerprint: specFingerprint(spec), failure: err, until, trying: false });
     } else if (!(err instanceof Error && err.message === POOL_BUSY_MESSAGE)) {
-      this.closeBreaker(id); // the server answered, if only to refuse
+      this.closeBreaker(key); // the server answered, if only to refuse
     }
   }
 
   /** The server is there: connects go ahead, and those that began before now cannot open the breaker again. */
-  private closeBreaker(id: string): void {
-    this.breakers.delete(id);
+  private closeBreaker(key: InstanceKey): void {
+    const id = instanceKeyString(key);
+    const wasOpen = this.breakers.delete(id);
     this.reachedAt.set(id, ++this.ticks);
+    if (wasOpen) for (const listener of this.reachedAgainListeners) listener(key);
   }
 
   /** True while a pool for this instance is open. */
