@@ -19,6 +19,7 @@ import { mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import { format, resolveConfig } from "prettier";
 import { type BenchResult, type Machine, markdown, type SizeResult } from "./bench/result.js";
 
 const run = promisify(execFile);
@@ -89,12 +90,15 @@ async function runSize(n: number, main: string): Promise<SizeResult> {
   return JSON.parse(await readFile(resultPath, "utf8")) as SizeResult;
 }
 
+/** Writes both files formatted as `make lint` wants them, and prints the Markdown. */
 async function report(result: BenchResult): Promise<void> {
-  const text = markdown(result);
   const stamp = result.machine.startedAt.replace(/[:.]/g, "-");
+  const base = path.join(RESULTS, stamp);
+  const options = (await resolveConfig(`${base}.md`)) ?? {};
+  const text = await format(markdown(result), { ...options, parser: "markdown" });
   await mkdir(RESULTS, { recursive: true });
-  await writeFile(path.join(RESULTS, `${stamp}.md`), text);
-  await writeFile(path.join(RESULTS, `${stamp}.json`), JSON.stringify(result, null, 2) + "\n");
+  await writeFile(`${base}.md`, text);
+  await writeFile(`${base}.json`, await format(JSON.stringify(result), { ...options, parser: "json" }));
   process.stdout.write(`\n${text}\nWritten to bench/results/${stamp}.md and .json\n`);
 }
 
