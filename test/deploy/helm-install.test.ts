@@ -1,9 +1,14 @@
 import { expect } from "chai";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { controlPlane, type ControlPlane } from "../harness/control-plane.js";
-import { CHART, objectKey, startHelm, type Helm } from "./helm.js";
-import { parseManifests, type Manifest } from "./manifests.js";
+
+import os from "node:os";
+import path from "node:path";
+import { CHART, firstCommittedChart, objectKey, startHelm, type Helm } from "./helm.js";
+import { parseManifests, repoPath, type Manifest } from "./manifests.js";
 
 const NAMESPACE = "kompost-helm";
+type Stored = Manifest & { metadata: { uid: string } };
 const SERVICE_ACCOUNT = `system:serviceaccount:${NAMESPACE}:kompost-controller-manager`;
 
 /** Just enough of the Prometheus Operator's CRD for the API server to store a ServiceMonitor. */
@@ -34,6 +39,7 @@ const SERVICE_MONITOR_CRD = {
 describe("installing Kompost with Helm into a real API server (charts/kompost)", function () {
   let cp: ControlPlane;
   let helm: Helm;
+  let scratch: string;
 
   /** `helm <args>` against the test control plane; fails the test with helm's output on a non-zero exit. */
   async function helmOk(...args: string[]): Promise<string> {
@@ -43,11 +49,15 @@ describe("installing Kompost with Helm into a real API server (charts/kompost)",
   }
 
   /** The objects of the release as the API server stores them, by kind/namespace/name. */
-  async function releaseObjects(): Promise<Map<string, Manifest & { metadata: { uid: string } }>> {
-    const manifest = await helmOk("get", "manifest", "kompost", "-n", NAMESPACE);
+  async function releaseObjects(namespace = NAMESPACE): Promise<Map<string, Stored>> {
+    return storedObjects(await helmOk("get", "manifest", "kompost", "-n", namespace));
+  }
+
+  /** The objects of a manifest as the API server stores them, by kind/namespace/name. */
+  async function storedObjects(manifest: string): Promise<Map<string, Stored>> {
     const result = await cp.kubectl(["get", "-f", "-", "-o", "json"], { input: manifest });
     expect(result.code, result.stderr).to.equal(0);
-    const list = JSON.parse(result.stdout) as { items: (Manifest & { metadata: { uid: string } })[] };
+    const list = JSON.parse(result.stdout) as { items: Stored[] };
     return new Map(list.items.map((object) => [objectKey(object), object]));
   }
 
@@ -57,6 +67,7 @@ describe("installing Kompost with Helm into a real API server (charts/kompost)",
   before(async function () {
     this.timeout(600_000);
     [cp, helm] = await Promise.all([controlPlane(), startHelm()]);
+    scratch = await mkdtemp(path.join(os.tmpdir(), "kompost-helm-install-"));
     const crd = await cp.kubectl(["apply", "--server-side", "-f", "-"], { input: JSON.stringify(SERVICE_MONITOR_CRD) });
     expect(crd.code, crd.stderr).to.equal(0);
     const established = await cp.kubectl([
@@ -77,6 +88,7 @@ describe("installing Kompost with Helm into a real API server (charts/kompost)",
       await cp.kubectl(["delete", "crd", SERVICE_MONITOR_CRD.metadata.name, "--ignore-not-found"]);
     }
     await helm?.close();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 
   it("renders with every value set to what the API server accepts in a server-side dry run", async () => {
@@ -100,9 +112,14 @@ describe("installing Kompost with Helm into a real API server (charts/kompost)",
   });
 
   it("installs into the release namespace, upgrades with changed values keeping every object, and uninstalls keeping the CRDs", async () => {
+    // The upgrade starts from the chart as first committed (the current one when git has no history).
+    const previous = (await firstCommittedChart(scratch)) ?? CHART;
+    console.log(
+      `      installing ${previous === CHART ? "the current chart (no git history)" : "the first committed chart"}`,
+    );
     // The test control plane already has the CRDs (applied by kubectl, as from dist/install.yaml):
     // --take-ownership is how a cluster moves from install.yaml to the chart.
-    await helmOk("install", "kompost", CHART, "-n", NAMESPACE, "--create-namespace", "--take-ownership");
+    await helmOk("install", "kompost", previous, "-n", NAMESPACE, "--create-namespace", "--take-ownership");
     const installed = await releaseObjects();
     expect([...installed.keys()]).to.include.members([
       `Deployment/${NAMESPACE}/kompost-controller-manager`,
@@ -154,5 +171,29 @@ describe("installing Kompost with Helm into a real API server (charts/kompost)",
     const kept = await cp.kubectl(["get", "postgresdatabase", "-n", "team-helm", "kept", "-o", "name"]);
     expect(kept.code, kept.stderr).to.equal(0);
     await cp.kubectl(["delete", "postgresdatabase", "-n", "team-helm", "kept", "--wait=false"]);
+  });
+
+  it("takes over a cluster installed from dist/install.yaml with --take-ownership, keeping every object", async () => {
+    const installYaml = await readFile(repoPath("dist", "install.yaml"), "utf8");
+    // The harness installed the CRDs already (from config/crd, which dist/install.yaml may trail while
+    // a schema change is in progress): apply the rest, the CRDs stay as they are.
+    const rest = parseManifests(installYaml).filter((object) => object.kind !== "CustomResourceDefinition");
+    const applied = await cp.kubectl(["apply", "--server-side", "-f", "-"], {
+      input: JSON.stringify({ apiVersion: "v1", kind: "List", items: rest }),
+    });
+    expect(applied.code, applied.stderr).to.equal(0);
+    const before = await storedObjects(installYaml);
+    await helmOk("install", "kompost", CHART, "-n", "kompost", "--take-ownership");
+    const adopted = await releaseObjects("kompost");
+    // Every object of install.yaml but its Namespace is now the release's, the very same object.
+    expect([...adopted.keys()].sort()).to.deep.equal(
+      [...before.keys()].filter((key) => !key.startsWith("Namespace/")).sort(),
+    );
+    for (const [key, object] of adopted) {
+      expect(object.metadata.uid, `${key} was replaced`).to.equal(before.get(key)!.metadata.uid);
+      expect(object.metadata.labels, key).to.include({ "app.kubernetes.io/managed-by": "Helm" });
+    }
+    await helmOk("uninstall", "kompost", "-n", "kompost");
+    // install.test.ts and others apply dist/install.yaml again for themselves.
   });
 });

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -76,6 +76,28 @@ async function helmBinary(): Promise<string> {
         cause: err,
       },
     );
+  }
+}
+
+/**
+ * The chart as it was first committed, extracted from git into `dir` (for an upgrade from an older chart);
+ * undefined when the history is not there, as in a shallow clone.
+ */
+export async function firstCommittedChart(dir: string): Promise<string | undefined> {
+  const git = (args: string[]) => run("git", args, { cwd: repoPath(), maxBuffer: 64 * 1024 * 1024 });
+  try {
+    const { stdout } = await git(["log", "--diff-filter=A", "--format=%H", "--", "charts/kompost/Chart.yaml"]);
+    const first = stdout.trim().split("\n").pop();
+    if (!first) return undefined;
+    const { stdout: files } = await git(["ls-tree", "-r", "--name-only", first, "charts/kompost"]);
+    for (const file of files.trim().split("\n")) {
+      const { stdout: content } = await git(["show", `${first}:${file}`]);
+      await mkdir(path.dirname(path.join(dir, file)), { recursive: true });
+      await writeFile(path.join(dir, file), content);
+    }
+    return path.join(dir, "charts", "kompost");
+  } catch {
+    return undefined;
   }
 }
 
