@@ -74,6 +74,7 @@ export async function chartFiles(repoRoot: string): Promise<ChartFile[]> {
     { path: "Chart.yaml", content: chartYaml(version) },
     { path: "values.yaml", content: valuesYaml(values, YAML_HEADER) },
     { path: "values.schema.json", content: valuesSchema(values, NOTICE) },
+    { path: "README.md", content: readme(values) },
     { path: "templates/_helpers.tpl", content: HELPERS },
     { path: "templates/NOTES.txt", content: NOTES },
     ...templateFiles(install, TEMPLATE_HEADER).map((file) => ({
@@ -88,7 +89,29 @@ export async function chartFiles(repoRoot: string): Promise<ChartFile[]> {
 export async function valuesTable(repoRoot: string): Promise<string> {
   const install = await renderInstall(repoRoot);
   const deployment = install.objects.find((object) => object.kind === "Deployment")!;
-  const rows = chartValues(deployment).map((value: ChartValue) => {
+  return markdownTable(chartValues(deployment));
+}
+
+/** The chart's README (`helm show readme`): how to install it, and its values. */
+function readme(values: readonly ChartValue[]): string {
+  return [
+    `<!-- ${NOTICE} -->`,
+    "# Kompost",
+    "",
+    "Self-service PostgreSQL databases on servers your platform team already runs.",
+    "The chart holds the objects of `dist/install.yaml`, rendered from the same sources;",
+    'docs/operating.md ("Install with Helm") says how it differs and why.',
+    "",
+    "```console",
+    "$ helm install kompost charts/kompost -n kompost --create-namespace",
+    "```",
+    "",
+    markdownTable(values),
+  ].join("\n");
+}
+
+function markdownTable(values: readonly ChartValue[]): string {
+  const rows = values.map((value) => {
     const shown = JSON.stringify(value.default);
     const fallback = shown.length > 40 ? "see values.yaml" : `\`${shown}\``;
     return `| \`${value.path}\` | ${fallback} | ${value.doc.replace(/\|/g, "\\|")} |`;
