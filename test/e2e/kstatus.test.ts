@@ -53,6 +53,7 @@ describe("kstatus and Argo CD on the status the operator really wrote (end to en
   let operator: OperatorProcess | undefined;
   let dir: string;
   let checks: HealthChecks;
+  let unreconciled: Verdicts;
   const foreignDatabase = `${NAMESPACE}_foreign`.replace(/[^a-z0-9_]/g, "_");
 
   const apply = async (file: string, values: Record<string, string | number>) =>
@@ -140,6 +141,9 @@ describe("kstatus and Argo CD on the status the operator really wrote (end to en
     } finally {
       await superuser.end();
     }
+    // Before any replica runs: the object exactly as the API server keeps it after `kubectl apply`.
+    await applyDatabase("early", "{name: late}");
+    unreconciled = await verdicts("pgdb/early");
     operator = await OperatorProcess.start(deployment, { name: "kstatus" });
     await operator.waitReady();
   });
@@ -160,8 +164,19 @@ describe("kstatus and Argo CD on the status the operator really wrote (end to en
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
+  it("reports InProgress for a new object before the operator has seen it (observedGeneration defaults to 0)", () => {
+    expect(unreconciled.object.status).to.deep.equal({ observedGeneration: 0 });
+    expect(unreconciled.kstatus).to.deep.include({
+      status: "InProgress",
+      message: "PostgresDatabase generation is 1, but latest observed generation is 0",
+    });
+    expect(unreconciled.argocd).to.deep.equal({
+      status: "Progressing",
+      message: "Waiting for the operator to reconcile generation 1",
+    });
+  });
+
   it("reports InProgress (Reconciling) while a database waits for its instance, then Current for all three kinds once Ready", async () => {
-    await applyDatabase("early", "{name: late}");
     expectInProgress(await whenCondition("pgdb/early", "Reconciling", "True", "InstanceNotFound"));
 
     await applyInstance("late");

@@ -123,7 +123,7 @@ export interface PasswordRotation {
 }
 export interface PostgresDatabaseStatus {
   /**
-   * The metadata.generation the status was computed for.
+   * The metadata.generation the status was computed for; 0 until the operator has reconciled the object.
    */
   observedGeneration?: number;
   /**

@@ -61,7 +61,7 @@ export interface PostgresInstanceSpec {
 }
 export interface PostgresInstanceStatus {
   /**
-   * The metadata.generation the status was computed for.
+   * The metadata.generation the status was computed for; 0 until the operator has reconciled the object.
    */
   observedGeneration?: number;
   /**

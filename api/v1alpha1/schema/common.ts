@@ -29,7 +29,9 @@ export const conditionsSchema: SchemaNode = {
 export const observedGenerationSchema: SchemaNode = {
   type: "integer",
   format: "int64",
-  description: "The metadata.generation the status was computed for.",
+  // 0 until the operator's first status write, so that kstatus (Flux) reads a new object as InProgress, not Current.
+  default: 0,
+  description: "The metadata.generation the status was computed for; 0 until the operator has reconciled the object.",
 };
 
 /** Printer column showing the Ready condition's status. */
@@ -152,6 +154,8 @@ export function instanceSpecSchema(secretNamespaceNote: string): SchemaNode {
 /** The status shared by PostgresInstance and PostgresClusterInstance. */
 export const instanceStatusSchema: SchemaNode = {
   type: "object",
+  // Present from creation on, so that its observedGeneration default applies.
+  default: {},
   properties: {
     observedGeneration: observedGenerationSchema,
     conditions: conditionsSchema,

@@ -183,6 +183,8 @@ export const postgresDatabase: CrdSource = {
   },
   status: {
     type: "object",
+    // Present from creation on, so that its observedGeneration default applies.
+    default: {},
     properties: {
       observedGeneration: observedGenerationSchema,
       conditions: conditionsSchema,
