@@ -114,6 +114,15 @@ export const INSPECTOR_READ_ONLY_MESSAGE = "Inspector user can read and cannot w
 /** Label on the Secrets of a PostgresDatabase: the resource's name. */
 export const DATABASE_LABEL = "kompost.chuge.li/postgres-database";
 
+/** Annotation on a connection Secret: a SHA-256 of its data, which changes whenever a value does (for Reloader or a pod-template checksum). */
+export const DATA_HASH_ANNOTATION = "kompost.chuge.li/data-hash";
+
+/** Annotation on a connection Secret: the spec.secret.extraKeys Kompost wrote into it (comma-separated), so a removed one is removed. */
+export const EXTRA_KEYS_ANNOTATION = "kompost.chuge.li/extra-keys";
+
+/** Annotation: on a PostgresDatabase, a new value rotates both passwords; on its Secrets, the value their password was made for. */
+export const ROTATE_PASSWORD_ANNOTATION = "kompost.chuge.li/rotate-password";
+
 /** Condition reasons and Event reasons of PostgresDatabase (user-fixable SQL errors use their own `reason`). */
 export const DatabaseReason = {
   Connected: "Connected",
@@ -143,6 +152,10 @@ export const DatabaseReason = {
   ForeignSecret: "ForeignSecret",
   /** Warning Event: DB_PASS was unusable and a new password was generated. */
   PasswordRegenerated: "PasswordRegenerated",
+  /** Normal Event: a new password was generated for a role (rotate-password annotation or passwordRotation schedule). */
+  PasswordRotated: "PasswordRotated",
+  /** AppUser / InspectorUser False: spec.secret cannot be applied (invalid key, label or annotation, unknown placeholder). */
+  InvalidSecretSpec: "InvalidSecretSpec",
   /** Normal Event when the resource first becomes Ready. */
   Ready: "Ready",
   /** Warning Event for an error retrying may fix. */

@@ -39,6 +39,15 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
+# pgJDBC for the JDBC_URL test of controllers/postgres-database/secret-clients.test.ts, where a
+# JVM is present (the test skips itself without one); Debian's package, nothing from elsewhere.
+if command -v java >/dev/null && [[ ! -e /usr/share/java/postgresql.jar ]] && [[ $(id -u) -eq 0 ]]; then
+  log "installing Debian package: libpostgresql-jdbc-java"
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libpostgresql-jdbc-java >&2 ||
+    log "could not install libpostgresql-jdbc-java; the JDBC test will be skipped"
+fi
+
 hack/build-control-plane.sh >/dev/null
 hack/build-kstatus.sh >/dev/null
 # helm, for the chart tests of test/deploy/helm*.test.ts.

@@ -1,8 +1,10 @@
 /**
  * The connection Secret of each role, which holds the password of record: the
  * password comes from the Secret when it has a usable one, else a new one is
- * generated, and the Secret is written back only when it differs from what it
- * should say. The role on the server is then made to match (see server.ts).
+ * generated (also when a rotation is due), and the Secret is written back only
+ * when it differs from what it should say. The role on the server is then made
+ * to match (see server.ts): the Secret is always written first, so a crash in
+ * between leaves a password that the Secret knows and the next pass sets.
  */
 import type { KubernetesObject, V1Secret } from "@kubernetes/client-node";
 import { PostgresDatabaseKind, type PostgresDatabase } from "../../api/v1alpha1/index.js";
@@ -16,15 +18,26 @@ import {
   CONNECTION_SECRET_KEYS,
   connectionSecretData,
   connectionSecretName,
+  type ConnectionDetails,
 } from "../../services/secrets/connection-details.js";
 import {
+  dataHash,
   labelValueFor,
   secretValue,
   writeSecret,
   type SecretReader,
   type SecretWrite,
 } from "../../services/secrets/connection-secret.js";
-import { DATABASE_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from "../constants.js";
+import { decideRotation, rotationPeriodMs, type RotationCause } from "../../services/secrets/rotation.js";
+import { checkSecretMetadata, definedEntries, renderExtraKeys } from "../../services/secrets/secret-spec.js";
+import {
+  DATA_HASH_ANNOTATION,
+  DATABASE_LABEL,
+  EXTRA_KEYS_ANNOTATION,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  ROTATE_PASSWORD_ANNOTATION,
+} from "../constants.js";
 import type { UsableInstance } from "../postgres-instance/instance-directory.js";
 
 /** The label selector of the Secrets this controller writes (its owned watch). */
@@ -37,7 +50,8 @@ export const SECRET_PAGE_SIZE = 50;
  * What the Secret watch keeps of a Secret: only a connection Secret that a PostgresDatabase
  * controls (its controller ownerReference names a PostgresDatabase, and its name is that
  * resource's psql-<name>-app or -inspector), and of that only what a reconcile reads: name,
- * namespace, uid, resourceVersion, labels, ownerReferences and the connection keys. Every
+ * namespace, uid, resourceVersion, creationTimestamp, labels, annotations, ownerReferences, the
+ * connection keys and the extra keys its annotation lists. Every
  * other Secret is dropped before it is stored, so Secrets others create cost no memory,
  * whatever their labels say.
  */
@@ -47,14 +61,23 @@ export function retainOwnedSecret(obj: KubernetesObject): V1Secret | undefined {
   if (owner?.kind !== PostgresDatabaseKind.kind || owner.apiVersion !== apiVersionOf(PostgresDatabaseKind)) return;
   if (name !== connectionSecretName(owner.name, "app") && name !== connectionSecretName(owner.name, "inspector"))
     return;
-  const { namespace, uid, resourceVersion, labels, ownerReferences } = obj.metadata ?? {};
+  const { namespace, uid, resourceVersion, creationTimestamp, labels, annotations, ownerReferences } =
+    obj.metadata ?? {};
   const data = (obj as V1Secret).data ?? {};
+  const kept = [...CONNECTION_SECRET_KEYS, ...extraKeysOf(obj)];
   return {
     apiVersion: obj.apiVersion,
     kind: obj.kind,
-    metadata: { name, namespace, uid, resourceVersion, labels, ownerReferences },
-    data: Object.fromEntries(CONNECTION_SECRET_KEYS.filter((key) => key in data).map((key) => [key, data[key]!])),
+    metadata: { name, namespace, uid, resourceVersion, creationTimestamp, labels, annotations, ownerReferences },
+    data: Object.fromEntries(kept.filter((key) => key in data).map((key) => [key, data[key]!])),
   };
+}
+
+/** The rotation period of a database's passwords: its spec.passwordRotation.every, else its instance's; undefined for none. */
+export function rotationPeriodOf(db: PostgresDatabase, instance: KubernetesObject | undefined): string | undefined {
+  const fallback = (instance as { spec?: { passwordRotation?: { every?: unknown } } } | undefined)?.spec
+    ?.passwordRotation?.every;
+  return db.spec.passwordRotation?.every ?? (typeof fallback === "string" ? fallback : undefined);
 }
 
 /** What the credentials step decided for one role. */
@@ -65,6 +88,12 @@ export interface Credentials {
   readonly write: SecretWrite;
   /** Why the Secret's DB_PASS could not be used and a new password was generated; undefined when it could. */
   readonly regenerated?: string;
+  /** Why a new password replaced a usable one; undefined when none did. */
+  readonly rotated?: RotationCause;
+  /** The rotate-password token the password was made for, as the Secret now says; undefined when none. */
+  readonly rotationToken?: string;
+  /** When the rotation schedule falls due next (ms since the epoch); undefined without a schedule. */
+  readonly nextRotationMs?: number;
 }
 
 /** Everything the step needs about one role. */
@@ -72,9 +101,20 @@ export interface RoleTarget {
   readonly role: RoleKind;
   readonly username: string;
   readonly database: string;
+  /** The rotation period (e.g. "90d"): the resource's, else its instance's; undefined for none. */
+  readonly rotateEvery?: string;
+  /** When the role's password was last set, as the status says (RFC 3339); undefined when unknown. */
+  readonly passwordSetAt?: string;
+  /** The clock. */
+  readonly now: Date;
 }
 
-/** Decides the role's password from its Secret and writes the Secret when it is missing or differs. */
+/**
+ * Decides the role's password from its Secret (a new one when a rotation is due), and writes the
+ * Secret when it is missing or differs: the connection keys, spec.secret's extra keys, labels and
+ * annotations, and Kompost's own annotations (the data's hash, the extra keys written, the rotate
+ * token applied). spec.secret that cannot be applied throws InvalidSecretSpecError before anything is written.
+ */
 export async function reconcileCredentials(
   client: KubeClient,
   read: SecretReader,
@@ -82,27 +122,86 @@ export async function reconcileCredentials(
   instance: UsableInstance,
   target: RoleTarget,
 ): Promise<Credentials> {
+  const spec = db.spec.secret;
+  checkSecretMetadata(spec);
   const namespace = db.metadata.namespace ?? "";
   const secretName = connectionSecretName(db.metadata.name ?? "", target.role);
   const existing = await read(namespace, secretName);
-  const { password, regenerated } = passwordOfRecord(existing);
+  const rotation = rotationFor(db, existing, target);
+  const { password, regenerated } = rotation.cause ? { password: generatePassword() } : passwordOfRecord(existing);
+  const details = detailsFor(instance, target, password);
+  const extra = renderExtraKeys(spec, details);
+  const data = { ...connectionSecretData(details), ...extra };
+  const rotationToken = rotation.token;
+  const write = await writeSecret(client, existing, {
+    namespace,
+    name: secretName,
+    owner: controllerReference(db),
+    labels: {
+      ...definedEntries(spec?.labels),
+      [MANAGED_BY_LABEL]: MANAGED_BY,
+      [DATABASE_LABEL]: labelValueFor(db.metadata.name ?? ""),
+    },
+    annotations: {
+      ...definedEntries(spec?.annotations),
+      [DATA_HASH_ANNOTATION]: dataHash(data),
+      [EXTRA_KEYS_ANNOTATION]: Object.keys(extra).sort().join(","),
+      ...(rotationToken !== undefined ? { [ROTATE_PASSWORD_ANNOTATION]: rotationToken } : {}),
+    },
+    data,
+    removeKeys: extraKeysOf(existing).filter((key) => !(key in data)),
+  });
+  return {
+    secretName,
+    password,
+    write,
+    ...(regenerated !== undefined ? { regenerated } : {}),
+    ...(rotation.cause !== undefined ? { rotated: rotation.cause } : {}),
+    ...(rotationToken !== undefined ? { rotationToken } : {}),
+    ...(rotation.nextDueMs !== undefined ? { nextRotationMs: rotation.nextDueMs } : {}),
+  };
+}
+
+/**
+ * Whether this role's password is due for rotation, and the token its password is (then) made
+ * for. A Secret about to be created gets a new password anyway: no rotation, but it records the
+ * token already requested. Without a known set time the schedule counts from the Secret's creation.
+ */
+function rotationFor(
+  db: PostgresDatabase,
+  existing: V1Secret | undefined,
+  target: RoleTarget,
+): { cause?: RotationCause; token?: string; nextDueMs?: number } {
+  const requestedToken = db.metadata.annotations?.[ROTATE_PASSWORD_ANNOTATION];
+  const nowMs = target.now.getTime();
+  const periodMs = target.rotateEvery !== undefined ? rotationPeriodMs(target.rotateEvery) : undefined;
+  if (existing === undefined) {
+    return { token: requestedToken, ...(periodMs !== undefined ? { nextDueMs: nowMs + periodMs } : {}) };
+  }
+  const appliedToken = existing.metadata?.annotations?.[ROTATE_PASSWORD_ANNOTATION];
+  const setAt = target.passwordSetAt ?? existing.metadata?.creationTimestamp;
+  const setAtMs = setAt === undefined ? undefined : new Date(setAt).getTime();
+  const decision = decideRotation({ requestedToken, appliedToken, periodMs, setAtMs, nowMs });
+  const token = decision.cause === "token" ? requestedToken : appliedToken;
+  return { ...decision, ...(token !== undefined ? { token } : {}) };
+}
+
+function detailsFor(instance: UsableInstance, target: RoleTarget, password: string): ConnectionDetails {
   const { hostname, port, ssl } = instance.spec;
-  const data = connectionSecretData({
+  return {
     host: hostname,
     port,
     database: target.database,
     user: target.username,
     password,
     ssl: { enabled: ssl?.enabled ?? false, verify: ssl?.verify ?? "verify_none", ca: ssl?.ca },
-  });
-  const write = await writeSecret(client, existing, {
-    namespace,
-    name: secretName,
-    owner: controllerReference(db),
-    labels: { [MANAGED_BY_LABEL]: MANAGED_BY, [DATABASE_LABEL]: labelValueFor(db.metadata.name ?? "") },
-    data,
-  });
-  return { secretName, password, write, ...(regenerated !== undefined ? { regenerated } : {}) };
+  };
+}
+
+/** The extra keys Kompost wrote into a Secret earlier, as its annotation lists them. */
+function extraKeysOf(secret: KubernetesObject | undefined): string[] {
+  const listed = secret?.metadata?.annotations?.[EXTRA_KEYS_ANNOTATION] ?? "";
+  return listed.split(",").filter((key) => key !== "" && !(CONNECTION_SECRET_KEYS as readonly string[]).includes(key));
 }
 
 /** The Secret's DB_PASS when usable; else a generated password and why (never quoting the old value). */

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import type { V1Secret } from "@kubernetes/client-node";
 import { secretKind } from "../../runtime/resource-kind.js";
 import { quoteIdent } from "../../services/postgres/sql.js";
+import { CONNECTION_SECRET_KEYS } from "../../services/secrets/connection-details.js";
 import { delay, eventually } from "../../test/support/eventually.js";
 import { FINALIZER } from "../constants.js";
 import { ADMIN_KINDS, DatabaseTestEnv, type SecretData, sqlState, using } from "./test-env.js";
@@ -9,17 +10,7 @@ import { ADMIN_KINDS, DatabaseTestEnv, type SecretData, sqlState, using } from "
 /** Short, so that drift is repaired and a quiet resync is observed within a test. */
 const RESYNC_MS = 1000;
 
-const SECRET_KEYS = [
-  "DATABASE_URL",
-  "DB_HOST",
-  "DB_NAME",
-  "DB_PASS",
-  "DB_PORT",
-  "DB_SSL",
-  "DB_SSL_CA",
-  "DB_SSL_VERIFY",
-  "DB_USER",
-];
+const SECRET_KEYS = [...CONNECTION_SECRET_KEYS].sort();
 
 for (const kind of ADMIN_KINDS) {
   describe(`PostgresDatabase controller with the ${kind} admin (real API server and PostgreSQL)`, function () {
@@ -69,10 +60,11 @@ for (const kind of ADMIN_KINDS) {
         expect(byType.Ready).to.include({ status: "True" });
         expect(db.status?.observedGeneration).to.equal(db.metadata.generation);
         expect(db.status?.sql_db_name).to.equal(database());
-        expect(db.status?.users).to.have.deep.members([
+        expect(db.status?.users?.map(({ username, secret }) => ({ username, secret }))).to.have.deep.members([
           { username: `${database()}_app`, secret: "psql-staging-app" },
           { username: `${database()}_inspector`, secret: "psql-staging-inspector" },
         ]);
+        for (const user of db.status?.users ?? []) expect(user.passwordSetAt).to.match(/^\d{4}-\d\d-\d\dT[\d:]{8}Z$/);
         expect(db.metadata.finalizers).to.deep.equal([FINALIZER]);
       });
 

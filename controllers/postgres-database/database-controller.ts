@@ -31,7 +31,7 @@ import { isLockTimeout } from "../../services/postgres/errors.js";
 import { readSecret } from "../../services/secrets/connection-secret.js";
 import { DatabaseCondition, DatabaseReason, FINALIZER, WAIT_REQUEUE_MS } from "../constants.js";
 import type { InstanceDirectory } from "../postgres-instance/instance-directory.js";
-import { retainOwnedSecret, SECRET_PAGE_SIZE, SECRET_SELECTOR } from "./credentials.js";
+import { retainOwnedSecret, rotationPeriodOf, SECRET_PAGE_SIZE, SECRET_SELECTOR } from "./credentials.js";
 import { cleanUp } from "./deletion.js";
 import {
   databasesUsing,
@@ -58,6 +58,8 @@ export interface DatabaseControllerOptions {
   readonly heartbeatIntervalMs?: number;
   /** How soon to look again while waiting for an instance or a server; default WAIT_REQUEUE_MS. */
   readonly waitRequeueMs?: number;
+  /** The clock of the password rotation schedule; the system clock by default (tests move it). */
+  readonly clock?: () => Date;
 }
 
 /**
@@ -70,6 +72,9 @@ const SECRETS: WatchSource = {
   retain: retainOwnedSecret,
   pageSize: SECRET_PAGE_SIZE,
 };
+
+/** The longest a reconcile waits for a password rotation to fall due before it looks again. */
+const ROTATION_RECHECK_MAX_MS = 86_400_000;
 
 /** Reconciles PostgresDatabase resources into a database, two roles and two Secrets each. */
 export class PostgresDatabaseController extends Operator<PostgresDatabase> {
@@ -172,10 +177,12 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
     const instance = instanceObject(this.sources(), resolution.instance.key);
     const templates = templatesAllowedBy(instance);
     const server = new TenantServer(this.options.registry, resolution.instance, report.names, markerOf(db), templates);
+    const now = this.options.clock?.() ?? new Date();
+    const rotateEvery = rotationPeriodOf(db, instance);
     try {
       const readSecret = (ns: string, name: string): Promise<V1Secret | undefined> => this.readSecret(ns, name);
       const allowedExtensions = extensionsAllowedBy(instance);
-      await provision({ client: this.client, readSecret, db, server, report, allowedExtensions });
+      await provision({ client: this.client, readSecret, db, server, report, now, rotateEvery, allowedExtensions });
     } catch (err) {
       if (err instanceof ConnectionError) {
         report.fail(DatabaseCondition.Connection, err.reason, err.message);
@@ -189,6 +196,11 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
     }
     await publishReport(this.statusWriter(ctx), db, report);
     ctx.logger.debug("Reconciled PostgresDatabase", { database: report.names.database });
+    // Come back when a password rotation falls due (the resync may be later); at most a day
+    // ahead, since a timer cannot wait longer than 24.8 days.
+    const due = report.nextRotationMs;
+    if (due !== undefined)
+      return { requeueAfterMs: Math.min(ROTATION_RECHECK_MAX_MS, Math.max(1000, due - now.getTime())) };
   }
 
   /** The Secret from the watch cache; from the API server when the cache has none (e.g. just created, not labelled, or not Kompost's). */

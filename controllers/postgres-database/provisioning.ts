@@ -22,8 +22,10 @@ import {
   DatabaseReason,
   INSPECTOR_READ_ONLY_MESSAGE,
   INSPECTOR_USER_MESSAGE,
+  ROTATE_PASSWORD_ANNOTATION,
   databaseCreatedMessage,
 } from "../constants.js";
+import { InvalidSecretSpecError } from "../../services/secrets/secret-spec.js";
 import { reconcileCredentials, type Credentials } from "./credentials.js";
 import { extensionsStep } from "./extensions-step.js";
 import type { Report } from "./report.js";
@@ -38,6 +40,10 @@ export interface ProvisionContext {
   readonly report: Report;
   /** The instance's spec.allowedExtensions. */
   readonly allowedExtensions?: readonly string[];
+  /** The rotation period of both passwords (the resource's, else its instance's); undefined for none. */
+  readonly rotateEvery?: string;
+  /** The clock (rotation schedule, status.users[].passwordSetAt). */
+  readonly now: Date;
 }
 
 const ROLE_CONDITIONS = {
@@ -72,19 +78,32 @@ async function databaseStep({ db, server, report }: ProvisionContext): Promise<b
 }
 
 async function roleStep(ctx: ProvisionContext, role: RoleKind): Promise<boolean> {
-  const { client, readSecret, db, server, report } = ctx;
+  const { client, readSecret, db, server, report, now } = ctx;
   const { type, message } = ROLE_CONDITIONS[role];
   const username = server.names[role];
   const done = await userFixable(report, [type], async () => {
     // Before the Secret: a role someone else owns gets no Secret with a password that is not its own.
     await server.requireRoleNotForeign(username);
-    const target = { role, username, database: server.names.database };
+    const passwordSetAt = db.status?.users?.find((user) => user.username === username)?.passwordSetAt;
+    const target = {
+      role,
+      username,
+      database: server.names.database,
+      now,
+      passwordSetAt,
+      rotateEvery: ctx.rotateEvery,
+    };
     const credentials = await reconcileCredentials(client, readSecret, db, server.instance, target);
     noteCredentials(report, credentials);
     if (credentials.write !== "unchanged") await faultPoint("secret-written");
     const outcome = await server.ensureRoleWithPassword(username, credentials.password);
     if (outcome.role === "created") await faultPoint("role-created");
     noteRole(report, username, credentials.secretName, outcome);
+    report.passwordOf(role, {
+      ...(outcome.role === "created" || outcome.passwordReset ? { passwordSetAt: statusTime(now) } : {}),
+      rotationToken: credentials.rotationToken,
+      nextRotationMs: credentials.nextRotationMs,
+    });
     return true;
   });
   if (done === undefined) return false;
@@ -112,7 +131,14 @@ async function grantsStep({ server, report }: ProvisionContext): Promise<void> {
 }
 
 function noteCredentials(report: Report, credentials: Credentials): void {
-  const { secretName, write, regenerated } = credentials;
+  const { secretName, write, regenerated, rotated } = credentials;
+  if (rotated !== undefined) {
+    const why =
+      rotated === "token"
+        ? `the annotation ${ROTATE_PASSWORD_ANNOTATION} asked for it`
+        : "spec.passwordRotation.every has passed since the password was set";
+    report.normal(DatabaseReason.PasswordRotated, `Wrote a new password into Secret "${secretName}": ${why}`);
+  }
   if (regenerated !== undefined) {
     report.warning(
       DatabaseReason.PasswordRegenerated,
@@ -136,6 +162,11 @@ function noteRole(report: Report, username: string, secretName: string, outcome:
   }
 }
 
+/** A status timestamp (RFC 3339, whole seconds) as Kubernetes writes them. */
+function statusTime(now: Date): string {
+  return now.toISOString().replace(/\.\d+Z$/, "Z");
+}
+
 /**
  * Runs `fn`; a failure the user can fix sets `types` False with its reason and message (once as
  * an Event) and yields undefined. Any other failure but a lost connection (which the flow reports
@@ -153,7 +184,9 @@ async function userFixable<T>(report: Report, types: readonly string[], fn: () =
           ? DatabaseReason.ForeignSecret
           : err instanceof SecretConflictError
             ? DatabaseReason.SecretConflict
-            : undefined;
+            : err instanceof InvalidSecretSpecError
+              ? DatabaseReason.InvalidSecretSpec
+              : undefined;
     if (reason === undefined) {
       if (!(err instanceof ConnectionError)) {
         const failed = isLockTimeout(err) ? DatabaseReason.LockTimeout : DatabaseReason.ReconcileFailed;

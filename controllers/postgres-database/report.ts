@@ -2,14 +2,14 @@
  * What one reconcile found and did, collected as it goes: condition inputs for the
  * status, and Events to record afterwards. Status goes out through one function.
  */
-import type { PostgresDatabase, PostgresDatabaseStatus } from "../../api/v1alpha1/index.js";
+import type { DatabaseUser, PostgresDatabase, PostgresDatabaseStatus } from "../../api/v1alpha1/index.js";
 import { type ConditionInput, isConditionTrue, READY, setConditions } from "../../runtime/conditions.js";
 import type { Condition } from "../../runtime/conditions.js";
 import type { EventRecorder, EventType } from "../../runtime/events.js";
 import type { KubeClient } from "../../runtime/kube-client.js";
 import type { Logger } from "../../runtime/logger.js";
 import { updateStatus, type StatusMutator } from "../../runtime/status.js";
-import type { SqlNames } from "../../services/postgres/naming.js";
+import type { RoleKind, SqlNames } from "../../services/postgres/naming.js";
 import type { InstalledExtension } from "../../services/postgres/objects/extensions.js";
 import { connectionSecretName } from "../../services/secrets/connection-details.js";
 import { DATABASE_READY_CONDITIONS, DatabaseReason } from "../constants.js";
@@ -23,6 +23,16 @@ export interface EventNote {
   readonly message: string;
 }
 
+/** What one reconcile learned about a role's password, for status.users. */
+export interface PasswordNote {
+  /** Set when the password was set on the server in this reconcile. */
+  readonly passwordSetAt?: string;
+  /** The rotate-password token the Secret's password was made for; undefined when none. */
+  readonly rotationToken: string | undefined;
+  /** When the rotation schedule falls due next (ms since the epoch). */
+  readonly nextRotationMs: number | undefined;
+}
+
 /** The conditions and Events of one reconcile, and the names to publish in status. */
 export class Report {
   readonly conditions: ConditionInput[] = [];
@@ -30,6 +40,21 @@ export class Report {
   names?: SqlNames;
   /** status.extensions, when the extensions step ran. */
   extensions?: readonly InstalledExtension[];
+  /** What each role's credentials step learned; absent for a role whose step did not get that far. */
+  readonly passwords: Partial<Record<RoleKind, PasswordNote>> = {};
+
+  /** Notes what the credentials step of `role` learned. */
+  passwordOf(role: RoleKind, note: PasswordNote): void {
+    this.passwords[role] = note;
+  }
+
+  /** When the earliest rotation schedule falls due (ms since the epoch); undefined without one. */
+  get nextRotationMs(): number | undefined {
+    const due = Object.values(this.passwords).flatMap((note) =>
+      note.nextRotationMs === undefined ? [] : [note.nextRotationMs],
+    );
+    return due.length === 0 ? undefined : Math.min(...due);
+  }
 
   /** Sets a condition (a later call for the same type wins). */
   condition(type: string, status: ConditionInput["status"], reason: string, message: string): void {
@@ -87,7 +112,7 @@ export async function publishReport(
     }) as StatusMutator<PostgresDatabaseStatus, PostgresDatabase>,
   ];
   const names = report.names;
-  if (names) mutators.push(namesMutator(db.metadata.name ?? "", names));
+  if (names) mutators.push(namesMutator(db.metadata.name ?? "", names, report.passwords));
   const extensions = report.extensions;
   if (extensions) mutators.push(extensionsMutator(extensions));
   const stored = await updateStatus(writer.client, PostgresDatabaseKind, db, mutators);
@@ -116,13 +141,26 @@ export async function recordEvents(
   }
 }
 
-function namesMutator(resourceName: string, names: SqlNames): StatusMutator<PostgresDatabaseStatus, PostgresDatabase> {
+function namesMutator(
+  resourceName: string,
+  names: SqlNames,
+  passwords: Report["passwords"],
+): StatusMutator<PostgresDatabaseStatus, PostgresDatabase> {
   return (status) => {
     status.sql_db_name = names.database;
-    status.users = [
-      { username: names.app, secret: connectionSecretName(resourceName, "app") },
-      { username: names.inspector, secret: connectionSecretName(resourceName, "inspector") },
-    ];
+    const user = (role: RoleKind): DatabaseUser => {
+      const before = status.users?.find((u) => u.username === names[role]);
+      const note = passwords[role];
+      const passwordSetAt = note?.passwordSetAt ?? before?.passwordSetAt;
+      const rotationToken = note ? note.rotationToken : before?.rotationToken;
+      return {
+        username: names[role],
+        secret: connectionSecretName(resourceName, role),
+        ...(passwordSetAt !== undefined ? { passwordSetAt } : {}),
+        ...(rotationToken !== undefined ? { rotationToken: rotationToken.slice(0, 253) } : {}),
+      };
+    };
+    status.users = [user("app"), user("inspector")];
   };
 }
 

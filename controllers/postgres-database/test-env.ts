@@ -51,7 +51,12 @@ export class DatabaseTestEnv {
    * off; `controller: false` gives only the helpers, for tests that run the controllers otherwise.
    */
   static async start(
-    options: { readonly resyncPeriodMs?: number; readonly controller?: boolean } = {},
+    options: {
+      readonly resyncPeriodMs?: number;
+      readonly controller?: boolean;
+      /** The controller's clock (password rotation schedule); the system clock by default. */
+      readonly clock?: () => Date;
+    } = {},
   ): Promise<DatabaseTestEnv> {
     const cp = await controlPlane();
     const srv = await postgres();
@@ -68,7 +73,13 @@ export class DatabaseTestEnv {
         rateLimiter: new ExponentialBackoffLimiter(50, 2000),
         watchBackoffMaxMs: 1000,
       },
-      { registry, directory, clusterInstanceDefault: "all", waitRequeueMs: 500 },
+      {
+        registry,
+        directory,
+        clusterInstanceDefault: "all",
+        waitRequeueMs: 500,
+        ...(options.clock ? { clock: options.clock } : {}),
+      },
     );
     if (options.controller !== false) await controller.start();
     return new DatabaseTestEnv(cp, srv, client, registry, directory, controller, logLines);

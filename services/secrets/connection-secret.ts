@@ -15,15 +15,19 @@ export const MAX_SECRET_NAME_LENGTH = 253;
 /** The longest label value Kubernetes accepts. */
 const MAX_LABEL_VALUE_LENGTH = 63;
 
-/** The Secret a controller wants: its place, its controller, its labels and the data it manages. */
+/** The Secret a controller wants: its place, its controller, its labels, annotations and the data it manages. */
 export interface DesiredSecret {
   readonly namespace: string;
   readonly name: string;
   /** The controller ownerReference (controller=true). */
   readonly owner: V1OwnerReference;
   readonly labels: Readonly<Record<string, string>>;
+  /** Annotations this Secret must carry; others are left alone. */
+  readonly annotations?: Readonly<Record<string, string>>;
   /** Plain-text values of the keys this Secret is written for; other keys are left alone. */
   readonly data: Readonly<Record<string, string>>;
+  /** Keys that must not be there (keys written earlier that are no longer wanted). */
+  readonly removeKeys?: readonly string[];
 }
 
 /** What `writeSecret` did. */
@@ -52,14 +56,28 @@ export function labelValueFor(name: string): string {
   return `${name.slice(0, MAX_LABEL_VALUE_LENGTH - 9).replace(/[^a-z0-9]+$/, "")}-${hash}`;
 }
 
-/** True when the stored Secret already holds everything `desired` asks for (extra keys and labels are fine). */
+/**
+ * A hash of `data` (keys sorted) that changes whenever a value does: 64 hex digits of SHA-256.
+ * For an annotation that tools such as Reloader or a pod-template checksum follow.
+ */
+export function dataHash(data: Readonly<Record<string, string>>): string {
+  const entries = Object.keys(data)
+    .sort()
+    .map((key) => [key, data[key]]);
+  return createHash("sha256").update(JSON.stringify(entries)).digest("hex");
+}
+
+/** True when the stored Secret already holds everything `desired` asks for (extra keys, labels and annotations are fine). */
 export function secretMatches(existing: V1Secret, desired: DesiredSecret): boolean {
   const labels = existing.metadata?.labels ?? {};
+  const annotations = existing.metadata?.annotations ?? {};
   const controller = existing.metadata?.ownerReferences?.find((ref) => ref.controller === true);
   return (
     controller?.uid === desired.owner.uid &&
     Object.entries(desired.labels).every(([key, value]) => labels[key] === value) &&
-    Object.entries(desired.data).every(([key, value]) => secretValue(existing, key) === value)
+    Object.entries(desired.annotations ?? {}).every(([key, value]) => annotations[key] === value) &&
+    Object.entries(desired.data).every(([key, value]) => secretValue(existing, key) === value) &&
+    (desired.removeKeys ?? []).every((key) => existing.data?.[key] === undefined)
   );
 }
 
@@ -118,6 +136,7 @@ function newSecret(desired: DesiredSecret): V1Secret {
       namespace: desired.namespace,
       name: desired.name,
       labels: { ...desired.labels },
+      ...(desired.annotations !== undefined ? { annotations: { ...desired.annotations } } : {}),
       ownerReferences: [desired.owner],
     },
     data: encode(desired.data),
@@ -132,9 +151,11 @@ function patchFor(existing: V1Secret, desired: DesiredSecret): object {
     metadata: {
       resourceVersion: existing.metadata?.resourceVersion,
       labels: { ...desired.labels },
+      ...(desired.annotations !== undefined ? { annotations: { ...desired.annotations } } : {}),
       ownerReferences: [...others, desired.owner],
     },
-    data: encode(desired.data),
+    // A merge patch: a null value removes the key.
+    data: { ...Object.fromEntries((desired.removeKeys ?? []).map((key) => [key, null])), ...encode(desired.data) },
   };
 }
 

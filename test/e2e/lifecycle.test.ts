@@ -27,7 +27,10 @@ const NAMESPACE = "e2e-lifecycle";
 const OTHER_NAMESPACE = "e2e-lifecycle-other";
 const INSTANCE = "e2e-instance";
 const CLUSTER_INSTANCE = "e2e-lifecycle-shared";
-const SECRET_KEYS = "DB_HOST DB_PORT DB_NAME DB_USER DB_PASS DB_SSL DB_SSL_VERIFY DB_SSL_CA DATABASE_URL".split(" ");
+const SECRET_KEYS = [
+  ..."DB_HOST DB_PORT DB_NAME DB_USER DB_PASS DB_SSL DB_SSL_VERIFY DB_SSL_CA DATABASE_URL".split(" "),
+  ..."PGHOST PGPORT PGDATABASE PGUSER PGPASSWORD PGSSLMODE JDBC_URL".split(" "),
+];
 
 /** A Secret's data, decoded. */
 function decoded(secret: V1Secret): Record<string, string> {
@@ -226,7 +229,7 @@ describe("the operator running as its ServiceAccount (end to end)", function () 
         const resource = await getJson<PostgresDatabase>(cp, ["pgdb", db.name, "-n", db.namespace]);
         expect(resource.status?.observedGeneration).to.equal(resource.metadata?.generation);
         expect(resource.status?.sql_db_name).to.equal(db.sqlName);
-        expect(resource.status?.users).to.deep.equal([
+        expect(resource.status?.users?.map(({ username, secret }) => ({ username, secret }))).to.deep.equal([
           { username: `${db.sqlName}_app`, secret: `psql-${db.name}-app` },
           { username: `${db.sqlName}_inspector`, secret: `psql-${db.name}-inspector` },
         ]);
@@ -253,15 +256,12 @@ describe("the operator running as its ServiceAccount (end to end)", function () 
           await writeFile(caFile, data.DB_SSL_CA!);
           const expected = `${db.sqlName}_${role} ${db.sqlName}`;
           expect(await psql([data.DATABASE_URL!], { PGSSLROOTCERT: caFile })).to.equal(expected);
-          const fromKeys = {
-            PGHOST: data.DB_HOST!,
-            PGPORT: data.DB_PORT!,
-            PGDATABASE: data.DB_NAME!,
-            PGUSER: data.DB_USER!,
-            PGPASSWORD: data.DB_PASS!,
-            PGSSLMODE: "verify-full",
+          // libpq's environment straight from the Secret's PG* keys, as envFrom would set it.
+          const fromKeys: Record<string, string> = {
+            ...Object.fromEntries(Object.entries(data).filter(([key]) => key.startsWith("PG"))),
             PGSSLROOTCERT: caFile,
           };
+          expect(fromKeys.PGSSLMODE).to.equal("verify-full");
           expect(await psql([], fromKeys)).to.equal(expected);
         }
       }
