@@ -19,10 +19,14 @@ export async function extensionsStep(
   report: Report,
 ): Promise<void> {
   const listed = db.spec.extensions as readonly unknown[] | undefined;
-  if (!listed?.length && !db.status?.extensions?.length) return;
   const type = DatabaseCondition.ExtensionsReady;
+  const reported = db.status?.conditions?.some((condition) => condition.type === type) === true;
+  if (!listed?.length && !reported && !db.status?.extensions?.length) return;
   const { requests, problems: invalid } = parseExtensionRequests(listed);
-  const outcome = await server.ensureExtensions(requests, allowed).catch((err: unknown) => {
+  // An emptied list needs no session: only the status and condition go back to "nothing requested".
+  const none = { installed: [], problems: [], changes: [] };
+  const ensuring = requests.length === 0 ? Promise.resolve(none) : server.ensureExtensions(requests, allowed);
+  const outcome = await ensuring.catch((err: unknown) => {
     if (!(err instanceof ConnectionError))
       report.condition(type, "False", DatabaseReason.ReconcileFailed, errorMessage(err));
     throw err;

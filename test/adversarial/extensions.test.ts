@@ -175,6 +175,16 @@ for (const kind of ADMIN_KINDS) {
       expect(extensions).to.not.have.property("earthdistance");
       expect(extensions).to.not.have.property("pg_trgm");
       await env.ready(namespace, "trapped");
+
+      // An emptied list clears the refusals; what is installed stays.
+      await setExtensions("trapped", []);
+      const cleared = await env.condition(namespace, "trapped", "ExtensionsReady", "True", {
+        message: "No extensions are requested",
+      });
+      expect(cleared.status?.extensions).to.equal(undefined);
+      expect((await env.asSuperuser(catalogExtensions, victim.DB_NAME)).hstore).to.equal(
+        `1.7 public ${victim.DB_USER!}`,
+      );
     });
   });
 }
