@@ -39,6 +39,8 @@ const BLOCKS: Readonly<Record<string, (indent: number) => string[]>> = {
     `  {{- . | trim | nindent ${n + 2} }}`,
     `{{- end }}`,
   ],
+  ANNOTATIONS_ENTRIES: (n) => [`{{- include "kompost.annotations" . | trim | nindent ${n} }}`],
+  CRD_ANNOTATIONS_ENTRIES: (n) => [`{{- include "kompost.crdAnnotations" . | trim | nindent ${n} }}`],
   POD_LABELS: (n) => withYaml(".Values.podLabels", n),
   POD_ANNOTATIONS: (n) => withYaml(".Values.podAnnotations", n),
   MONITOR_LABELS: (n) => withYaml(".Values.serviceMonitor.labels", n),
@@ -94,9 +96,10 @@ function templateObject(object: KubeObject, namespace: string): KubeObject {
   delete labels["app.kubernetes.io/managed-by"];
   metadata.labels = { ...labels, CHART_LABELS: null };
   if (object.kind === "ServiceMonitor") metadata.labels.CHART_MONITOR_LABELS = null;
-  if (metadata.annotations)
-    throw new Error(`${object.kind}/${metadata.name} has annotations; the chart generator does not merge them yet`);
-  metadata[object.kind === "CustomResourceDefinition" ? "CHART_CRD_ANNOTATIONS" : "CHART_ANNOTATIONS"] = null;
+  const helper = object.kind === "CustomResourceDefinition" ? "CRD_ANNOTATIONS" : "ANNOTATIONS";
+  // Annotations config/default sets stay; the chart's own go after them, or make the map when there is none.
+  if (metadata.annotations) metadata.annotations[`CHART_${helper}_ENTRIES`] = null;
+  else metadata[`CHART_${helper}`] = null;
   for (const subject of (object.subjects as { namespace?: string }[] | undefined) ?? []) {
     if (subject.namespace === namespace) subject.namespace = "CHART_NAMESPACE";
   }
