@@ -144,6 +144,46 @@ describe("the operator SIGKILLed inside each window that creates or drops someth
     expect(left).to.not.include(`/${name}\n`);
   });
 
+  it('finishes a password rotation whose operator died at "secret-written", between the Secret and ALTER ROLE (limitedAdmin)', async () => {
+    const before = await snapshotServer(srv);
+    const window: Window = { point: "secret-written", admin: "limitedAdmin" };
+    const name = "rotate-secret-written";
+    const first = await startOperator();
+    await apply([databaseManifest(name, window)]);
+    await waitFor(cp, `pgdb/${name}`, "condition=Ready", { namespace: NAMESPACE, timeoutSeconds: 120 });
+    const secretPassword = async (): Promise<string> =>
+      Buffer.from(
+        await kubectl(cp, ["get", "secret", `psql-${name}-app`, "-n", NAMESPACE, "-o", "jsonpath={.data.DB_PASS}"]),
+        "base64",
+      ).toString();
+    const old = await secretPassword();
+    expect(await first.stop()).to.equal(0);
+
+    const armed = await startOperator(window.point);
+    await kubectl(cp, ["annotate", "pgdb", name, "-n", NAMESPACE, `${GROUP}/rotate-password=after-crash`]);
+    await diedAt(armed, window.point);
+    // Dead between the two: the Secret already holds the new password, the role still the old one.
+    const written = await secretPassword();
+    expect(written).to.not.equal(old);
+
+    await startOperator();
+    // Every Secret works with psql again: the role was set to the password the Secret holds.
+    await assertInvariant({ cp, srv, namespaces: [NAMESPACE], before });
+    expect(await secretPassword()).to.equal(written);
+    await eventually(async () => {
+      const tokens = await kubectl(cp, [
+        "get",
+        "pgdb",
+        name,
+        "-n",
+        NAMESPACE,
+        "-o",
+        "jsonpath={.status.users[*].rotationToken}",
+      ]);
+      expect(tokens.trim()).to.equal("after-crash after-crash");
+    }, 60_000);
+  });
+
   for (const window of windows(DELETION_POINTS)) {
     it(`finishes deleting a database whose operator died at "${window.point}" (${window.admin})`, async () => {
       const before = await snapshotServer(srv);
