@@ -26,12 +26,9 @@ describe("EventRecorder (against a real API server)", () => {
 
   it("writes an Event that kubectl describe shows, from the kompost component", async () => {
     const cm = { ...(await createConfigMap("described")), apiVersion: "v1", kind: "ConfigMap" };
-    await new EventRecorder(client, { logger: testLogger() }).event(
-      cm,
-      "Warning",
-      "ConnectFailed",
-      "server unreachable",
-    );
+    const recorder = new EventRecorder(client, { logger: testLogger() });
+    recorder.event(cm, "Warning", "ConnectFailed", "server unreachable");
+    await recorder.flush();
     const described = await cp.kubectl(["describe", "configmap", "described", "-n", namespace]);
     expect(described.stdout).to.match(/Warning\s+ConnectFailed\s+.*kompost\s+server unreachable/);
     const [event] = await eventsAbout("described");
@@ -42,8 +39,9 @@ describe("EventRecorder (against a real API server)", () => {
   it("aggregates repeats of the same event into one Event with a count", async () => {
     const cm = { ...(await createConfigMap("repeated")), apiVersion: "v1", kind: "ConfigMap" };
     const recorder = new EventRecorder(client, { logger: testLogger() });
-    await Promise.all([1, 2, 3].map(() => recorder.event(cm, "Warning", "ConnectFailed", "server unreachable")));
-    await recorder.event(cm, "Normal", "Connected", "server reachable");
+    for (let i = 0; i < 3; i++) recorder.event(cm, "Warning", "ConnectFailed", "server unreachable");
+    recorder.event(cm, "Normal", "Connected", "server reachable");
+    await recorder.flush();
     const events = await eventsAbout("repeated");
     expect(events.map((e) => [e.reason, e.count])).to.have.deep.members([
       ["ConnectFailed", 3],
@@ -56,14 +54,30 @@ describe("EventRecorder (against a real API server)", () => {
   it("starts a new Event once the aggregation window has passed", async () => {
     const cm = { ...(await createConfigMap("windowed")), apiVersion: "v1", kind: "ConfigMap" };
     const recorder = new EventRecorder(client, { logger: testLogger(), aggregationWindowMs: 0 });
-    await recorder.event(cm, "Normal", "Synced", "done");
-    await recorder.event(cm, "Normal", "Synced", "done");
+    recorder.event(cm, "Normal", "Synced", "done");
+    recorder.event(cm, "Normal", "Synced", "done");
+    await recorder.flush();
     expect(await eventsAbout("windowed")).to.have.length(2);
   });
 
   it("never rejects, even when the Event cannot be written", async () => {
     const recorder = new EventRecorder(client, { logger: testLogger() });
     const orphan = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "x", namespace: "no-such-namespace" } };
-    await recorder.event(orphan, "Warning", "Whatever", "lost");
+    recorder.event(orphan, "Warning", "Whatever", "lost");
+    await recorder.flush();
+  });
+
+  it("queues Events without waiting for the API server, and drops (and logs) those past its bound", async () => {
+    const cm = { ...(await createConfigMap("queued")), apiVersion: "v1", kind: "ConfigMap" };
+    const warnings: string[] = [];
+    const logger = testLogger();
+    logger.warn = ((message: string) => (warnings.push(message), logger)) as typeof logger.warn;
+    const recorder = new EventRecorder(client, { logger, maxQueued: 3 });
+    const returned = [0, 1, 2, 3, 4].map((i) => recorder.event(cm, "Normal", `Step${i}`, `step ${i}`));
+    expect(returned, "event() hands back no promise to wait for").to.deep.equal(Array(5).fill(undefined));
+    await recorder.flush();
+    // The first is taken off the queue at once; three wait; the fifth does not fit.
+    expect((await eventsAbout("queued")).map((e) => e.reason)).to.have.members(["Step0", "Step1", "Step2", "Step3"]);
+    expect(warnings).to.include("Dropped events: too many waiting to be written");
   });
 });

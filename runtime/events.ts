@@ -18,6 +18,17 @@ export interface EventRecorderOptions {
   readonly instance?: string;
   /** Repeats of the same event within this window bump `count` on one Event; default 10 min. */
   readonly aggregationWindowMs?: number;
+  /** Events waiting to be written at most; past this, new ones are dropped and logged. Default 1000. */
+  readonly maxQueued?: number;
+}
+
+/** One Event waiting to be written. */
+interface Queued {
+  readonly key: string;
+  readonly obj: KubernetesObject;
+  readonly type: EventType;
+  readonly reason: string;
+  readonly message: string;
 }
 
 /** A core/v1 Event as sent: times as RFC 3339 strings, like the server stores them. */
@@ -41,15 +52,21 @@ const MAX_REMEMBERED = 4096;
 /**
  * Records core/v1 Events about objects, so they show in `kubectl describe`. A repeat of the
  * same (object, type, reason, message) within the aggregation window increments `count` and
- * `lastTimestamp` of the earlier Event instead of creating another. Recording never throws:
- * a failure is logged, since an Event must never fail a reconcile.
+ * `lastTimestamp` of the earlier Event instead of creating another. Recording never blocks and
+ * never throws: `event` queues the Event (a bounded queue, written one at a time in the
+ * background) and returns; a failure or a full queue is logged, since an Event must never
+ * delay or fail a reconcile.
  */
 export class EventRecorder {
   private readonly component: string;
   private readonly instance: string;
   private readonly windowMs: number;
+  private readonly maxQueued: number;
   private readonly recorded = new Map<string, Recorded>();
-  private readonly pending = new Map<string, Promise<void>>();
+  private readonly queue: Queued[] = [];
+  /** The background writer while it runs; it ends when the queue is empty. */
+  private writing: Promise<void> | undefined;
+  private dropped = 0;
   private sequence = 0n;
 
   constructor(
@@ -59,11 +76,25 @@ export class EventRecorder {
     this.component = options.component ?? "kompost";
     this.instance = options.instance ?? os.hostname();
     this.windowMs = options.aggregationWindowMs ?? 10 * 60 * 1000;
+    this.maxQueued = options.maxQueued ?? 1000;
   }
 
-  /** Records an Event about `obj`; resolves when written (or when writing failed and was logged), never rejects. */
-  event(obj: KubernetesObject, type: EventType, reason: string, message: string): Promise<void> {
+  /** Queues an Event about `obj` and returns at once; it is written in the background (see `flush`). */
+  event(obj: KubernetesObject, type: EventType, reason: string, message: string): void {
     const text = message.length > MAX_MESSAGE_LENGTH ? `${message.slice(0, MAX_MESSAGE_LENGTH - 3)}...` : message;
+    if (this.queue.length >= this.maxQueued) {
+      // Logged once per run of drops, so a flood of Events does not become a flood of log lines.
+      if (this.dropped++ === 0) {
+        this.options.logger.warn("Dropped events: too many waiting to be written", {
+          maxQueued: this.maxQueued,
+          kind: obj.kind,
+          namespace: obj.metadata?.namespace,
+          name: obj.metadata?.name,
+          reason,
+        });
+      }
+      return;
+    }
     const key = JSON.stringify([
       obj.metadata?.uid,
       obj.kind,
@@ -73,14 +104,23 @@ export class EventRecorder {
       reason,
       text,
     ]);
-    // One at a time per key, so two quick repeats do not both create an Event.
-    const previous = this.pending.get(key) ?? Promise.resolve();
-    const next = previous.then(() => this.record(key, obj, type, reason, text));
-    this.pending.set(key, next);
-    void next.finally(() => {
-      if (this.pending.get(key) === next) this.pending.delete(key);
-    });
-    return next;
+    this.queue.push({ key, obj, type, reason, message: text });
+    this.writing ??= this.writeQueued();
+  }
+
+  /** Resolves once every Event queued so far is written (or failed and was logged): for tests and shutdown. */
+  async flush(): Promise<void> {
+    while (this.writing) await this.writing;
+  }
+
+  /** Writes queued Events one at a time (so two quick repeats aggregate into one Event) until none is left. */
+  private async writeQueued(): Promise<void> {
+    for (let next = this.queue.shift(); next; next = this.queue.shift()) {
+      await this.record(next.key, next.obj, next.type, next.reason, next.message);
+    }
+    if (this.dropped > 0) this.options.logger.warn("Dropped events", { count: this.dropped });
+    this.dropped = 0;
+    this.writing = undefined;
   }
 
   private async record(

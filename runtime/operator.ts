@@ -6,6 +6,7 @@ import { Informer, type InformerHandler } from "./informer.js";
 import type { KubeClient } from "./kube-client.js";
 import type { Logger } from "./logger.js";
 import type { ManagedController } from "./managed-controller.js";
+import { passes, type EventFilter } from "./predicates.js";
 import {
   activeWorkers,
   maxConcurrentReconciles,
@@ -52,6 +53,8 @@ export interface WatchSource {
   readonly retain?: (obj: KubernetesObject) => KubernetesObject | undefined;
   /** LIST page size; default 500. Smaller for kinds whose objects can be large, so that a relist holds less at once. */
   readonly pageSize?: number;
+  /** Which of its changes enqueue (see predicates.ts); default all. */
+  readonly filter?: EventFilter;
 }
 
 /** Objects whose changes map to reconcile requests, e.g. a Secret to the instances that reference it. */
@@ -85,6 +88,8 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
   protected abstract readonly forKind: ResourceKind;
   /** Narrows the reconciled kind's watch. */
   protected readonly labelSelector?: string;
+  /** Which changes of the reconciled kind enqueue (e.g. not the controller's own status writes); default all. */
+  protected readonly forFilter?: EventFilter<T>;
   /** Kinds this controller creates with a controller ownerReference to its objects (e.g. Secrets). */
   protected readonly owns: readonly WatchSource[] = [];
   /** Other kinds whose changes map to objects of `forKind`. */
@@ -176,17 +181,17 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
     const enqueue = (key: string): void => queue.add(key);
     this.primary = this.informer<T>(
       { kind: this.forKind, labelSelector: this.labelSelector },
-      enqueueFor((obj) => [keyOf(obj)], enqueue),
+      enqueueFor((obj) => [keyOf(obj)], enqueue, this.forFilter),
     );
     for (const source of this.owns)
       this.informer(
         source,
-        enqueueFor((obj) => this.ownerKey(obj), enqueue),
+        enqueueFor((obj) => this.ownerKey(obj), enqueue, source.filter),
       );
     for (const source of this.watches)
       this.informer(
         source,
-        enqueueFor((obj) => this.mapped(source, obj), enqueue),
+        enqueueFor((obj) => this.mapped(source, obj), enqueue, source.filter),
       );
     await Promise.all([...this.informers.values()].map((informer) => informer.start()));
     if (this.state !== "starting") return;
@@ -335,15 +340,27 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
  * A handler that enqueues the keys `keysOf` finds in every version of an object an informer
  * reports, each key once per event: an update whose old and new versions map to the same key
  * must not add it twice, or a worker could take the first add and run it again for the second.
+ * Events `filter` holds back enqueue nothing.
  */
 function enqueueFor<O extends KubernetesObject>(
   keysOf: (obj: O) => readonly ObjectKey[],
   enqueue: (key: string) => void,
+  filter?: EventFilter<O>,
 ): InformerHandler<O> {
   const add = (...versions: O[]): void => {
     new Set(versions.flatMap((obj) => keysOf(obj).map(keyString))).forEach(enqueue);
   };
-  return { onAdd: (obj) => add(obj), onUpdate: (oldObj, newObj) => add(oldObj, newObj), onDelete: (obj) => add(obj) };
+  return {
+    onAdd: (obj) => {
+      if (passes(filter, { type: "add", obj })) add(obj);
+    },
+    onUpdate: (oldObj, obj) => {
+      if (passes(filter, { type: "update", oldObj, obj })) add(oldObj, obj);
+    },
+    onDelete: (obj) => {
+      if (passes(filter, { type: "delete", obj })) add(obj);
+    },
+  };
 }
 
 /** One id per retain function, so that sources differing only in what they retain get informers of their own. */

@@ -25,13 +25,13 @@ export class ConditionAnnouncer {
     private readonly normalTypes: readonly string[],
   ) {}
 
-  /** Records Events for the conditions of `obj` that changed from `before` to `after`; returns those it announced. */
-  async announce(
+  /** Queues Events for the conditions of `obj` that changed from `before` to `after`; returns those it announced. */
+  announce(
     obj: KubernetesObject,
     id: string,
     before: readonly StoredCondition[] | undefined,
     after: readonly ConditionInput[],
-  ): Promise<ConditionInput[]> {
+  ): ConditionInput[] {
     const changed: ConditionInput[] = [];
     const memory = this.announced.get(id) ?? new Map<string, string>();
     this.announced.set(id, memory);
@@ -42,7 +42,7 @@ export class ConditionAnnouncer {
       memory.set(condition.type, now);
       if (now === seen || (stored && now === signature(stored))) continue;
       changed.push(condition);
-      await this.record(obj, condition);
+      this.record(obj, condition);
     }
     return changed;
   }
@@ -52,13 +52,14 @@ export class ConditionAnnouncer {
     this.announced.delete(id);
   }
 
-  private async record(obj: KubernetesObject, condition: ConditionInput): Promise<void> {
+  /** Queues the Event (the recorder writes it in the background: announcing never delays a reconcile). */
+  private record(obj: KubernetesObject, condition: ConditionInput): void {
     const failed =
       condition.status === "False" ||
       (condition.status === "Unknown" && condition.reason !== InstanceReason.NotChecked);
-    if (failed) await this.recorder.event(obj, "Warning", condition.reason, condition.message);
+    if (failed) this.recorder.event(obj, "Warning", condition.reason, condition.message);
     else if (condition.status === "True" && this.normalTypes.includes(condition.type)) {
-      await this.recorder.event(obj, "Normal", condition.reason, condition.message);
+      this.recorder.event(obj, "Normal", condition.reason, condition.message);
     }
   }
 }

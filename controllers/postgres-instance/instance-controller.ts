@@ -154,7 +154,7 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
     const blocked = deletionBlockedCondition(users);
     const conditions = [...findings.conditions, blocked];
     await updateStatus(this.client, this.forKind, instance, [this.conditionsMutator(conditions, false)]);
-    const changed = await this.announcer.announce(instance, this.id(ctx.key), instance.status?.conditions, conditions);
+    const changed = this.announcer.announce(instance, this.id(ctx.key), instance.status?.conditions, conditions);
     if (changed.includes(blocked)) ctx.logger.info("Deletion waits for PostgresDatabases", { databases: users });
     const key = this.adapter.instanceKey(ctx.key);
     if (findings.usable) this.publish(key, findings.usable, ctx);
@@ -200,28 +200,28 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
   private async report(instance: T, findings: Findings, ctx: ReconcileContext): Promise<void> {
     await updateStatus(this.client, this.forKind, instance, [this.conditionsMutator(findings.conditions, true)]);
     const id = this.id(keyOf(instance));
-    const changed = await this.announcer.announce(instance, id, instance.status?.conditions, findings.conditions);
+    const changed = this.announcer.announce(instance, id, instance.status?.conditions, findings.conditions);
     for (const { type, status, reason, message } of changed) {
       const fields = { condition: type, status, reason, detail: message };
       if (status === "True") ctx.logger.info(`Checked ${this.forKind.kind}`, fields);
       else if (reason !== InstanceReason.NotChecked) ctx.logger.warn(`Checked ${this.forKind.kind}`, fields);
     }
     if (findings.plainPassword) {
-      await this.warnOncePerGeneration(instance, InstanceReason.PlainPassword, PLAIN_PASSWORD_WARNING);
+      this.warnOncePerGeneration(instance, InstanceReason.PlainPassword, PLAIN_PASSWORD_WARNING);
     }
     if (instance.spec.ssl?.enabled && instance.spec.ssl.verify === undefined) {
-      await this.warnOncePerGeneration(instance, InstanceReason.UnverifiedTLS, UNVERIFIED_TLS_WARNING);
+      this.warnOncePerGeneration(instance, InstanceReason.UnverifiedTLS, UNVERIFIED_TLS_WARNING);
     }
   }
 
   /** Records a Warning the first time this generation of the instance shows what it warns about. */
-  private async warnOncePerGeneration(instance: T, reason: string, message: string): Promise<void> {
+  private warnOncePerGeneration(instance: T, reason: string, message: string): void {
     const id = this.id(keyOf(instance));
     const warned = this.warnedGeneration.get(id) ?? new Map<string, number>();
     const generation = instance.metadata.generation ?? 0;
     if (warned.get(reason) === generation) return;
     this.warnedGeneration.set(id, warned.set(reason, generation));
-    await this.recorder.event(instance, "Warning", reason, message);
+    this.recorder.event(instance, "Warning", reason, message);
   }
 
   /** Publishes a usable instance (only when its details changed, so listeners are not woken per resync); else withdraws it. */
