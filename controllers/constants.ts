@@ -158,6 +158,8 @@ export const DatabaseReason = {
   InvalidSecretSpec: "InvalidSecretSpec",
   /** Normal Event when the resource first becomes Ready. */
   Ready: "Ready",
+  /** Normal Event instead of DatabaseCreated, UserCreated, SecretCreated and Ready when one reconcile created the database and made it Ready. */
+  Provisioned: "Provisioned",
   /** Warning Event for an error retrying may fix. */
   ReconcileFailed: "ReconcileFailed",
   /** A condition False and a Warning Event: a statement gave up waiting for a lock a session in the database holds; retried with backoff. */

@@ -10,6 +10,7 @@ import type { KubernetesObject, V1Secret } from "@kubernetes/client-node";
 import { PostgresDatabaseKind, type PostgresDatabase } from "../../api/v1alpha1/index.js";
 import type { KubeClient } from "../../runtime/kube-client.js";
 import { controllerOf, controllerReference } from "../../runtime/owner-references.js";
+import { contentChanged } from "../../runtime/predicates.js";
 import { apiVersionOf } from "../../runtime/resource-kind.js";
 import type { RoleKind } from "../../services/postgres/naming.js";
 import { generatePassword, validateUserPassword } from "../../services/postgres/passwords.js";
@@ -45,6 +46,15 @@ export const SECRET_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY},${DATABASE_LAB
 
 /** LIST page size of the owned Secret watch: a Secret may hold up to 1 MiB, and a page is held in memory at once. */
 export const SECRET_PAGE_SIZE = 50;
+
+/**
+ * Which owned-Secret events reconcile the owner: a deletion, or a change of the data, labels,
+ * annotations or owners (someone edited it); not a creation, which is Kompost's own write.
+ */
+export const secretNeedsRepair = contentChanged((secret: KubernetesObject) => {
+  const { labels, annotations, ownerReferences } = secret.metadata ?? {};
+  return [(secret as V1Secret).data, labels, annotations, ownerReferences];
+});
 
 /**
  * What the Secret watch keeps of a Secret: only a connection Secret that a PostgresDatabase

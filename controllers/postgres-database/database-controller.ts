@@ -19,6 +19,8 @@ import {
   type ReconcileContext,
   type WatchSource,
 } from "../../runtime/operator.js";
+import { READY } from "../../runtime/conditions.js";
+import { specOrMetadataChanged } from "../../runtime/predicates.js";
 import { secretKind } from "../../runtime/resource-kind.js";
 import type { ClusterInstanceDefault } from "../../services/access/allowed-namespaces.js";
 import {
@@ -28,10 +30,16 @@ import {
   type InstanceKey,
 } from "../../services/postgres/connections.js";
 import { isLockTimeout } from "../../services/postgres/errors.js";
-import { readSecret } from "../../services/secrets/connection-secret.js";
+import type { SecretReader } from "../../services/secrets/connection-secret.js";
 import { DatabaseCondition, DatabaseReason, FINALIZER, WAIT_REQUEUE_MS } from "../constants.js";
 import type { InstanceDirectory } from "../postgres-instance/instance-directory.js";
-import { retainOwnedSecret, rotationPeriodOf, SECRET_PAGE_SIZE, SECRET_SELECTOR } from "./credentials.js";
+import {
+  retainOwnedSecret,
+  rotationPeriodOf,
+  SECRET_PAGE_SIZE,
+  SECRET_SELECTOR,
+  secretNeedsRepair,
+} from "./credentials.js";
 import { cleanUp } from "./deletion.js";
 import {
   databasesUsing,
@@ -58,9 +66,14 @@ export interface DatabaseControllerOptions {
   readonly heartbeatIntervalMs?: number;
   /** How soon to look again while waiting for an instance or a server; default WAIT_REQUEUE_MS. */
   readonly waitRequeueMs?: number;
+  /** How long after the start a Ready database waits for its instance's first check; default INSTANCE_CHECK_GRACE_MS. */
+  readonly instanceCheckGraceMs?: number;
   /** The clock of the password rotation schedule; the system clock by default (tests move it). */
   readonly clock?: () => Date;
 }
+
+/** After a start, how long a database that was Ready waits for its instance's first check at most. */
+const INSTANCE_CHECK_GRACE_MS = 60_000;
 
 /**
  * Owned Secrets: labelled ones only, and of those only what retainOwnedSecret keeps; listed in
@@ -71,6 +84,7 @@ const SECRETS: WatchSource = {
   labelSelector: SECRET_SELECTOR,
   retain: retainOwnedSecret,
   pageSize: SECRET_PAGE_SIZE,
+  filter: secretNeedsRepair,
 };
 
 /** The longest a reconcile waits for a password rotation to fall due before it looks again. */
@@ -80,12 +94,24 @@ const ROTATION_RECHECK_MAX_MS = 86_400_000;
 export class PostgresDatabaseController extends Operator<PostgresDatabase> {
   readonly name = "postgresdatabase";
   protected readonly forKind = PostgresDatabaseKind;
+  /** Not for Kompost's own finalizer and status writes: only a spec, label, annotation or deletion change. */
+  protected override readonly forFilter = specOrMetadataChanged;
   protected override readonly owns: readonly WatchSource[] = [SECRETS];
   protected override readonly watches: readonly MappedWatch[] = [
-    { kind: PostgresInstanceKind, map: (obj) => this.usersOf(obj, "PostgresInstance") },
-    { kind: PostgresClusterInstanceKind, map: (obj) => this.usersOf(obj, "PostgresClusterInstance") },
+    // Not for an instance's status writes: whether it is usable comes through the directory.
+    {
+      kind: PostgresInstanceKind,
+      map: (obj) => this.usersOf(obj, "PostgresInstance"),
+      filter: specOrMetadataChanged,
+    },
+    {
+      kind: PostgresClusterInstanceKind,
+      map: (obj) => this.usersOf(obj, "PostgresClusterInstance"),
+      filter: specOrMetadataChanged,
+    },
   ];
   private readonly unsubscribe: () => void;
+  private readonly createdAt = Date.now();
 
   constructor(
     deps: OperatorDeps,
@@ -148,7 +174,7 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
       return { requeueAfterMs: this.waitMs };
     }
     await faultPoint("cleaned-up");
-    await recordEvents(this.statusWriter(ctx), db, report.events);
+    recordEvents(this.statusWriter(ctx), db, report.events);
     await removeFinalizer(this.client, PostgresDatabaseKind, db, FINALIZER);
     ctx.logger.info("Released PostgresDatabase", { database: namesOf(db).database });
   }
@@ -158,11 +184,26 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
     resolution: Resolution & { usable: false },
     ctx: ReconcileContext,
   ): Promise<ReconcileResult> {
+    if (resolution.allowed && this.readyBeforeInstanceChecked(db)) {
+      // Right after a start: the instance is not known to be unusable, only not checked yet.
+      ctx.logger.debug("Waiting for the instance to be checked before reconciling PostgresDatabase");
+      return { requeueAfterMs: this.waitMs };
+    }
     const report = new Report();
     report.add(resolution.conditions);
     report.warning(resolution.conditions.at(-1)?.reason ?? DatabaseReason.InstanceNotReady, resolution.message);
     await publishReport(this.statusWriter(ctx), db, report);
     return { requeueAfterMs: this.waitMs };
+  }
+
+  /**
+   * Ready as stored, and its instance not yet checked since this process started (for at most
+   * INSTANCE_CHECK_GRACE_MS, should a check never finish): no reason yet to say otherwise.
+   */
+  private readyBeforeInstanceChecked(db: PostgresDatabase): boolean {
+    if (Date.now() - this.createdAt > (this.options.instanceCheckGraceMs ?? INSTANCE_CHECK_GRACE_MS)) return false;
+    const ready = db.status?.conditions?.some((c) => c.type === READY && c.status === "True") ?? false;
+    return ready && !this.options.directory.hasChecked(instanceKeyOf(db));
   }
 
   /** Database, roles with their Secrets, grants; then the status and Events. */
@@ -180,7 +221,7 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
     const now = this.options.clock?.() ?? new Date();
     const rotateEvery = rotationPeriodOf(db, instance);
     try {
-      const readSecret = (ns: string, name: string): Promise<V1Secret | undefined> => this.readSecret(ns, name);
+      const readSecret: SecretReader = (ns, name) => this.readSecret(ns, name);
       const allowedExtensions = extensionsAllowedBy(instance);
       await provision({ client: this.client, readSecret, db, server, report, now, rotateEvery, allowedExtensions });
     } catch (err) {
@@ -203,9 +244,13 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
       return { requeueAfterMs: Math.min(ROTATION_RECHECK_MAX_MS, Math.max(1000, due - now.getTime())) };
   }
 
-  /** The Secret from the watch cache; from the API server when the cache has none (e.g. just created, not labelled, or not Kompost's). */
-  private async readSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
-    return this.cacheOf<V1Secret>(SECRETS).get({ namespace, name }) ?? readSecret(this.client, namespace, name);
+  /**
+   * The Secret from the watch cache, without a request: a Secret the cache does not hold (not
+   * yet, not labelled, or not Kompost's) is read from the API server only when creating it finds
+   * its name taken (see writeSecret), so a new database costs no GET per Secret.
+   */
+  private readSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
+    return Promise.resolve(this.cacheOf<V1Secret>(SECRETS).get({ namespace, name }));
   }
 
   private usersOf(instance: KubernetesObject, kind: InstanceKey["kind"]): ReturnType<typeof databasesUsing> {

@@ -12,7 +12,8 @@ import { updateStatus, type StatusMutator } from "../../runtime/status.js";
 import type { RoleKind, SqlNames } from "../../services/postgres/naming.js";
 import type { InstalledExtension } from "../../services/postgres/objects/extensions.js";
 import { connectionSecretName } from "../../services/secrets/connection-details.js";
-import { DATABASE_READY_CONDITIONS, DatabaseReason } from "../constants.js";
+import { DATABASE_READY_CONDITIONS } from "../constants.js";
+import { eventsToRecord } from "./event-notes.js";
 import { STALLED_REASONS } from "../stalled-reasons.js";
 import { PostgresDatabaseKind } from "../../api/v1alpha1/index.js";
 
@@ -94,8 +95,8 @@ export interface StatusWriter {
 
 /**
  * Writes the report's conditions (and Ready from DATABASE_READY_CONDITIONS) and names
- * through `updateStatus`, which writes nothing when nothing changed; then records the
- * report's Events, and a "Ready" Event when Ready has just turned True.
+ * through `updateStatus`, which writes nothing when nothing changed; then queues the
+ * report's Events, one per outcome (see eventsToRecord), with Ready turning True among them.
  */
 export async function publishReport(
   writer: StatusWriter,
@@ -116,28 +117,22 @@ export async function publishReport(
   const extensions = report.extensions;
   if (extensions) mutators.push(extensionsMutator(extensions));
   const stored = await updateStatus(writer.client, PostgresDatabaseKind, db, mutators);
-  const events = [...report.events];
-  if (!wasReady && isConditionTrue(conditionsOf(stored), READY)) {
-    events.push({
-      type: "Normal",
-      reason: DatabaseReason.Ready,
-      message: `Database "${names?.database ?? ""}" and its roles are ready`,
-    });
-  }
-  await recordEvents(writer, stored, events);
+  const becameReady = !wasReady && isConditionTrue(conditionsOf(stored), READY);
+  const events = eventsToRecord(report.events, {
+    before: conditionsOf(db),
+    becameReady,
+    database: names?.database ?? "",
+  });
+  recordEvents(writer, stored, events);
   return stored;
 }
 
-/** Records the Events about `db` and logs each of them. */
-export async function recordEvents(
-  writer: StatusWriter,
-  db: PostgresDatabase,
-  events: readonly EventNote[],
-): Promise<void> {
+/** Queues the Events about `db` (written in the background: never a wait in the reconcile) and logs each of them. */
+export function recordEvents(writer: StatusWriter, db: PostgresDatabase, events: readonly EventNote[]): void {
   for (const { type, reason, message } of events) {
     if (type === "Warning") writer.logger.warn(message, { reason });
     else writer.logger.info(message, { reason });
-    await writer.recorder.event(db, type, reason, message);
+    writer.recorder.event(db, type, reason, message);
   }
 }
 

@@ -20,17 +20,33 @@ export interface UsableInstance {
  */
 export class InstanceDirectory {
   private readonly usable = new Map<string, UsableInstance>();
+  /** Instances checked since this process started, usable or not. */
+  private readonly checked = new Set<string>();
   private readonly listeners = new Set<(key: InstanceKey) => void>();
 
   /** Marks the instance usable with these details (replacing older ones). */
   publish(instance: UsableInstance): void {
-    this.usable.set(instanceKeyString(instance.key), instance);
+    const id = instanceKeyString(instance.key);
+    this.checked.add(id);
+    this.usable.set(id, instance);
     this.notify(instance.key);
   }
 
-  /** Marks the instance not usable (not Ready, being deleted, or gone). */
+  /** Marks the instance not usable (not Ready, being deleted, or gone); its first check since the start is news too. */
   withdraw(key: InstanceKey): void {
-    if (this.usable.delete(instanceKeyString(key))) this.notify(key);
+    const id = instanceKeyString(key);
+    const firstCheck = !this.checked.has(id);
+    this.checked.add(id);
+    if (this.usable.delete(id) || firstCheck) this.notify(key);
+  }
+
+  /**
+   * True once the instance controllers checked the instance since this process started (it was
+   * published or withdrawn). Until then "not usable" only means "not known yet": after a restart,
+   * a database that was Ready waits for the check instead of reporting its instance not Ready.
+   */
+  hasChecked(key: InstanceKey): boolean {
+    return this.checked.has(instanceKeyString(key));
   }
 
   /** The instance's details while it is usable. */

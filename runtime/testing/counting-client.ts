@@ -1,5 +1,11 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
-import { KubeClient, type ListOptions, type ListResult, type PatchOptions } from "../kube-client.js";
+import {
+  KubeClient,
+  type ListOptions,
+  type ListResult,
+  type PatchOptions,
+  type RequestOptions,
+} from "../kube-client.js";
 import type { ObjectKey, ResourceKind } from "../resource-kind.js";
 
 /** A real KubeClient that counts the requests it sends, so tests can assert how many writes happened. */
@@ -11,6 +17,13 @@ export class CountingClient extends KubeClient {
   readonly patchesBySubresource = new Map<string, number>();
   /** Number of POST (create) requests. */
   creates = 0;
+  /** Every request sent (not watches), as "METHOD path", oldest first. */
+  readonly requests: string[] = [];
+
+  override request<T>(method: string, path: string, options?: RequestOptions): Promise<T> {
+    this.requests.push(`${method} ${path}`);
+    return super.request<T>(method, path, options);
+  }
 
   override list<T extends KubernetesObject>(kind: ResourceKind, options?: ListOptions): Promise<ListResult<T>> {
     this.lists++;

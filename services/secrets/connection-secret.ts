@@ -99,8 +99,11 @@ export async function writeSecret(
     );
   }
   if (existing === undefined) {
-    await wrapApi(doing, () => client.create<V1Secret>(secretKind, newSecret(desired)));
-    return "created";
+    // `existing` may come from a cache that does not hold every Secret (others' Secrets, one
+    // written a moment ago): a name that is taken after all is read and handled as existing.
+    const taken = await createUnlessTaken(client, desired, doing);
+    if (!taken) return "created";
+    existing = taken;
   }
   requireOwnedBy(existing, desired, doing);
   if (secretMatches(existing, desired)) return "unchanged";
@@ -125,6 +128,23 @@ export async function readSecret(client: KubeClient, namespace: string, name: st
     if (isNotFound(err)) return undefined;
     throw new Error(`while reading Secret "${namespace}/${name}": ${errorMessage(err)}`, { cause: err });
   }
+}
+
+/** Creates the Secret; when its name is taken (409 AlreadyExists), returns the Secret that holds it instead. */
+async function createUnlessTaken(
+  client: KubeClient,
+  desired: DesiredSecret,
+  doing: string,
+): Promise<V1Secret | undefined> {
+  try {
+    await client.create<V1Secret>(secretKind, newSecret(desired));
+    return undefined;
+  } catch (err) {
+    if (!isConflict(err)) throw new Error(`${doing}: ${errorMessage(err)}`, { cause: err });
+  }
+  const taken = await readSecret(client, desired.namespace, desired.name);
+  if (!taken) throw new Error(`${doing}: the name was taken, then freed again (retrying)`);
+  return taken;
 }
 
 function newSecret(desired: DesiredSecret): V1Secret {

@@ -1,0 +1,166 @@
+/**
+ * What one database costs the API server (issue 12): reconciles, requests and Events when
+ * nothing fails, that drift still reconciles, and that a restart does not flap Ready.
+ * Counts, never times.
+ */
+import { expect } from "chai";
+import type { CoreV1Event, V1Secret } from "@kubernetes/client-node";
+import type { PostgresDatabase } from "../../api/v1alpha1/index.js";
+import { PostgresDatabaseKind } from "../../api/v1alpha1/index.js";
+import type { ReconcileResult } from "../../runtime/errors.js";
+import { KubeClient } from "../../runtime/kube-client.js";
+import { metricsRegistry } from "../../runtime/metrics.js";
+import type { ReconcileContext } from "../../runtime/operator.js";
+import { ExponentialBackoffLimiter } from "../../runtime/rate-limiter.js";
+import { eventKind, keyString, secretKind } from "../../runtime/resource-kind.js";
+import { CountingClient } from "../../runtime/testing/counting-client.js";
+import { testLogger } from "../../runtime/testing/fixtures.js";
+import { eventually } from "../../test/support/eventually.js";
+import { PostgresDatabaseController } from "./database-controller.js";
+import { ADMIN_KINDS, DatabaseTestEnv } from "./test-env.js";
+
+/** The controller, counting its reconciles per key and showing what its caches hold. */
+class ObservedController extends PostgresDatabaseController {
+  readonly reconciles = new Map<string, number>();
+  inFlight = 0;
+
+  protected override async reconcile(obj: PostgresDatabase, ctx: ReconcileContext): Promise<ReconcileResult> {
+    const key = keyString(ctx.key);
+    this.reconciles.set(key, (this.reconciles.get(key) ?? 0) + 1);
+    this.inFlight++;
+    try {
+      return await super.reconcile(obj, ctx);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  /** The resourceVersion of the cached PostgresDatabase. */
+  cachedVersion(namespace: string, name: string): string | undefined {
+    return this.cache.get({ namespace, name })?.metadata.resourceVersion;
+  }
+
+  /** Waits until every queued Event is written. */
+  flushEvents(): Promise<void> {
+    return this.recorder.flush();
+  }
+}
+
+function startController(env: DatabaseTestEnv, client: CountingClient): Promise<ObservedController> {
+  const controller = new ObservedController(
+    {
+      client,
+      logger: testLogger(),
+      resyncPeriodMs: 0,
+      maxConcurrentReconciles: 2,
+      rateLimiter: new ExponentialBackoffLimiter(50, 2000),
+      watchBackoffMaxMs: 1000,
+    },
+    { registry: env.registry, directory: env.directory, clusterInstanceDefault: "all", waitRequeueMs: 300 },
+  );
+  return controller.start().then(() => controller);
+}
+
+async function queueDepth(): Promise<number> {
+  const metric = await metricsRegistry.getSingleMetric("workqueue_depth")!.get();
+  return metric.values.find((v) => v.labels.name === "postgresdatabase")?.value ?? 0;
+}
+
+describe("PostgresDatabase reconcile cost (issue 12)", function () {
+  this.timeout(120_000);
+  let env: DatabaseTestEnv;
+  let observer: KubeClient;
+
+  before(async () => {
+    env = await DatabaseTestEnv.start({ controller: false });
+    observer = new KubeClient(env.cp.kubeConfig);
+  });
+
+  after(async () => {
+    observer.close();
+    await env.registry.closeAll();
+  });
+
+  /** Waits until the controller has seen the latest version of the database and both Secrets, and has nothing queued or running. */
+  async function settled(controller: ObservedController, namespace: string, name: string): Promise<void> {
+    await eventually(async () => {
+      const db = await observer.get<PostgresDatabase>(PostgresDatabaseKind, { namespace, name });
+      expect(controller.cachedVersion(namespace, name)).to.equal(db.metadata.resourceVersion);
+      const secrets = controller.cachedKeys(secretKind);
+      expect(secrets).to.include.members([`${namespace}/psql-${name}-app`, `${namespace}/psql-${name}-inspector`]);
+      expect(controller.inFlight).to.equal(0);
+      expect(await queueDepth()).to.equal(0);
+    });
+  }
+
+  async function eventsAbout(namespace: string, name: string): Promise<CoreV1Event[]> {
+    const { items } = await observer.list<CoreV1Event>(eventKind, {
+      namespace,
+      fieldSelector: `involvedObject.name=${name}`,
+    });
+    return items;
+  }
+
+  for (const kind of ADMIN_KINDS) {
+    it(`provisions a database (${kind}) in one reconcile, at most 6 API requests and one Event; a restart keeps it Ready without a write`, async () => {
+      const namespace = await env.namespace("cost");
+      await env.instance(namespace, "pg", kind);
+      const client = new CountingClient(env.cp.kubeConfig);
+      const first = await startController(env, client);
+      const key = `${namespace}/app`;
+      try {
+        const before = client.requests.length;
+        await env.database(namespace, "app", { instance: "pg" });
+        await env.ready(namespace, "app");
+        await settled(first, namespace, "app");
+        await first.flushEvents();
+        const requests = client.requests.slice(before);
+        const events = await eventsAbout(namespace, "app");
+
+        expect(first.reconciles.get(key), "reconciles of one new database").to.equal(1);
+        expect(requests.length, requests.join("\n")).to.be.at.most(6);
+        expect(events.map((e) => e.reason)).to.deep.equal(["Provisioned"]);
+
+        // Drift still reconciles: a label on the resource, and a Secret someone edited.
+        await env.kubectl("label", "pgdb", "app", "-n", namespace, "team=payments");
+        await eventually(() => expect(first.reconciles.get(key)).to.equal(2));
+        await settled(first, namespace, "app");
+        const app = `psql-app-app`;
+        await observer.patch<V1Secret>(
+          secretKind,
+          { namespace, name: app },
+          { data: { DB_HOST: Buffer.from("elsewhere").toString("base64") } },
+        );
+        await eventually(async () => expect((await env.secretData(namespace, app)).DB_HOST).to.not.equal("elsewhere"));
+        await eventually(() => expect(first.reconciles.get(key)).to.be.at.least(3));
+      } finally {
+        await first.stop(10_000);
+      }
+
+      // Restart: the new process has not checked the instance yet.
+      const restartEnv = await DatabaseTestEnv.start({ controller: false });
+      const afterRestart = new CountingClient(env.cp.kubeConfig);
+      const warningsBefore = (await eventsAbout(namespace, "app")).filter((e) => e.type === "Warning").length;
+      const second = await startController(restartEnv, afterRestart);
+      try {
+        await eventually(() => expect(second.reconciles.get(key)).to.be.at.least(2), 10_000);
+        restartEnv.publish({ kind: "PostgresInstance", namespace, name: "pg" }, kind);
+        const waited = second.reconciles.get(key)!;
+        await eventually(() => expect(second.reconciles.get(key)).to.be.greaterThan(waited));
+        await settled(second, namespace, "app");
+        await second.flushEvents();
+        expect(afterRestart.patchesBySubresource.get("status") ?? 0, "status writes after the restart").to.equal(0);
+        const warnings = (await eventsAbout(namespace, "app")).filter((e) => e.type === "Warning");
+        expect(warnings.map((e) => e.reason)).to.have.length(warningsBefore);
+        expect((await env.get(namespace, "app"))?.status?.conditions?.find((c) => c.type === "Ready")?.status).to.equal(
+          "True",
+        );
+      } finally {
+        await env.kubectl("delete", "pgdb", "app", "-n", namespace, "--wait=false");
+        await eventually(async () => expect(await env.get(namespace, "app")).to.equal(undefined), 60_000);
+        await second.stop(10_000);
+        await restartEnv.registry.closeAll();
+      }
+    });
+  }
+});
