@@ -65,11 +65,16 @@ for (const kind of ADMIN_KINDS) {
       });
       const inspector = failed.status?.conditions?.find((c) => c.type === "InspectorUser");
       expect(inspector).to.include({ status: "False", reason: DatabaseReason.ReconcileFailed });
+      // A retry, not a dead end: kstatus reads InProgress (Reconciling True), not Failed.
+      const reconciling = failed.status?.conditions?.find((c) => c.type === "Reconciling");
+      expect(reconciling).to.include({ status: "True", reason: DatabaseReason.ReconcileFailed });
+      expect(failed.status?.conditions?.find((c) => c.type === "Stalled")).to.equal(undefined);
       await env.event(namespace, "refused", DatabaseReason.ReconcileFailed);
       await eventually(async () => expect(await reconcileErrors()).to.be.at.least(before + 2), 30_000, 200);
 
       await env.asSuperuser((db) => db.query("DROP EVENT TRIGGER refuse_grants"), database);
-      await env.ready(namespace, "refused");
+      const recovered = await env.ready(namespace, "refused");
+      expect(recovered.status?.conditions?.map((c) => c.type)).to.not.include("Reconciling");
     });
 
     it("keeps a deletion whose clean-up fails visible as Database False with ReconcileFailed, and finishes it once the cause is gone", async () => {
@@ -96,6 +101,7 @@ for (const kind of ADMIN_KINDS) {
           message: REFUSAL,
         });
         await env.condition(namespace, "stuck", "Database", "False", { reason: DatabaseReason.ReconcileFailed });
+        await env.condition(namespace, "stuck", "Reconciling", "True", { reason: DatabaseReason.ReconcileFailed });
 
         await env.asSuperuser((db) => db.query("DROP EVENT TRIGGER refuse_drop_owned"), elsewhere);
         await env.gone(namespace, "stuck").catch(async (err: unknown) => {
