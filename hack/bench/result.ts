@@ -1,5 +1,6 @@
 /** The figures of a bench run, as written to bench/results/<timestamp>.json, and their Markdown table. */
 import type { ActivityFigures } from "./logs.js";
+import type { ProfileSummary, Share } from "./profile.js";
 
 /** What the floor script reported, and what PostgreSQL logged of it. */
 export interface FloorFigures {
@@ -46,6 +47,8 @@ export interface SizeResult {
   /** Statements of the template the floor replays per database. */
   readonly templateStatements: number;
   readonly profileDir?: string;
+  /** Where both operator processes spent their CPU (BENCH_PROFILE=1), start-up included. */
+  readonly profile?: ProfileSummary;
 }
 
 /** The machine and software a run was measured on. */
@@ -145,7 +148,12 @@ export function markdown(result: BenchResult): string {
       const mix = Object.entries(f.apiByVerb).map(([key, count]) => `${key} ${count}`);
       lines.push(`- N=${r.n}, ${phase}: ${mix.join(", ") || "none"}`);
     }
-    if (r.profileDir) lines.push(`- N=${r.n}: CPU profiles in ${r.profileDir}/*.cpuprofile`);
+  }
+  for (const r of sizes.filter((size) => size.profile)) {
+    lines.push("", `## Where the operator's CPU went, N=${r.n} (${r.profileDir}/*.cpuprofile)`, "");
+    const shares = (list: readonly Share[]) => list.map((share) => `${share.name} ${share.percent.toFixed(1)} %`);
+    lines.push(`- by place: ${shares(r.profile!.places).join(", ")}`);
+    lines.push(`- by function: ${shares(r.profile!.functions).join(", ")}`);
   }
   return lines.join("\n") + "\n";
 }

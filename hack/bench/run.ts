@@ -25,6 +25,7 @@ import type { FloorConfig } from "./floor.js";
 import { WRITE_VERBS } from "./audit-log.js";
 import { type Activity, BenchLogs, figures, type Mark } from "./logs.js";
 import { BenchOperator } from "./operator.js";
+import { summarizeProfiles } from "./profile.js";
 import type { FloorFigures, SizeResult } from "./result.js";
 
 const NAMESPACE = "bench";
@@ -63,6 +64,7 @@ async function main(n: number, resultPath: string): Promise<void> {
   const restartedPeak = (await restart.operator.memory()).peak / MiB;
   await restart.operator.stop();
   env.watch.stop();
+  const profile = env.profileDir ? await summarizeProfiles(env.profileDir) : undefined;
   const floor = await floorPhase(env, create.template, probeSecrets, "floor");
   const bare = { ...create.template, steps: writesOnly(create.template.steps) };
   const floorWritesOnly = await floorPhase(env, bare, probeSecrets, "bare");
@@ -80,6 +82,7 @@ async function main(n: number, resultPath: string): Promise<void> {
     floorWritesOnly,
     templateStatements: create.template.steps.length,
     ...(env.profileDir ? { profileDir: path.relative(process.cwd(), env.profileDir) } : {}),
+    ...(profile ? { profile } : {}),
   };
   await writeFile(resultPath, JSON.stringify(result, null, 2));
 }
