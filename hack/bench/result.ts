@@ -85,7 +85,7 @@ export function markdown(result: BenchResult): string {
     "Figures from one run on a machine that may be shared: wall times and CPU are noisy (compare runs " +
       "made at a similar load average); counts of requests and statements are not.",
     "",
-    "| N | Kompost | floor | ratio | floor w/o reads | CPU s | API requests | SQL statements | peak RSS | idle: SQL / conn per reconcile, API writes¹ | restart: DDL, status writes, Events, flaps, re-verified |",
+    "| N | Kompost | floor | ratio | floor w/o reads | CPU s | API requests | SQL statements | peak RSS (with no database) | idle: SQL / conn per reconcile, API writes¹ | restart: DDL, status writes, Events, flaps, re-verified |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...sizes
       .map((r) =>
@@ -98,7 +98,7 @@ export function markdown(result: BenchResult): string {
           `${r.create.cpuSeconds.toFixed(1)} (${(r.create.cpuSeconds / r.n).toFixed(3)}/db)`,
           `${r.create.apiRequests} (${perDb(r.create.apiRequests, r.n)}/db)`,
           `${r.create.sqlStatements} (${perDb(r.create.sqlStatements, r.n)}/db)`,
-          `${r.peakRssMiB.toFixed(0)} MiB (${r.baselineRssMiB.toFixed(0)} idle)`,
+          `${r.peakRssMiB.toFixed(0)} MiB (${r.baselineRssMiB.toFixed(0)})`,
           `${r.idle.statementsPerReconcile.toFixed(1)} / ${r.idle.connectionsPerReconcile.toFixed(2)}, ${r.idle.apiWritesBesidesLease}`,
           `${r.restart.ddl}, ${r.restart.statusWrites}, ${r.restart.events}, ${r.restart.readyFlaps}, ${s(r.restart.reverifiedSeconds)}`,
         ].join(" | "),

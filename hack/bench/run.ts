@@ -193,7 +193,13 @@ async function restartPhase(env: Env, old: BenchOperator) {
   const started = Date.now();
   const operator = await startOperator(env, [`--resync-period=${env.resyncSeconds}s`]);
   const success = { controller: "postgresdatabase", result: "success" };
-  while ((await operator.counter("controller_runtime_reconcile_total", success)) < env.n) await delay(250);
+  while ((await operator.counter("controller_runtime_reconcile_total", success)) < env.n) {
+    if (Date.now() - started > 30 * 60_000)
+      throw new Error(
+        `after a restart the database controller had not reconciled all ${env.n} databases within 30 min`,
+      );
+    await delay(250);
+  }
   const reverifiedSeconds = (Date.now() - started) / 1000;
   await settle(operator);
   const activity = await measureEnd(env, operator, { mark, time: started, cpu: 0 });
