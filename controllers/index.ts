@@ -39,10 +39,12 @@ export interface ControllerDependencies {
 /** Builds the product's controllers, one per kind; the Manager starts them once this replica leads. */
 export function createControllers(deps: ControllerDependencies): ManagedController[] {
   const { config, client, logger } = deps;
+  const recorder = new EventRecorder(client, { logger });
+  deps.onShutdown("write queued Events", () => recorder.flush(5000));
   const operatorDeps: OperatorDeps = {
     client,
     logger,
-    recorder: new EventRecorder(client, { logger }),
+    recorder,
     resyncPeriodMs: config.resyncPeriodMs,
     maxConcurrentReconciles: config.maxConcurrentReconciles,
   };

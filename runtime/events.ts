@@ -108,9 +108,19 @@ export class EventRecorder {
     this.writing ??= this.writeQueued();
   }
 
-  /** Resolves once every Event queued so far is written (or failed and was logged): for tests and shutdown. */
-  async flush(): Promise<void> {
-    while (this.writing) await this.writing;
+  /**
+   * Resolves once every Event queued so far is written (or failed and was logged), or after
+   * `timeoutMs` when given (at shutdown, an unreachable API server must not hold the exit).
+   */
+  async flush(timeoutMs?: number): Promise<void> {
+    const drained = (async () => {
+      while (this.writing) await this.writing;
+    })();
+    if (timeoutMs === undefined) return drained;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([drained, timedOut]);
+    clearTimeout(timer);
   }
 
   /** Writes queued Events one at a time (so two quick repeats aggregate into one Event) until none is left. */
