@@ -26,6 +26,7 @@ import {
   labelValueFor,
   secretValue,
   writeSecret,
+  type DesiredSecret,
   type SecretReader,
   type SecretWrite,
 } from "../../services/secrets/connection-secret.js";
@@ -132,19 +133,51 @@ export async function reconcileCredentials(
   instance: UsableInstance,
   target: RoleTarget,
 ): Promise<Credentials> {
-  const spec = db.spec.secret;
-  checkSecretMetadata(spec);
-  const namespace = db.metadata.namespace ?? "";
+  checkSecretMetadata(db.spec.secret);
   const secretName = connectionSecretName(db.metadata.name ?? "", target.role);
-  const existing = await read(namespace, secretName);
+  const existing = await read(db.metadata.namespace ?? "", secretName);
+  // A Secret the cache did not hold may turn out to exist when it is created: writeSecret then
+  // decides again from it, so its DB_PASS stays the password of record. The last plan is what was written.
+  let plan = planSecret(db, instance, target, secretName, existing);
+  const write = await writeSecret(client, existing, (stored) => {
+    if (stored !== existing) plan = planSecret(db, instance, target, secretName, stored);
+    return plan.desired;
+  });
+  const { password, regenerated, rotation } = plan;
+  return {
+    secretName,
+    password,
+    write,
+    ...(regenerated !== undefined ? { regenerated } : {}),
+    ...(rotation.cause !== undefined ? { rotated: rotation.cause } : {}),
+    ...(rotation.token !== undefined ? { rotationToken: rotation.token } : {}),
+    ...(rotation.nextDueMs !== undefined ? { nextRotationMs: rotation.nextDueMs } : {}),
+  };
+}
+
+/** What one role's Secret should hold given the stored one: the password of record (or a rotated one) and everything built from it. */
+interface SecretPlan {
+  readonly desired: DesiredSecret;
+  readonly password: string;
+  readonly regenerated?: string;
+  readonly rotation: { cause?: RotationCause; token?: string; nextDueMs?: number };
+}
+
+function planSecret(
+  db: PostgresDatabase,
+  instance: UsableInstance,
+  target: RoleTarget,
+  secretName: string,
+  existing: V1Secret | undefined,
+): SecretPlan {
+  const spec = db.spec.secret;
   const rotation = rotationFor(db, existing, target);
   const { password, regenerated } = rotation.cause ? { password: generatePassword() } : passwordOfRecord(existing);
   const details = detailsFor(instance, target, password);
   const extra = renderExtraKeys(spec, details);
   const data = { ...connectionSecretData(details), ...extra };
-  const rotationToken = rotation.token;
-  const write = await writeSecret(client, existing, {
-    namespace,
+  const desired: DesiredSecret = {
+    namespace: db.metadata.namespace ?? "",
     name: secretName,
     owner: controllerReference(db),
     labels: {
@@ -156,20 +189,12 @@ export async function reconcileCredentials(
       ...definedEntries(spec?.annotations),
       [DATA_HASH_ANNOTATION]: dataHash(data),
       [EXTRA_KEYS_ANNOTATION]: Object.keys(extra).sort().join(","),
-      ...(rotationToken !== undefined ? { [ROTATE_PASSWORD_ANNOTATION]: rotationToken } : {}),
+      ...(rotation.token !== undefined ? { [ROTATE_PASSWORD_ANNOTATION]: rotation.token } : {}),
     },
     data,
     removeKeys: extraKeysOf(existing).filter((key) => !(key in data)),
-  });
-  return {
-    secretName,
-    password,
-    write,
-    ...(regenerated !== undefined ? { regenerated } : {}),
-    ...(rotation.cause !== undefined ? { rotated: rotation.cause } : {}),
-    ...(rotationToken !== undefined ? { rotationToken } : {}),
-    ...(rotation.nextDueMs !== undefined ? { nextRotationMs: rotation.nextDueMs } : {}),
   };
+  return { desired, password, rotation, ...(regenerated !== undefined ? { regenerated } : {}) };
 }
 
 /**

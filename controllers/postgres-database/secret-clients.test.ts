@@ -198,6 +198,20 @@ describe("Connection Secrets for every client, and passwords that rotate (real A
     });
   });
 
+  it("keeps the password of a Secret whose labels were removed (it leaves the watch), and puts the labels back", async () => {
+    await env.database(namespace, "unlabelled", { instance: "superuser" });
+    await env.ready(namespace, "unlabelled", 60_000);
+    const old = await env.secretData(namespace, "psql-unlabelled-app");
+    await env.kubectl("label", "secret", "psql-unlabelled-app", "-n", namespace, "app.kubernetes.io/managed-by-");
+    const secret = await eventually(async () => {
+      const found = (await env.secret(namespace, "psql-unlabelled-app"))!;
+      expect(found.metadata?.labels?.["app.kubernetes.io/managed-by"]).to.equal("kompost");
+      return found;
+    }, 60_000);
+    expect(Buffer.from(secret.data!.DB_PASS!, "base64").toString()).to.equal(old.DB_PASS);
+    await using(env.connectWith(old), (c) => c.query("SELECT 1"));
+  });
+
   for (const kind of ADMIN_KINDS) {
     it(`rotates both passwords when kompost.chuge.li/rotate-password changes, and says so in status (${kind})`, async () => {
       const name = `rotate-${kind.toLowerCase()}`;

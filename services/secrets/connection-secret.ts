@@ -30,6 +30,9 @@ export interface DesiredSecret {
   readonly removeKeys?: readonly string[];
 }
 
+/** The Secret wanted, decided from the stored one (undefined when there is none). */
+export type DesiredSecretFor = (existing: V1Secret | undefined) => DesiredSecret;
+
 /** What `writeSecret` did. */
 export type SecretWrite = "created" | "updated" | "unchanged";
 
@@ -85,13 +88,16 @@ export function secretMatches(existing: V1Secret, desired: DesiredSecret): boole
  * Creates the Secret when `existing` is undefined, else patches it (conditionally, on its
  * resourceVersion) when it differs from `desired`; writes nothing when it matches. Only a
  * Secret the owner already owns (an ownerReference with its uid) is ever changed: any other
- * is refused and left as it is, whatever its name, labels or data say.
+ * is refused and left as it is, whatever its name, labels or data say. Given a function,
+ * `desired` is decided from the stored Secret, again when a create finds the name taken.
  */
 export async function writeSecret(
   client: KubeClient,
   existing: V1Secret | undefined,
-  desired: DesiredSecret,
+  desiredFor: DesiredSecret | DesiredSecretFor,
 ): Promise<SecretWrite> {
+  const decide = typeof desiredFor === "function" ? desiredFor : () => desiredFor;
+  let desired = decide(existing);
   const doing = `while writing Secret "${desired.namespace}/${desired.name}"`;
   if (desired.name.length > MAX_SECRET_NAME_LENGTH) {
     throw new SecretConflictError(
@@ -104,6 +110,8 @@ export async function writeSecret(
     const taken = await createUnlessTaken(client, desired, doing);
     if (!taken) return "created";
     existing = taken;
+    // Decided without it: decide again from what the Secret holds (its password, for one).
+    desired = decide(existing);
   }
   requireOwnedBy(existing, desired, doing);
   if (secretMatches(existing, desired)) return "unchanged";
