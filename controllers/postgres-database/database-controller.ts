@@ -228,7 +228,8 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
       if (err instanceof ConnectionError) {
         report.fail(DatabaseCondition.Connection, err.reason, err.message);
         await publishReport(this.statusWriter(ctx), db, report);
-        return { requeueAfterMs: this.waitMs };
+        // Back when the connect cool-down ends: that connect tries the server again.
+        return { requeueAfterMs: Math.min(err.retryAfterMs ?? this.waitMs, this.waitMs) };
       }
       const reason = isLockTimeout(err) ? DatabaseReason.LockTimeout : DatabaseReason.ReconcileFailed;
       report.warning(reason, errorMessage(err));

@@ -437,12 +437,14 @@ describe("the connection registry", () => {
       try {
         const first = await rejection(patient.withClient(hole, holeSpec(), backendPid));
         expect(first.reason).to.equal("Timeout");
+        expect(first.retryAfterMs, "try again when the cool-down ends").to.equal(120_000);
         expect(sockets).to.have.length(1);
         const pooled = await rejection(patient.withClient(hole, holeSpec(), backendPid));
         const tenant = await rejection(patient.withTenantClient(hole, holeSpec(), "app", backendPid));
         for (const again of [pooled, tenant]) {
           expect(again.reason).to.equal("Timeout");
           expect(again.message).to.include("PostgresInstance/team-b/hole").and.include("within the last 120000 ms");
+          expect(again.retryAfterMs).to.be.within(1, 120_000);
         }
         expect(sockets, "no connection was tried during the cool-down").to.have.length(1);
         expect(await patient.withClient(instance, spec(), backendPid)).to.be.a("number");

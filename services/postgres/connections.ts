@@ -81,15 +81,18 @@ export type ConnectionFailureReason =
 /** Connecting to an instance failed; the message names the instance and carries the server's or network's words. */
 export class ConnectionError extends Error {
   override readonly name = "ConnectionError";
+  /** When a connect to the instance is tried again: the end of its connect cool-down, when one holds. */
+  readonly retryAfterMs?: number;
 
   constructor(
     readonly reason: ConnectionFailureReason,
     message: string,
     /** The SQLSTATE when the server refused us (28P01, 28000, ...). */
     readonly sqlState?: string,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { readonly retryAfterMs?: number },
   ) {
     super(message, options);
+    if (options?.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
   }
 }
 
@@ -380,8 +383,9 @@ export class ConnectionRegistry {
       this.closeBreaker(key);
       return connected;
     } catch (err) {
-      this.noteFailure(key, spec, err, startedAt);
-      throw this.failedToConnect(key, database, err, spec);
+      const coolingDown = this.noteFailure(key, spec, err, startedAt);
+      const retryAfterMs = coolingDown ? this.settings.unreachableCooldownMillis : undefined;
+      throw this.failedToConnect(key, database, err, spec, retryAfterMs);
     } finally {
       if (open) open.trying = false;
     }
@@ -395,21 +399,26 @@ export class ConnectionRegistry {
       const cooldown = `${this.settings.unreachableCooldownMillis} ms`;
       const cause = connectionError(open.failure, spec, this.settings);
       const message = `${cause.message}; a connect within the last ${cooldown} failed like this, so Kompost waits that long before trying again`;
-      throw this.failedToConnect(key, database, new ConnectionError(cause.reason, message), spec);
+      // While one connect tries the server again, when it is done is not known yet.
+      const retryAfterMs = open.trying ? undefined : Math.max(1, open.until - Date.now());
+      throw this.failedToConnect(key, database, new ConnectionError(cause.reason, message), spec, retryAfterMs);
     }
     return open;
   }
 
-  private noteFailure(key: InstanceKey, spec: InstanceConnectionSpec, err: unknown, startedAt: number): void {
+  /** Opens the cool-down for a failure that says no server (true then), or ends it for an answer of the server. */
+  private noteFailure(key: InstanceKey, spec: InstanceConnectionSpec, err: unknown, startedAt: number): boolean {
     const id = instanceKeyString(key);
     const cooldown = this.settings.unreachableCooldownMillis;
     if (cooldown > 0 && meansNoServer(err, spec, this.settings)) {
-      if ((this.reachedAt.get(id) ?? 0) > startedAt) return;
+      if ((this.reachedAt.get(id) ?? 0) > startedAt) return false;
       const until = Date.now() + cooldown;
       this.breakers.set(id, { fingerprint: specFingerprint(spec), failure: err, until, trying: false });
-    } else if (!(err instanceof Error && err.message === POOL_BUSY_MESSAGE)) {
-      this.closeBreaker(key); // the server answered, if only to refuse
+      return true;
     }
+    // The server answered, if only to refuse (a busy pool says nothing about it).
+    if (!(err instanceof Error && err.message === POOL_BUSY_MESSAGE)) this.closeBreaker(key);
+    return false;
   }
 
   /** The server is there: connects go ahead, and those that began before now cannot open the breaker again. */
@@ -490,13 +499,14 @@ export class ConnectionRegistry {
     database: string,
     err: unknown,
     spec: InstanceConnectionSpec,
+    retryAfterMs?: number,
   ): ConnectionError {
     const cause = connectionError(err, spec, this.settings);
     return new ConnectionError(
       cause.reason,
       `while connecting to database "${database}" of ${instanceKeyString(key)} as "${spec.username}": ${cause.message}`,
       cause.sqlState,
-      { cause },
+      { cause, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) },
     );
   }
 
