@@ -18,6 +18,8 @@ export interface SizeResult {
   readonly n: number;
   readonly postgresVersion: string;
   readonly resyncSeconds: number;
+  /** The machine's 1-minute load average when Kompost began creating and when the floor began. */
+  readonly loadAverage: { readonly create: number; readonly floor: number };
   /** The operator's RSS with the instance Ready and no database yet. */
   readonly baselineRssMiB: number;
   /** The highest VmHWM of both operator processes. */
@@ -110,6 +112,12 @@ export function markdown(result: BenchResult): string {
       "operator's utime+stime while creating. API requests and SQL statements: the operator's, while creating " +
       "(until its queues were empty). ¹ besides Lease renewals. restart: the operator replaced by a new process; " +
       "re-verified: until the database controller had reconciled N times.",
+    "",
+    ...sizes.map(
+      (r) =>
+        `- N=${r.n}: 1-minute load average ${r.loadAverage.create.toFixed(1)} when Kompost began creating, ` +
+        `${r.loadAverage.floor.toFixed(1)} when the floor began.`,
+    ),
     "",
     "## Phases",
     "",

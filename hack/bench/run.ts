@@ -25,6 +25,7 @@ import type { FloorConfig } from "./floor.js";
 import { WRITE_VERBS } from "./audit-log.js";
 import { type Activity, BenchLogs, figures, type Mark } from "./logs.js";
 import { BenchOperator } from "./operator.js";
+import { loadAverage } from "./proc.js";
 import { summarizeProfiles } from "./profile.js";
 import type { FloorFigures, SizeResult } from "./result.js";
 
@@ -56,6 +57,7 @@ async function main(n: number, resultPath: string): Promise<void> {
   const env = await setUp(n);
   const baseline = await startOperator(env, []);
   const baselineRss = (await baseline.memory()).rss;
+  const loadAtCreate = await loadAverage();
   const create = await createPhase(env, baseline);
   const probeSecrets = await secretsOf(env, "db-0");
   const restart = await restartPhase(env, baseline);
@@ -65,6 +67,7 @@ async function main(n: number, resultPath: string): Promise<void> {
   await restart.operator.stop();
   env.watch.stop();
   const profile = env.profileDir ? await summarizeProfiles(env.profileDir) : undefined;
+  const loadAtFloor = await loadAverage();
   const floor = await floorPhase(env, create.template, probeSecrets, "floor");
   const bare = { ...create.template, steps: writesOnly(create.template.steps) };
   const floorWritesOnly = await floorPhase(env, bare, probeSecrets, "bare");
@@ -72,6 +75,7 @@ async function main(n: number, resultPath: string): Promise<void> {
     n,
     postgresVersion: await serverVersion(env.srv),
     resyncSeconds: env.resyncSeconds,
+    loadAverage: { create: loadAtCreate, floor: loadAtFloor },
     baselineRssMiB: baselineRss / MiB,
     peakRssMiB: Math.max(create.peakRssMiB, restartedPeak),
     create: create.figures,
