@@ -31,19 +31,6 @@ export const specOrMetadataChanged: EventFilter = {
   },
 };
 
-/**
- * For objects a controller creates and keeps in shape (e.g. its Secrets): a creation does not
- * pass (the controller made it, and its owner is reconciled at start anyway); a deletion does; an
- * update passes only when what `contentOf` picks (the data the controller keeps in shape, its
- * labels and owners) changed, not when only the resourceVersion or other metadata did.
- */
-export function contentChanged<O extends KubernetesObject>(contentOf: (obj: O) => unknown): EventFilter<O> {
-  return {
-    add: () => false,
-    update: (oldObj, newObj) => !isDeepStrictEqual(contentOf(oldObj), contentOf(newObj)),
-  };
-}
-
 /** True when `filter` lets the event through. */
 export function passes<O extends KubernetesObject>(
   filter: EventFilter<O> | undefined,

@@ -7,10 +7,11 @@
  * between leaves a password that the Secret knows and the next pass sets.
  */
 import type { KubernetesObject, V1Secret } from "@kubernetes/client-node";
+import { isDeepStrictEqual } from "node:util";
 import { PostgresDatabaseKind, type PostgresDatabase } from "../../api/v1alpha1/index.js";
 import type { KubeClient } from "../../runtime/kube-client.js";
 import { controllerOf, controllerReference } from "../../runtime/owner-references.js";
-import { contentChanged } from "../../runtime/predicates.js";
+import type { EventFilter } from "../../runtime/predicates.js";
 import { apiVersionOf } from "../../runtime/resource-kind.js";
 import type { RoleKind } from "../../services/postgres/naming.js";
 import { generatePassword, validateUserPassword } from "../../services/postgres/passwords.js";
@@ -49,13 +50,29 @@ export const SECRET_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY},${DATABASE_LAB
 export const SECRET_PAGE_SIZE = 50;
 
 /**
- * Which owned-Secret events reconcile the owner: a deletion, or a change of the data, labels,
- * annotations or owners (someone edited it); not a creation, which is Kompost's own write.
+ * Which owned-Secret events reconcile the owner: a deletion; a change of its labels or owners;
+ * a change of its data or annotations after which the data is no longer as Kompost wrote it (its
+ * data-hash annotation does not match), i.e. someone else's edit. Not a creation or a write of
+ * Kompost's own, nor annotations that others add.
  */
-export const secretNeedsRepair = contentChanged((secret: KubernetesObject) => {
-  const { labels, annotations, ownerReferences } = secret.metadata ?? {};
-  return [(secret as V1Secret).data, labels, annotations, ownerReferences];
-});
+export const secretNeedsRepair: EventFilter = {
+  add: () => false,
+  update: (oldObj, newObj) => {
+    const [before, after] = [oldObj as V1Secret, newObj as V1Secret];
+    const owning = (s: V1Secret): unknown[] => [s.metadata?.labels, s.metadata?.ownerReferences];
+    if (!isDeepStrictEqual(owning(before), owning(after))) return true;
+    const content = (s: V1Secret): unknown[] => [s.data, s.metadata?.annotations];
+    return !isDeepStrictEqual(content(before), content(after)) && !asKompostWroteIt(after);
+  },
+};
+
+/** The kept data (see retainOwnedSecret) hashes to the Secret's data-hash annotation, which Kompost writes with it. */
+function asKompostWroteIt(secret: V1Secret): boolean {
+  const data = Object.fromEntries(
+    Object.entries(secret.data ?? {}).map(([key, value]) => [key, Buffer.from(value, "base64").toString("utf8")]),
+  );
+  return secret.metadata?.annotations?.[DATA_HASH_ANNOTATION] === dataHash(data);
+}
 
 /**
  * What the Secret watch keeps of a Secret: only a connection Secret that a PostgresDatabase
