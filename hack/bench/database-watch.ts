@@ -7,6 +7,8 @@ import { isConditionTrue, READY } from "../../runtime/conditions.js";
 export class DatabaseWatch {
   /** Name → whether Ready is True right now. */
   readonly ready = new Map<string, boolean>();
+  /** Name → when (ms since the epoch) the watch first saw it Ready. */
+  readonly firstReady = new Map<string, number>();
   /** How often a database went from Ready True to anything else. */
   flaps = 0;
   private waiters: (() => void)[] = [];
@@ -67,6 +69,7 @@ export class DatabaseWatch {
     else {
       const isReady = isConditionTrue(db.status?.conditions, READY);
       if (wasReady && !isReady) this.flaps++;
+      if (isReady && !this.firstReady.has(name)) this.firstReady.set(name, Date.now());
       this.ready.set(name, isReady);
     }
     const waiters = this.waiters;

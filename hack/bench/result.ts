@@ -24,7 +24,13 @@ export interface SizeResult {
   readonly baselineRssMiB: number;
   /** The highest VmHWM of both operator processes. */
   readonly peakRssMiB: number;
-  readonly create: ActivityFigures & { seconds: number; cpuSeconds: number; reconciles: number };
+  readonly create: ActivityFigures & {
+    seconds: number;
+    /** Seconds from the first create until a database was Ready, over the N databases (the throughput curve). */
+    readySeconds: { p10: number; p50: number; p90: number };
+    cpuSeconds: number;
+    reconciles: number;
+  };
   readonly restart: ActivityFigures & {
     reverifiedSeconds: number;
     cpuSeconds: number;
@@ -126,7 +132,11 @@ export function markdown(result: BenchResult): string {
   ];
   for (const r of sizes) {
     const phases = [
-      ["create → all Ready", r.create.seconds, r.create],
+      [
+        `create → all Ready (10/50/90 % Ready after ${[r.create.readySeconds.p10, r.create.readySeconds.p50, r.create.readySeconds.p90].map((v) => v.toFixed(1)).join(" / ")} s)`,
+        r.create.seconds,
+        r.create,
+      ],
       ["restart → all re-verified", r.restart.reverifiedSeconds, r.restart],
       [`idle (one resync, ${r.idle.reconciles} reconciles)`, r.idle.seconds, r.idle],
       ["delete → all gone", r.deletion.seconds, r.deletion],

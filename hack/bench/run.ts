@@ -173,6 +173,7 @@ async function createPhase(env: Env, operator: BenchOperator) {
   );
   await env.watch.until(`all ${env.n} PostgresDatabases Ready`, () => env.watch.readyCount === env.n, 30 * 60_000);
   const seconds = (Date.now() - before.time) / 1000;
+  const readyAfter = names.map((name) => (env.watch.firstReady.get(name)! - before.time) / 1000);
   await settle(operator);
   const activity = await measureEnd(env, operator, before);
   const template = extractTemplate(activity.statements, probePattern(0));
@@ -182,6 +183,7 @@ async function createPhase(env: Env, operator: BenchOperator) {
     peakRssMiB: memory.peak / MiB,
     figures: {
       seconds,
+      readySeconds: percentiles(readyAfter),
       cpuSeconds: activity.cpuSeconds,
       reconciles: await operator.counter("controller_runtime_reconcile_total", { controller: "postgresdatabase" }),
       ...figures(activity),
@@ -340,6 +342,13 @@ async function settle(operator: BenchOperator): Promise<void> {
     quiet = busy === 0 ? quiet + 1 : 0;
     await delay(500);
   }
+}
+
+/** The 10th, 50th and 90th percentile (nearest rank) of `values`. */
+function percentiles(values: readonly number[]): { p10: number; p50: number; p90: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = (p: number) => sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
+  return { p10: rank(10), p50: rank(50), p90: rank(90) };
 }
 
 async function serverVersion(srv: PostgresServer): Promise<string> {
