@@ -112,29 +112,6 @@ export const CATALOG = {
   isMemberOf:
     "SELECT pg_catalog.pg_has_role($1::pg_catalog.name, $2::pg_catalog.name, 'USAGE'::pg_catalog.text) AS member",
 
-  /** $1 = role, $2 = database, $3 = privilege: whether the role holds it on the database. */
-  hasDatabasePrivilege:
-    "SELECT pg_catalog.has_database_privilege($1::pg_catalog.name, $2::pg_catalog.text, $3::pg_catalog.text) AS granted",
-
-  /** $1 = role, $2 = privilege: whether the role holds it on schema public. */
-  hasPublicSchemaPrivilege:
-    "SELECT pg_catalog.has_schema_privilege($1::pg_catalog.name, 'public'::pg_catalog.text, $2::pg_catalog.text) AS granted",
-
-  /** $1 = database name: PUBLIC's privileges on it (CONNECT, TEMPORARY, CREATE), default ACL included. */
-  publicDatabasePrivileges:
-    "SELECT a.privilege_type AS privilege FROM pg_catalog.pg_database d, pg_catalog.aclexplode(COALESCE(d.datacl, pg_catalog.acldefault('d'::pg_catalog.\"char\", d.datdba))) a WHERE d.datname = $1::pg_catalog.name AND a.grantee = 0::pg_catalog.oid",
-
-  /** $1 = role: tables, views and sequences in schema public it cannot SELECT. */
-  publicRelationsNotReadable:
-    "SELECT c.relname AS name FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'::pg_catalog.name AND c.relkind = ANY ('{r,p,v,m,f,S}'::pg_catalog.\"char\"[]) AND NOT CASE WHEN c.relkind = 'S'::pg_catalog.\"char\" THEN pg_catalog.has_sequence_privilege($1::pg_catalog.name, c.oid, 'SELECT'::pg_catalog.text) ELSE pg_catalog.has_table_privilege($1::pg_catalog.name, c.oid, 'SELECT'::pg_catalog.text) END ORDER BY 1",
-
-  /**
-   * $1 = creating role, $2 = grantee, $3 = object type ('r' tables, 'S' sequences,
-   * 'n' schemas), $4 = privilege: whether the database-wide default ACL grants it.
-   */
-  hasDefaultPrivilege:
-    'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_default_acl d, pg_catalog.aclexplode(d.defaclacl) a WHERE d.defaclrole = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = $1::pg_catalog.name) AND d.defaclnamespace = 0::pg_catalog.oid AND d.defaclobjtype = $3::pg_catalog."char" AND a.grantee = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = $2::pg_catalog.name) AND a.privilege_type = $4::pg_catalog.text) AS granted',
-
   // Deletion, templates and the large-object rules.
   /** $1 = role name: the databases where pg_shdepend records something for it; a null name means shared objects. */
   roleDependencyDatabases:
@@ -179,11 +156,6 @@ export const CATALOG = {
   templateCandidate:
     "SELECT d.datistemplate AS istemplate, pg_catalog.shobj_description(d.oid, 'pg_database') AS comment FROM pg_catalog.pg_database d WHERE d.datname OPERATOR(pg_catalog.=) $1::pg_catalog.name",
 
-  /**
-   * $1 = inspector, $2 = app: about the functions that create large objects, whether the
-   * connected admin owns them (may revoke PUBLIC's EXECUTE), may grant them on, and
-   * whether inspector may call any of them and app all of them.
-   */
   // Extensions (objects/extensions.ts).
   /** $1 = extension name: its version, schema, owner and whether the connected admin owns it (a row only if installed). */
   installedExtension:
@@ -203,7 +175,6 @@ export const CATALOG = {
   schemaCreators:
     "SELECT pg_catalog.pg_get_userbyid(n.nspowner) AS owner, (n.nspowner OPERATOR(pg_catalog.=) (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) pg_catalog.current_user()) OR (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) n.nspowner)) AS \"trustedOwner\", ARRAY(SELECT CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN 'PUBLIC'::pg_catalog.text ELSE pg_catalog.pg_get_userbyid(a.grantee)::pg_catalog.text END FROM pg_catalog.aclexplode(COALESCE(n.nspacl, pg_catalog.acldefault('n'::pg_catalog.\"char\", n.nspowner))) a WHERE a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'::pg_catalog.text AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner) AS creators FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) $1::pg_catalog.name",
 
-  largeObjectRights: `SELECT pg_catalog.bool_and(pg_catalog.pg_has_role(p.proowner, 'USAGE'::pg_catalog.text)) AS owner, pg_catalog.bool_and(pg_catalog.has_function_privilege(p.oid, 'EXECUTE WITH GRANT OPTION'::pg_catalog.text)) AS grantable, pg_catalog.bool_or(pg_catalog.has_function_privilege($1::pg_catalog.name, p.oid, 'EXECUTE'::pg_catalog.text)) AS inspector, pg_catalog.bool_and(pg_catalog.has_function_privilege($2::pg_catalog.name, p.oid, 'EXECUTE'::pg_catalog.text)) AS app FROM pg_catalog.pg_proc p WHERE p.oid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.lo_create(pg_catalog.oid)'::pg_catalog.regprocedure, 'pg_catalog.lo_creat(pg_catalog.int4)'::pg_catalog.regprocedure, 'pg_catalog.lo_from_bytea(pg_catalog.oid, pg_catalog.bytea)'::pg_catalog.regprocedure]::pg_catalog.oid[])`,
 } as const;
 
 // ---------------------------------------------------------------------------
@@ -294,40 +265,6 @@ export function grantRoleSql(role: string, member: string): string {
   return `GRANT ${quoteIdent(role)} TO ${quoteIdent(member)}`;
 }
 
-/** Grants privileges on a database; `privileges` is a fixed keyword list from the caller, never user input. */
-export function grantOnDatabaseSql(privileges: readonly DatabasePrivilege[], database: string, role: string): string {
-  return `GRANT ${privileges.join(", ")} ON DATABASE ${quoteIdent(database)} TO ${quoteIdent(role)}`;
-}
-
-/** Grants privileges on schema public. */
-export function grantOnPublicSchemaSql(privileges: readonly SchemaPrivilege[], role: string): string {
-  return `GRANT ${privileges.join(", ")} ON SCHEMA public TO ${quoteIdent(role)}`;
-}
-
-/** Grants SELECT on every existing table and sequence of schema public. */
-export function grantSelectOnPublicSql(role: string): string[] {
-  return [
-    `GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${quoteIdent(role)}`,
-    `GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO ${quoteIdent(role)}`,
-  ];
-}
-
-/** Default privileges so that what `creator` makes later (tables, sequences, schemas) is readable by `reader`. */
-export function defaultReadPrivilegesSql(creator: string, reader: string): string[] {
-  const prefix = `ALTER DEFAULT PRIVILEGES FOR ROLE ${quoteIdent(creator)}`;
-  return [
-    `${prefix} GRANT SELECT ON TABLES TO ${quoteIdent(reader)}`,
-    `${prefix} GRANT SELECT ON SEQUENCES TO ${quoteIdent(reader)}`,
-    `${prefix} GRANT USAGE ON SCHEMAS TO ${quoteIdent(reader)}`,
-  ];
-}
-
-/** A privilege on a database, as a fixed SQL keyword. */
-export type DatabasePrivilege = "CONNECT" | "TEMPORARY" | "CREATE";
-
-/** A privilege on a schema, as a fixed SQL keyword. */
-export type SchemaPrivilege = "USAGE" | "CREATE";
-
 /** An object a role holds privileges on, as `CATALOG.grantsByOthers` names it. */
 export type GrantTarget =
   | {
@@ -381,20 +318,6 @@ export function setLocalRoleSql(role: string): string {
 /** Makes a template database an ordinary one again, so that it can be dropped. */
 export function untemplateDatabaseSql(name: string): string {
   return `ALTER DATABASE ${quoteIdent(name)} IS_TEMPLATE false`;
-}
-
-/** The functions that create large objects: PUBLIC may call them by default, so inspector could write. */
-const LARGE_OBJECT_CREATORS =
-  "pg_catalog.lo_create(pg_catalog.oid), pg_catalog.lo_creat(pg_catalog.int4), pg_catalog.lo_from_bytea(pg_catalog.oid, pg_catalog.bytea)";
-
-/** Takes the large-object creating functions from PUBLIC (only their owner, a superuser, can). */
-export function revokeLargeObjectCreatorsSql(): string {
-  return `REVOKE EXECUTE ON FUNCTION ${LARGE_OBJECT_CREATORS} FROM PUBLIC`;
-}
-
-/** Lets `app` create large objects itself, as it could through PUBLIC before. */
-export function grantLargeObjectCreatorsSql(app: string): string {
-  return `GRANT EXECUTE ON FUNCTION ${LARGE_OBJECT_CREATORS} TO ${quoteIdent(app)}`;
 }
 
 // ---------------------------------------------------------------------------

@@ -26,6 +26,15 @@ export async function holdsRole(db: Queryable, admin: Admin, role: string): Prom
   return rows[0]?.member === true;
 }
 
+/** Observes the hold: a sentence for each of `roles` whose privileges `admin` does not hold (empty when it holds all). */
+export async function missingHolds(db: Queryable, admin: Admin, roles: readonly string[]): Promise<string[]> {
+  const missing: string[] = [];
+  for (const role of roles) {
+    if (!(await holdsRole(db, admin, role))) missing.push(`admin "${admin.name}" is not a member of "${role}"`);
+  }
+  return missing;
+}
+
 /** Makes a non-superuser admin a member of each of `roles` it does not hold yet; a superuser needs nothing. */
 export async function holdRoles(db: Queryable, admin: Admin, roles: readonly string[]): Promise<void> {
   for (const role of roles) {
