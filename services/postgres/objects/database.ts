@@ -8,16 +8,7 @@ import { UserFixableError, whileDoing } from "../errors.js";
 import { type Inspection, type Marker, judge, markerFor, pendingDatabaseName, requireOurs } from "../ownership.js";
 import { type DatabaseParams, explainParamsRefusal, validateParams } from "../params.js";
 import { inTransaction, type Queryable } from "../queryable.js";
-import {
-  CATALOG,
-  commentOnDatabaseSql,
-  createDatabaseSql,
-  dropDatabaseSql,
-  openDatabaseSql,
-  renameDatabaseSql,
-  revokePublicOnDatabaseSql,
-  untemplateDatabaseSql,
-} from "../sql.js";
+import { CATALOG, createDatabaseSql, quoteIdent, quoteLiteral } from "../sql.js";
 
 /** What `ensureDatabase` did. */
 export type EnsureDatabaseResult = "created" | "present";
@@ -34,7 +25,7 @@ export async function serverVersion(db: Queryable): Promise<number> {
 /** Looks the database up by name: missing, ours (carries `expected`'s marker) or foreign. A cheap catalog read. */
 export async function inspectDatabase(db: Queryable, name: string, expected: Marker): Promise<Inspection> {
   return whileDoing(`while looking up database "${name}"`, async () => {
-    const { rows } = await db.query<{ comment: string | null }>(CATALOG.databaseByName, [name]);
+    const { rows } = await db.query<{ comment: string | null }>(READS.databaseByName, [name]);
     return judge(rows[0]?.comment, rows.length > 0, expected);
   });
 }
@@ -101,7 +92,7 @@ export async function dropPendingDatabase(db: Queryable, owner: Marker): Promise
 }
 
 async function databaseExists(db: Queryable, name: string, doing: string): Promise<boolean> {
-  const { rows } = await whileDoing(doing, () => db.query(CATALOG.databaseByName, [name]));
+  const { rows } = await whileDoing(doing, () => db.query(READS.databaseByName, [name]));
   return rows.length > 0;
 }
 
@@ -140,7 +131,7 @@ export async function dropDatabase(db: Queryable, name: string, owner: Marker): 
   await untemplate(db, name, doing);
   return whileDoing(doing, async () => {
     const version = await serverVersion(db);
-    await db.query(CATALOG.terminateSessions, [name]);
+    await db.query(READS.terminateSessions, [name]);
     await db.query(dropDatabaseSql(name, version >= 130000));
     return "dropped" as const;
   });
@@ -152,4 +143,52 @@ async function untemplate(db: Queryable, name: string, doing: string): Promise<v
     const { rows } = await db.query<{ istemplate: boolean }>(CATALOG.templateCandidate, [name]);
     if (rows[0]?.istemplate === true) await db.query(untemplateDatabaseSql(name));
   });
+}
+
+// ---------------------------------------------------------------------------
+// SQL of the database unit: every value quoted by the helpers of sql.ts.
+// ---------------------------------------------------------------------------
+
+/** Catalog reads of this unit; each takes only `$n` parameters (see the note on CATALOG in sql.ts). */
+const READS = {
+  /** $1 = database name: its ownership comment (a row only if it exists). */
+  databaseByName:
+    "SELECT pg_catalog.shobj_description(d.oid, 'pg_database'::pg_catalog.name) AS comment FROM pg_catalog.pg_database d WHERE d.datname = $1::pg_catalog.name",
+
+  /**
+   * $1 = database name: ends the other client sessions on it whose role we hold
+   * (signalling anyone else's would be an error; DROP ... WITH (FORCE) then names them).
+   */
+  terminateSessions:
+    "SELECT pg_catalog.pg_terminate_backend(a.pid) AS terminated FROM pg_catalog.pg_stat_activity a WHERE a.datname = $1::pg_catalog.name AND a.pid <> pg_catalog.pg_backend_pid() AND a.backend_type = 'client backend'::pg_catalog.text AND pg_catalog.pg_has_role(a.usesysid, 'USAGE'::pg_catalog.text)",
+} as const;
+
+/** Takes PUBLIC's default CONNECT and TEMPORARY away from a database. */
+function revokePublicOnDatabaseSql(name: string): string {
+  return `REVOKE ALL ON DATABASE ${quoteIdent(name)} FROM PUBLIC`;
+}
+
+/** Sets the comment (our ownership marker) of a database. */
+function commentOnDatabaseSql(name: string, comment: string): string {
+  return `COMMENT ON DATABASE ${quoteIdent(name)} IS ${quoteLiteral(comment)}`;
+}
+
+/** Drops a database; `force` (PostgreSQL 13+) ends the sessions still connected to it. */
+function dropDatabaseSql(name: string, force: boolean): string {
+  return `DROP DATABASE ${quoteIdent(name)}${force ? " WITH (FORCE)" : ""}`;
+}
+
+/** Makes a template database an ordinary one again, so that it can be dropped. */
+function untemplateDatabaseSql(name: string): string {
+  return `ALTER DATABASE ${quoteIdent(name)} IS_TEMPLATE false`;
+}
+
+/** Lets connections into a database created with ALLOW_CONNECTIONS false (CONNECT privileges still apply). */
+function openDatabaseSql(name: string): string {
+  return `ALTER DATABASE ${quoteIdent(name)} WITH ALLOW_CONNECTIONS true`;
+}
+
+/** Renames a database (nobody may be connected to it). */
+function renameDatabaseSql(from: string, to: string): string {
+  return `ALTER DATABASE ${quoteIdent(from)} RENAME TO ${quoteIdent(to)}`;
 }

@@ -5,7 +5,7 @@
  * privileges. A superuser has them already.
  */
 import type { Queryable } from "../queryable.js";
-import { CATALOG, grantRoleSql } from "../sql.js";
+import { quoteIdent } from "../sql.js";
 
 /** The connected admin: its name and whether it is a superuser. */
 export interface Admin {
@@ -15,14 +15,14 @@ export interface Admin {
 
 /** Reads who the connected admin is. */
 export async function currentAdmin(db: Queryable): Promise<Admin> {
-  const { rows } = await db.query<{ name: string; superuser: boolean }>(CATALOG.currentAdmin);
+  const { rows } = await db.query<{ name: string; superuser: boolean }>(READS.currentAdmin);
   return rows[0]!;
 }
 
 /** Whether `admin` holds `role`'s privileges (always true for a superuser). */
 export async function holdsRole(db: Queryable, admin: Admin, role: string): Promise<boolean> {
   if (admin.superuser) return true;
-  const { rows } = await db.query<{ member: boolean }>(CATALOG.isMemberOf, [admin.name, role]);
+  const { rows } = await db.query<{ member: boolean }>(READS.isMemberOf, [admin.name, role]);
   return rows[0]?.member === true;
 }
 
@@ -40,4 +40,24 @@ export async function holdRoles(db: Queryable, admin: Admin, roles: readonly str
   for (const role of roles) {
     if (!(await holdsRole(db, admin, role))) await db.query(grantRoleSql(role, admin.name));
   }
+}
+
+// ---------------------------------------------------------------------------
+// SQL of the membership unit: every value quoted by the helpers of sql.ts.
+// ---------------------------------------------------------------------------
+
+/** Catalog reads of this unit; each takes only `$n` parameters (see the note on CATALOG in sql.ts). */
+const READS = {
+  /** The connected user and whether it is a superuser. */
+  currentAdmin:
+    "SELECT r.rolname AS name, r.rolsuper AS superuser FROM pg_catalog.pg_roles r WHERE r.rolname = pg_catalog.current_user()",
+
+  /** $1 = member, $2 = role: whether $1 holds $2's privileges (to alter its default privileges, end its sessions). */
+  isMemberOf:
+    "SELECT pg_catalog.pg_has_role($1::pg_catalog.name, $2::pg_catalog.name, 'USAGE'::pg_catalog.text) AS member",
+} as const;
+
+/** Makes `member` a member of `role` (used only as admin ∈ tenant role, never the other way round). */
+function grantRoleSql(role: string, member: string): string {
+  return `GRANT ${quoteIdent(role)} TO ${quoteIdent(member)}`;
 }

@@ -8,15 +8,7 @@ import { UserFixableError, classify, sqlStateOf, whileDoing } from "../errors.js
 import { type Inspection, type Marker, judge, markerFor, requireOurs } from "../ownership.js";
 import { inTransaction, type Queryable } from "../queryable.js";
 import { scramSha256Verifier, verifierMatches } from "../scram.js";
-import {
-  CATALOG,
-  commentOnRoleSql,
-  createRoleSql,
-  dropRoleSql,
-  resetRoleAttributesSql,
-  setRolePasswordSql,
-  type TenantRoleAttribute,
-} from "../sql.js";
+import { quoteIdent, quoteLiteral } from "../sql.js";
 import { type DatabaseOpener, releaseRole } from "./role-release.js";
 
 /** A lookup of a role; for one of ours, the attributes that drifted from LOGIN-and-nothing-more (empty if none). */
@@ -46,7 +38,7 @@ type RoleRow = {
 /** Looks the role up by name: missing, ours (with attribute drift) or foreign. A cheap catalog read. */
 export async function inspectRole(db: Queryable, name: string, expected: Marker): Promise<RoleInspection> {
   return whileDoing(`while looking up role "${name}"`, async (): Promise<RoleInspection> => {
-    const { rows } = await db.query<RoleRow>(CATALOG.roleByName, [name]);
+    const { rows } = await db.query<RoleRow>(READS.roleByName, [name]);
     const row = rows[0];
     if (row === undefined) return { state: "missing" };
     const found = judge(row.comment, true, expected);
@@ -131,11 +123,11 @@ export async function rolePasswordInSync(
 ): Promise<boolean> {
   const doing = `while checking the password of role "${name}"`;
   const canRead = await whileDoing(doing, async () => {
-    const { rows } = await db.query<{ allowed: boolean }>(CATALOG.canReadAuthid);
+    const { rows } = await db.query<{ allowed: boolean }>(READS.canReadAuthid);
     return rows[0]?.allowed === true;
   });
   if (canRead) {
-    const { rows } = await whileDoing(doing, () => db.query<{ verifier: string | null }>(CATALOG.rolePassword, [name]));
+    const { rows } = await whileDoing(doing, () => db.query<{ verifier: string | null }>(READS.rolePassword, [name]));
     const verifier = rows[0]?.verifier;
     return typeof verifier === "string" && verifierMatches(verifier, password);
   }
@@ -180,7 +172,7 @@ export async function dropRole(
     await releaseRole(db, name, release.ownDatabase, release.open);
     await faultPoint("role-released");
   }
-  const { rows } = await whileDoing(doing, () => db.query<{ place: string }>(CATALOG.roleDependencies, [name]));
+  const { rows } = await whileDoing(doing, () => db.query<{ place: string }>(READS.roleDependencies, [name]));
   if (rows.length > 0) {
     const places = rows.map((row) => row.place).join(", ");
     throw new UserFixableError(
@@ -193,4 +185,58 @@ export async function dropRole(
   }
   await whileDoing(doing, () => db.query(dropRoleSql(name)));
   return "dropped";
+}
+
+// ---------------------------------------------------------------------------
+// SQL of the role unit: every value quoted by the helpers of sql.ts.
+// ---------------------------------------------------------------------------
+
+/** Catalog reads of this unit; each takes only `$n` parameters (see the note on CATALOG in sql.ts). */
+const READS = {
+  /** $1 = role name: its ownership comment and attributes (a row only if it exists). */
+  roleByName:
+    "SELECT pg_catalog.shobj_description(r.oid, 'pg_authid'::pg_catalog.name) AS comment, r.rolcanlogin AS login, r.rolsuper AS superuser, r.rolcreatedb AS createdb, r.rolcreaterole AS createrole, r.rolreplication AS replication, r.rolbypassrls AS bypassrls FROM pg_catalog.pg_roles r WHERE r.rolname = $1::pg_catalog.name",
+
+  /** Whether the connected user may read `pg_authid` (only superusers may). */
+  canReadAuthid:
+    "SELECT pg_catalog.has_table_privilege('pg_catalog.pg_authid'::pg_catalog.text, 'SELECT'::pg_catalog.text) AS allowed",
+
+  /** $1 = role name: its stored password (a verifier) or null; superusers only. */
+  rolePassword: "SELECT a.rolpassword AS verifier FROM pg_catalog.pg_authid a WHERE a.rolname = $1::pg_catalog.name",
+
+  /** $1 = role name: databases (or "shared objects") in which something still depends on the role. */
+  roleDependencies:
+    "SELECT DISTINCT COALESCE(d.datname::pg_catalog.text, '(shared objects)'::pg_catalog.text) AS place FROM pg_catalog.pg_shdepend s LEFT JOIN pg_catalog.pg_database d ON d.oid = s.dbid WHERE s.refclassid = 'pg_catalog.pg_authid'::pg_catalog.regclass::pg_catalog.oid AND s.refobjid = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = $1::pg_catalog.name) ORDER BY 1",
+} as const;
+
+/** The attributes every tenant role has: it may log in and nothing more. */
+const TENANT_ROLE_ATTRIBUTES = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS";
+
+/** CREATE ROLE for a tenant role with a SCRAM verifier (never a clear-text password). */
+function createRoleSql(name: string, verifier: string): string {
+  return `CREATE ROLE ${quoteIdent(name)} ${TENANT_ROLE_ATTRIBUTES} PASSWORD ${quoteLiteral(verifier)}`;
+}
+
+/** A role attribute as Kompost wants it on tenant roles, as a fixed SQL keyword. */
+export type TenantRoleAttribute =
+  "LOGIN" | "NOSUPERUSER" | "NOCREATEDB" | "NOCREATEROLE" | "NOREPLICATION" | "NOBYPASSRLS";
+
+/** Puts the given attributes of a tenant role back (only those: a non-superuser may not name SUPERUSER and the like). */
+function resetRoleAttributesSql(name: string, attributes: readonly TenantRoleAttribute[]): string {
+  return `ALTER ROLE ${quoteIdent(name)} ${attributes.join(" ")}`;
+}
+
+/** Sets a role's password to a SCRAM verifier. */
+function setRolePasswordSql(name: string, verifier: string): string {
+  return `ALTER ROLE ${quoteIdent(name)} PASSWORD ${quoteLiteral(verifier)}`;
+}
+
+/** Sets the comment (our ownership marker) of a role. */
+function commentOnRoleSql(name: string, comment: string): string {
+  return `COMMENT ON ROLE ${quoteIdent(name)} IS ${quoteLiteral(comment)}`;
+}
+
+/** Drops a role. */
+function dropRoleSql(name: string): string {
+  return `DROP ROLE ${quoteIdent(name)}`;
 }
