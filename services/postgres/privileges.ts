@@ -1,4 +1,10 @@
-import type pg from "pg";
+/**
+ * Whether the instance's admin may provision databases and their roles: a
+ * superuser, or CREATEDB and CREATEROLE. The admin's attributes are read by the
+ * membership unit (objects/membership.ts), which every admin session uses.
+ */
+import type { Queryable } from "./queryable.js";
+import { currentAdmin } from "./objects/membership.js";
 
 /** A right the instance user needs to provision databases and their roles. */
 export type RequiredPrivilege = "CREATEDB" | "CREATEROLE";
@@ -8,31 +14,17 @@ export type PrivilegeCheck =
   | { readonly ok: true }
   | { readonly ok: false; readonly missing: readonly RequiredPrivilege[]; readonly message: string };
 
-const CURRENT_ROLE_ATTRIBUTES = `
-  SELECT r.rolname, r.rolsuper, r.rolcreatedb, r.rolcreaterole
-  FROM pg_catalog.pg_roles AS r
-  WHERE r.rolname = current_user`;
-
-interface RoleAttributes {
-  readonly rolname: string;
-  readonly rolsuper: boolean;
-  readonly rolcreatedb: boolean;
-  readonly rolcreaterole: boolean;
-}
-
 /** Reads the current user's role attributes (changing nothing) and says whether they suffice: superuser, or CREATEDB and CREATEROLE. */
-export async function checkPrivileges(client: pg.ClientBase): Promise<PrivilegeCheck> {
-  const { rows } = await client.query<RoleAttributes>(CURRENT_ROLE_ATTRIBUTES);
-  const role = rows[0];
-  if (!role) throw new Error("while checking privileges: the current user was not found in pg_catalog.pg_roles");
-  if (role.rolsuper) return { ok: true };
+export async function checkPrivileges(client: Queryable): Promise<PrivilegeCheck> {
+  const admin = await currentAdmin(client);
+  if (admin.superuser) return { ok: true };
   const missing: RequiredPrivilege[] = [];
-  if (!role.rolcreatedb) missing.push("CREATEDB");
-  if (!role.rolcreaterole) missing.push("CREATEROLE");
+  if (!admin.createdb) missing.push("CREATEDB");
+  if (!admin.createrole) missing.push("CREATEROLE");
   if (missing.length === 0) return { ok: true };
   return {
     ok: false,
     missing,
-    message: `user "${role.rolname}" lacks ${missing.join(" and ")}: it must be a superuser or have CREATEDB and CREATEROLE`,
+    message: `user "${admin.name}" lacks ${missing.join(" and ")}: it must be a superuser or have CREATEDB and CREATEROLE`,
   };
 }

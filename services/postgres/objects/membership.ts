@@ -11,12 +11,18 @@ import { quoteIdent } from "../sql.js";
 export interface Admin {
   readonly name: string;
   readonly superuser: boolean;
+  /** It may create databases (CREATEDB). */
+  readonly createdb: boolean;
+  /** It may create roles (CREATEROLE). */
+  readonly createrole: boolean;
 }
 
-/** Reads who the connected admin is. */
+/** Reads who the connected admin is and what it may create. */
 export async function currentAdmin(db: Queryable): Promise<Admin> {
-  const { rows } = await db.query<{ name: string; superuser: boolean }>(READS.currentAdmin);
-  return rows[0]!;
+  const { rows } = await db.query<{ [K in keyof Admin]: Admin[K] }>(READS.currentAdmin);
+  const admin = rows[0];
+  if (admin === undefined) throw new Error("while reading the connected admin: its role is not in pg_catalog.pg_roles");
+  return admin;
 }
 
 /** Whether `admin` holds `role`'s privileges (always true for a superuser). */
@@ -48,9 +54,9 @@ export async function holdRoles(db: Queryable, admin: Admin, roles: readonly str
 
 /** Catalog reads of this unit; each takes only `$n` parameters (see the note on CATALOG in sql.ts). */
 const READS = {
-  /** The connected user and whether it is a superuser. */
+  /** The connected user, whether it is a superuser and whether it may create databases and roles. */
   currentAdmin:
-    "SELECT r.rolname AS name, r.rolsuper AS superuser FROM pg_catalog.pg_roles r WHERE r.rolname = pg_catalog.current_user()",
+    "SELECT r.rolname AS name, r.rolsuper AS superuser, r.rolcreatedb AS createdb, r.rolcreaterole AS createrole FROM pg_catalog.pg_roles r WHERE r.rolname = pg_catalog.current_user()",
 
   /** $1 = member, $2 = role: whether $1 holds $2's privileges (to alter its default privileges, end its sessions). */
   isMemberOf:
