@@ -6,7 +6,7 @@ import { expect } from "chai";
 import { readFile } from "node:fs/promises";
 import { parse } from "yaml";
 import type { PostgresDatabase } from "../../api/v1alpha1/index.js";
-import { ADMIN_KINDS, DatabaseTestEnv } from "./test-env.js";
+import { ADMIN_KINDS, DatabaseTestEnv } from "../../test/env/database-env.js";
 
 const ORIGINAL_PARAMS = new URL("../../test/fixtures/original/test-postgres-database-params.yaml", import.meta.url);
 

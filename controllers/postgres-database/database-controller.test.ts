@@ -5,7 +5,7 @@ import { quoteIdent } from "../../services/postgres/sql.js";
 import { CONNECTION_SECRET_KEYS } from "../../services/secrets/connection-details.js";
 import { delay, eventually } from "../../test/support/eventually.js";
 import { FINALIZER } from "../constants.js";
-import { ADMIN_KINDS, DatabaseTestEnv, type SecretData, sqlState, using } from "./test-env.js";
+import { ADMIN_KINDS, DatabaseTestEnv, type SecretData, sqlState, using } from "../../test/env/database-env.js";
 
 /** Short, so that drift is repaired and a quiet resync is observed within a test. */
 const RESYNC_MS = 1000;

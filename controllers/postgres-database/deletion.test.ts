@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { delay, eventually } from "../../test/support/eventually.js";
 import { DELETION_POLICY_ANNOTATION, FINALIZER } from "../constants.js";
-import { ADMIN_KINDS, DatabaseTestEnv, type SecretData, sqlState, using } from "./test-env.js";
+import { ADMIN_KINDS, DatabaseTestEnv, type SecretData, sqlState, using } from "../../test/env/database-env.js";
 
 /** Which of the database's objects exist on the server. */
 async function onServer(env: DatabaseTestEnv, data: SecretData): Promise<{ database: boolean; roles: string[] }> {

@@ -9,7 +9,7 @@ import { controlPlane, type ControlPlane } from "../../test/harness/control-plan
 import { postgres, type PostgresServer } from "../../test/harness/postgres.js";
 import { eventually } from "../../test/support/eventually.js";
 import { createControllers } from "../index.js";
-import { DatabaseTestEnv, using } from "./test-env.js";
+import { DatabaseTestEnv, using } from "../../test/env/database-env.js";
 
 /**
  * The product's controllers as the entrypoint builds them (createControllers): the instance

@@ -3,7 +3,7 @@ import { metricsRegistry } from "../../runtime/metrics.js";
 import { quoteIdent } from "../../services/postgres/sql.js";
 import { eventually } from "../../test/support/eventually.js";
 import { DatabaseReason } from "../constants.js";
-import { ADMIN_KINDS, DatabaseTestEnv } from "./test-env.js";
+import { ADMIN_KINDS, DatabaseTestEnv } from "../../test/env/database-env.js";
 
 /** Resyncs often, so that the drift below is seen and retried within the test. */
 const RESYNC_MS = 1000;

@@ -3,7 +3,7 @@ import { catalogSnapshot } from "../../services/postgres/objects/fixture.test.js
 import { quoteIdent } from "../../services/postgres/sql.js";
 import { delay } from "../../test/support/eventually.js";
 import { ALLOWED_NAMESPACES_ANNOTATION, DELETION_POLICY_ANNOTATION, FINALIZER } from "../constants.js";
-import { DatabaseTestEnv, using } from "./test-env.js";
+import { DatabaseTestEnv, using } from "../../test/env/database-env.js";
 
 /** params a user might write to break out of CREATE DATABASE, with the words the refusal must contain. */
 const HOSTILE_PARAMS: readonly { readonly yaml: string; readonly says: string }[] = [

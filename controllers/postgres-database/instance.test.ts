@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { ALLOWED_NAMESPACES_ANNOTATION } from "../constants.js";
-import { DatabaseTestEnv } from "./test-env.js";
+import { DatabaseTestEnv } from "../../test/env/database-env.js";
 import { uniqueName } from "../../runtime/testing/fixtures.js";
 
 describe("PostgresDatabase instance references and names (real API server and PostgreSQL)", function () {

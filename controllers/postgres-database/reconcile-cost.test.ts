@@ -18,7 +18,7 @@ import { testLogger } from "../../runtime/testing/fixtures.js";
 import { eventually } from "../../test/support/eventually.js";
 import { retainOwnedSecret, SECRET_SELECTOR } from "./credentials.js";
 import { PostgresDatabaseController } from "./database-controller.js";
-import { ADMIN_KINDS, DatabaseTestEnv } from "./test-env.js";
+import { ADMIN_KINDS, DatabaseTestEnv } from "../../test/env/database-env.js";
 
 /** The controller, counting its reconciles per key and showing what its caches hold. */
 class ObservedController extends PostgresDatabaseController {

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import type { V1Secret } from "@kubernetes/client-node";
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -9,10 +10,16 @@ import { promisify } from "node:util";
 import pg from "pg";
 import { setFaultHook } from "../../runtime/fault-points.js";
 import { secretKind } from "../../runtime/resource-kind.js";
+import { dataHash } from "../../services/secrets/connection-secret.js";
 import { findPgBinaries } from "../../test/harness/postgres/binaries.js";
 import { eventually } from "../../test/support/eventually.js";
-import { DATA_HASH_ANNOTATION, EXTRA_KEYS_ANNOTATION, ROTATE_PASSWORD_ANNOTATION } from "../constants.js";
-import { ADMIN_KINDS, DatabaseTestEnv, sqlState, using, type SecretData } from "./test-env.js";
+import {
+  DATA_HASH_ANNOTATION,
+  DATA_HASH_KEY_ANNOTATION,
+  EXTRA_KEYS_ANNOTATION,
+  ROTATE_PASSWORD_ANNOTATION,
+} from "../constants.js";
+import { ADMIN_KINDS, DatabaseTestEnv, sqlState, using, type SecretData } from "../../test/env/database-env.js";
 
 const run = promisify(execFile);
 
@@ -126,6 +133,18 @@ describe("Connection Secrets for every client, and passwords that rotate (real A
         [EXTRA_KEYS_ANNOTATION]: "LIBPQ_DSN,ca.crt",
       });
       expect(secret.metadata?.annotations?.[DATA_HASH_ANNOTATION]).to.match(/^[0-9a-f]{64}$/);
+    });
+
+    it("keys the data hash with a random key kept in the Secret, so a copied hash cannot test password guesses", () => {
+      const annotations = secret.metadata?.annotations ?? {};
+      const key = annotations[DATA_HASH_KEY_ANNOTATION]!;
+      expect(key).to.match(/^[A-Za-z0-9_-]{43}$/);
+      expect(annotations[DATA_HASH_ANNOTATION]).to.equal(dataHash(data, key));
+      const entries = Object.keys(data)
+        .sort()
+        .map((name) => [name, data[name]]);
+      const unkeyed = createHash("sha256").update(JSON.stringify(entries)).digest("hex");
+      expect(annotations[DATA_HASH_ANNOTATION]).to.not.equal(unkeyed);
     });
 
     it("lets psql log in with the PG* keys as its only environment", async () => {

@@ -4,7 +4,7 @@ import { PostgresClusterInstanceKind, PostgresInstanceKind } from "../../api/v1a
 import { ALLOWED_NAMESPACES_ANNOTATION, mayUseInstance } from "../../services/access/allowed-namespaces.js";
 import type { ClusterInstanceDefault } from "../../services/access/allowed-namespaces.js";
 import { InstanceReason } from "../constants.js";
-import { InstanceTestEnv } from "./test-env.js";
+import { InstanceTestEnv } from "../../test/env/instance-env.js";
 
 describe("The allowed-namespaces annotation of instances (real API server and PostgreSQL)", function () {
   this.timeout(60_000);

@@ -10,7 +10,7 @@ import { freePort } from "../../test/harness/ports.js";
 import { delay, eventually } from "../../test/support/eventually.js";
 import { CONNECTED_MESSAGE, FINALIZER, InstanceReason, PRIVILEGED_MESSAGE } from "../constants.js";
 import { instanceConnected } from "./instance-metrics.js";
-import { InstanceTestEnv } from "./test-env.js";
+import { InstanceTestEnv } from "../../test/env/instance-env.js";
 
 describe("PostgresInstance and PostgresClusterInstance controllers (real API server and PostgreSQL)", function () {
   this.timeout(120_000);

@@ -12,7 +12,7 @@ import { secretKind, type ObjectKey, type ResourceKind } from "../../runtime/res
 import { eventually } from "../../test/support/eventually.js";
 import { FINALIZER, InstanceReason } from "../constants.js";
 import { instanceConnected } from "./instance-metrics.js";
-import { InstanceTestEnv } from "./test-env.js";
+import { InstanceTestEnv } from "../../test/env/instance-env.js";
 
 describe("Deleting an instance (real API server and PostgreSQL)", function () {
   this.timeout(60_000);

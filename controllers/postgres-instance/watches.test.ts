@@ -3,7 +3,7 @@ import type { PostgresDatabase } from "../../api/v1alpha1/index.js";
 import { API_VERSION, PostgresDatabaseKind, PostgresInstanceKind } from "../../api/v1alpha1/index.js";
 import { eventually } from "../../test/support/eventually.js";
 import { InstanceReason } from "../constants.js";
-import { InstanceTestEnv } from "./test-env.js";
+import { InstanceTestEnv } from "../../test/env/instance-env.js";
 
 describe("What instances watch besides themselves: password Secrets and PostgresDatabases (real API server and PostgreSQL)", function () {
   this.timeout(60_000);

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import type pg from "pg";
 import { DatabaseReason } from "../../controllers/constants.js";
-import { ADMIN_KINDS, DatabaseTestEnv, type SecretData, using } from "../../controllers/postgres-database/test-env.js";
+import { ADMIN_KINDS, DatabaseTestEnv, type SecretData, using } from "../env/database-env.js";
 
 for (const kind of ADMIN_KINDS) {
   describe(`Tenant locks against admin statements with the ${kind} admin (adversarial, real API server and PostgreSQL)`, function () {

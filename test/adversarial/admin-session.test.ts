@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import type pg from "pg";
-import { ADMIN_KINDS, DatabaseTestEnv, type SecretData, using } from "../../controllers/postgres-database/test-env.js";
+import { ADMIN_KINDS, DatabaseTestEnv, type SecretData, using } from "../env/database-env.js";
 import { catalogSnapshot } from "../../services/postgres/objects/fixture.test.js";
 import { eventually } from "../support/eventually.js";
 import { AdminTrap, roleStanding } from "./admin-session-fixture.js";

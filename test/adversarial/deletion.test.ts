@@ -6,13 +6,7 @@
  */
 import { expect } from "chai";
 import type pg from "pg";
-import {
-  ADMIN_KINDS,
-  DatabaseTestEnv,
-  type SecretData,
-  sqlState,
-  using,
-} from "../../controllers/postgres-database/test-env.js";
+import { ADMIN_KINDS, DatabaseTestEnv, type SecretData, sqlState, using } from "../env/database-env.js";
 import { catalogSnapshot } from "../../services/postgres/objects/fixture.test.js";
 import { quoteIdent } from "../../services/postgres/sql.js";
 

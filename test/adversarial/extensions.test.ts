@@ -1,12 +1,6 @@
 import { expect } from "chai";
 import type pg from "pg";
-import {
-  ADMIN_KINDS,
-  DatabaseTestEnv,
-  type SecretData,
-  sqlState,
-  using,
-} from "../../controllers/postgres-database/test-env.js";
+import { ADMIN_KINDS, DatabaseTestEnv, type SecretData, sqlState, using } from "../env/database-env.js";
 import { roleStanding } from "./admin-session-fixture.js";
 
 /** What the platform allows in these tests; `kompost_no_such_ext` exists on no server. */

@@ -5,13 +5,7 @@
  */
 import { expect } from "chai";
 import type pg from "pg";
-import {
-  ADMIN_KINDS,
-  DatabaseTestEnv,
-  type SecretData,
-  sqlState,
-  using,
-} from "../../controllers/postgres-database/test-env.js";
+import { ADMIN_KINDS, DatabaseTestEnv, type SecretData, sqlState, using } from "../env/database-env.js";
 
 /** What inspector tries; each must fail. */
 const WRITES = [

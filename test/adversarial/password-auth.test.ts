@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { randomBytes } from "node:crypto";
 import { PostgresInstanceKind } from "../../api/v1alpha1/index.js";
 import { InstanceReason } from "../../controllers/constants.js";
-import { InstanceTestEnv } from "../../controllers/postgres-instance/test-env.js";
+import { InstanceTestEnv } from "../env/instance-env.js";
 import {
   ConnectionError,
   ConnectionRegistry,

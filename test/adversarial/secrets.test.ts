@@ -9,7 +9,7 @@ import type { V1Secret } from "@kubernetes/client-node";
 import { secretKind } from "../../runtime/resource-kind.js";
 import { DATABASE_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from "../../controllers/constants.js";
 import { SECRET_PAGE_SIZE } from "../../controllers/postgres-database/credentials.js";
-import { DatabaseTestEnv } from "../../controllers/postgres-database/test-env.js";
+import { DatabaseTestEnv } from "../env/database-env.js";
 import { eventually } from "../support/eventually.js";
 
 const KOMPOST_LABELS = { [MANAGED_BY_LABEL]: MANAGED_BY };

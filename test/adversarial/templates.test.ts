@@ -5,7 +5,7 @@
  */
 import { expect } from "chai";
 import { randomBytes } from "node:crypto";
-import { ADMIN_KINDS, DatabaseTestEnv, using } from "../../controllers/postgres-database/test-env.js";
+import { ADMIN_KINDS, DatabaseTestEnv, using } from "../env/database-env.js";
 import { dropPendingDatabase } from "../../services/postgres/objects/database.js";
 import { connectAdmin, withClient } from "../../services/postgres/objects/fixture.test.js";
 import { pendingDatabaseName } from "../../services/postgres/ownership.js";

@@ -17,11 +17,11 @@ import { eventKind, secretKind } from "../../runtime/resource-kind.js";
 import { CountingClient } from "../../runtime/testing/counting-client.js";
 import { testLogger, uniqueName } from "../../runtime/testing/fixtures.js";
 import { ConnectionRegistry, type InstanceKey } from "../../services/postgres/connections.js";
-import { controlPlane, type ControlPlane } from "../../test/harness/control-plane.js";
-import { postgres, type PostgresServer } from "../../test/harness/postgres.js";
-import { eventually } from "../../test/support/eventually.js";
-import { InstanceDirectory } from "../postgres-instance/instance-directory.js";
-import { PostgresDatabaseController } from "./database-controller.js";
+import { controlPlane, type ControlPlane } from "../harness/control-plane.js";
+import { postgres, type PostgresServer } from "../harness/postgres.js";
+import { eventually } from "../support/eventually.js";
+import { InstanceDirectory } from "../../controllers/postgres-instance/instance-directory.js";
+import { PostgresDatabaseController } from "../../controllers/postgres-database/database-controller.js";
 
 /** Which admin an instance logs in as. */
 export type AdminKind = "superuser" | "limitedAdmin";

@@ -12,12 +12,12 @@ import { ExponentialBackoffLimiter } from "../../runtime/rate-limiter.js";
 import { eventKind, secretKind, type ObjectKey, type ResourceKind } from "../../runtime/resource-kind.js";
 import { testLogger, uniqueName } from "../../runtime/testing/fixtures.js";
 import { ConnectionRegistry } from "../../services/postgres/connections.js";
-import { controlPlane, type ControlPlane } from "../../test/harness/control-plane.js";
-import { postgres, type PostgresServer } from "../../test/harness/postgres.js";
-import { eventually } from "../../test/support/eventually.js";
-import { InstanceController } from "./instance-controller.js";
-import { InstanceDirectory } from "./instance-directory.js";
-import { clusterInstance, namespacedInstance } from "./instance-kinds.js";
+import { controlPlane, type ControlPlane } from "../harness/control-plane.js";
+import { postgres, type PostgresServer } from "../harness/postgres.js";
+import { eventually } from "../support/eventually.js";
+import { InstanceController } from "../../controllers/postgres-instance/instance-controller.js";
+import { InstanceDirectory } from "../../controllers/postgres-instance/instance-directory.js";
+import { clusterInstance, namespacedInstance } from "../../controllers/postgres-instance/instance-kinds.js";
 
 /** What a condition is expected to say; `message` is a substring or a pattern. */
 export interface ExpectedCondition {
