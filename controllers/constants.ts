@@ -114,8 +114,11 @@ export const INSPECTOR_READ_ONLY_MESSAGE = "Inspector user can read and cannot w
 /** Label on the Secrets of a PostgresDatabase: the resource's name. */
 export const DATABASE_LABEL = "kompost.chuge.li/postgres-database";
 
-/** Annotation on a connection Secret: a SHA-256 of its data, which changes whenever a value does (for Reloader or a pod-template checksum). */
+/** Annotation on a connection Secret: a keyed hash of its data, which changes whenever a value does (for Reloader or a pod-template checksum). */
 export const DATA_HASH_ANNOTATION = "kompost.chuge.li/data-hash";
+
+/** Annotation on a connection Secret: the random key of its data-hash, kept with the Secret and nowhere else. */
+export const DATA_HASH_KEY_ANNOTATION = "kompost.chuge.li/data-hash-key";
 
 /** Annotation on a connection Secret: the spec.secret.extraKeys Kompost wrote into it (comma-separated), so a removed one is removed. */
 export const EXTRA_KEYS_ANNOTATION = "kompost.chuge.li/extra-keys";

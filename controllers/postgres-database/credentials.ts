@@ -24,6 +24,7 @@ import {
 } from "../../services/secrets/connection-details.js";
 import {
   dataHash,
+  newDataHashKey,
   labelValueFor,
   secretValue,
   writeSecret,
@@ -35,6 +36,7 @@ import { decideRotation, rotationPeriodMs, type RotationCause } from "../../serv
 import { checkSecretMetadata, definedEntries, renderExtraKeys } from "../../services/secrets/secret-spec.js";
 import {
   DATA_HASH_ANNOTATION,
+  DATA_HASH_KEY_ANNOTATION,
   DATABASE_LABEL,
   EXTRA_KEYS_ANNOTATION,
   MANAGED_BY,
@@ -71,7 +73,9 @@ function asKompostWroteIt(secret: V1Secret): boolean {
   const data = Object.fromEntries(
     Object.entries(secret.data ?? {}).map(([key, value]) => [key, Buffer.from(value, "base64").toString("utf8")]),
   );
-  return secret.metadata?.annotations?.[DATA_HASH_ANNOTATION] === dataHash(data);
+  const annotations = secret.metadata?.annotations ?? {};
+  const key = annotations[DATA_HASH_KEY_ANNOTATION];
+  return key !== undefined && annotations[DATA_HASH_ANNOTATION] === dataHash(data, key);
 }
 
 /**
@@ -193,6 +197,7 @@ function planSecret(
   const details = detailsFor(instance, target, password);
   const extra = renderExtraKeys(spec, details);
   const data = { ...connectionSecretData(details), ...extra };
+  const hashKey = existing?.metadata?.annotations?.[DATA_HASH_KEY_ANNOTATION] ?? newDataHashKey();
   const desired: DesiredSecret = {
     namespace: db.metadata.namespace ?? "",
     name: secretName,
@@ -204,7 +209,8 @@ function planSecret(
     },
     annotations: {
       ...definedEntries(spec?.annotations),
-      [DATA_HASH_ANNOTATION]: dataHash(data),
+      [DATA_HASH_ANNOTATION]: dataHash(data, hashKey),
+      [DATA_HASH_KEY_ANNOTATION]: hashKey,
       [EXTRA_KEYS_ANNOTATION]: Object.keys(extra).sort().join(","),
       ...(rotation.token !== undefined ? { [ROTATE_PASSWORD_ANNOTATION]: rotation.token } : {}),
     },

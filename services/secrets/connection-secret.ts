@@ -3,7 +3,7 @@
  * stored one differs, and one write that puts it right. Knows nothing of any kind
  * of owner; the caller passes the ownerReference and labels.
  */
-import { createHash } from "node:crypto";
+import { createHash, createHmac, randomBytes } from "node:crypto";
 import type { V1OwnerReference, V1Secret } from "@kubernetes/client-node";
 import { errorMessage, isConflict, isNotFound } from "../../runtime/errors.js";
 import type { KubeClient } from "../../runtime/kube-client.js";
@@ -60,14 +60,20 @@ export function labelValueFor(name: string): string {
 }
 
 /**
- * A hash of `data` (keys sorted) that changes whenever a value does: 64 hex digits of SHA-256.
- * For an annotation that tools such as Reloader or a pod-template checksum follow.
+ * A hash of `data` (keys sorted) that changes whenever a value does: 64 hex digits of HMAC-SHA-256 under `key`.
+ * For an annotation that tools such as Reloader or a pod-template checksum follow; the key (see newDataHashKey)
+ * stays in the Secret, so a copy of the hash elsewhere cannot be used to guess the password offline.
  */
-export function dataHash(data: Readonly<Record<string, string>>): string {
+export function dataHash(data: Readonly<Record<string, string>>, key: string): string {
   const entries = Object.keys(data)
     .sort()
-    .map((key) => [key, data[key]]);
-  return createHash("sha256").update(JSON.stringify(entries)).digest("hex");
+    .map((name) => [name, data[name]]);
+  return createHmac("sha256", key).update(JSON.stringify(entries)).digest("hex");
+}
+
+/** A new random key for dataHash: 32 bytes, base64url. */
+export function newDataHashKey(): string {
+  return randomBytes(32).toString("base64url");
 }
 
 /** True when the stored Secret already holds everything `desired` asks for (extra keys, labels and annotations are fine). */
