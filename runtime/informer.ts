@@ -1,6 +1,6 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { Backoff, sleep } from "./backoff.js";
-import { ObjectStore, type ReadonlyStore } from "./cache.js";
+import { ObjectStore, type IndexFunc, type ReadonlyStore } from "./cache.js";
 import { ApiError, errorMessage, isGone } from "./errors.js";
 import type { KubeClient, Projection, Selectors, WatchEvent } from "./kube-client.js";
 import type { Logger } from "./logger.js";
@@ -52,6 +52,7 @@ export class Informer<T extends KubernetesObject> {
   private synced = false;
   private syncWaiters: (() => void)[] = [];
   private loop: Promise<void> | undefined;
+  private pageSize: number;
 
   constructor(
     private readonly client: KubeClient,
@@ -59,6 +60,7 @@ export class Informer<T extends KubernetesObject> {
     readonly kind: ResourceKind,
     private readonly options: InformerOptions,
   ) {
+    this.pageSize = options.pageSize ?? 500;
     this.backoff = new Backoff(options.backoffInitialMs ?? 1000, options.backoffMaxMs ?? 30_000);
     this.logger = options.logger.child({
       informer: kind.kind,
@@ -71,9 +73,28 @@ export class Informer<T extends KubernetesObject> {
     return this.objects;
   }
 
-  /** Registers callbacks; add them before `start` to see the initial list as adds. */
-  addHandler(handler: InformerHandler<T>): void {
+  /**
+   * Registers callbacks and returns the function that removes them. A handler added after the
+   * cache filled first gets every cached object as an add (as client-go's shared informers do),
+   * so that it sees the same adds whether it came first or last.
+   */
+  addHandler(handler: InformerHandler<T>): () => void {
     this.handlers.push(handler);
+    for (const obj of this.objects.list()) this.call(handler, (h) => h.onAdd?.(obj));
+    return () => {
+      const at = this.handlers.indexOf(handler);
+      if (at >= 0) this.handlers.splice(at, 1);
+    };
+  }
+
+  /** Adds an index to the cache (see ObjectStore.addIndex); read it with `store.byIndex`. */
+  addIndex(name: string, indexFunc: IndexFunc): void {
+    this.objects.addIndex(name, indexFunc);
+  }
+
+  /** Lists in pages of at most `size` from the next LIST on (the smallest page any user of a shared informer asked for). */
+  limitPageSize(size: number): void {
+    this.pageSize = Math.min(this.pageSize, size);
   }
 
   /** True once the first LIST has filled the cache. */
@@ -165,7 +186,7 @@ export class Informer<T extends KubernetesObject> {
       const result = await this.client.list<T>(this.kind, {
         ...this.selectors(),
         metadataOnly: this.options.metadataOnly,
-        limit: this.options.pageSize ?? 500,
+        limit: this.pageSize,
         signal: this.abort.signal,
         ...(page ? { continue: page } : {}),
       });
@@ -228,12 +249,15 @@ export class Informer<T extends KubernetesObject> {
   }
 
   private emit(call: (handler: InformerHandler<T>) => void): void {
-    for (const handler of this.handlers) {
-      try {
-        call(handler);
-      } catch (err) {
-        this.logger.error("Informer handler failed", { error: errorMessage(err) });
-      }
+    // A copy: a handler may remove itself (or another) while being called.
+    for (const handler of [...this.handlers]) this.call(handler, call);
+  }
+
+  private call(handler: InformerHandler<T>, call: (handler: InformerHandler<T>) => void): void {
+    try {
+      call(handler);
+    } catch (err) {
+      this.logger.error("Informer handler failed", { error: errorMessage(err) });
     }
   }
 

@@ -1,6 +1,8 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Registry } from "prom-client";
 import { errorFields } from "./errors.js";
+import { InformerCache } from "./informer-cache.js";
+import { KubeClient } from "./kube-client.js";
 import { LeaderElector } from "./leader-election.js";
 import type { Logger } from "./logger.js";
 import type { ManagedController } from "./managed-controller.js";
@@ -35,6 +37,11 @@ export interface ManagerOptions {
   readonly leaderElection?: ManagerLeaderElection;
   /** Registry served on /metrics; defaults to the process registry of runtime/metrics.ts. */
   readonly registry?: Registry;
+  /** The client of the shared informer cache (the controllers' client, to share its connections); default one on kubeConfig. */
+  readonly client?: KubeClient;
+  /** Informer tuning of the shared cache (tests shorten these; see InformerCacheOptions). */
+  readonly watchTimeoutSeconds?: number;
+  readonly watchBackoffMaxMs?: number;
 }
 
 type Phase = "new" | "starting" | "electing" | "starting-controllers" | "running" | "stopping" | "stopped";
@@ -45,10 +52,13 @@ const STOP_GRACE_MS = 5_000;
 /**
  * Runs the controllers of the process, like controller-runtime's manager: serves probes and
  * metrics, waits to be elected leader when leader election is on, starts every controller, and
- * shuts all of it down in order on stop() or when leadership is lost.
+ * shuts all of it down in order on stop() or when leadership is lost. Its `cache` holds the
+ * informers its controllers share (give it to them as OperatorDeps.cache); they start when the
+ * controllers start, and stop once every controller has stopped.
  */
 export class Manager {
   private readonly controllers: ManagedController[] = [];
+  private sharedCache: InformerCache | undefined;
   private readonly shutdownTasks: { readonly name: string; readonly run: () => Promise<void> }[] = [];
   private readonly logger: Logger;
   private phase: Phase = "new";
@@ -72,6 +82,16 @@ export class Manager {
     this.stoppingSignal = new Promise<void>((resolve) => {
       this.announceStopping = resolve;
     });
+  }
+
+  /** The informers shared by the controllers: one list and watch per kind, selectors, projection and retain. */
+  get cache(): InformerCache {
+    this.sharedCache ??= new InformerCache(this.options.client ?? new KubeClient(this.options.kubeConfig), {
+      logger: this.logger,
+      watchTimeoutSeconds: this.options.watchTimeoutSeconds,
+      watchBackoffMaxMs: this.options.watchBackoffMaxMs,
+    });
+    return this.sharedCache;
   }
 
   /** Registers a controller; only before start(). */
@@ -224,6 +244,8 @@ export class Manager {
     this.announceStopping();
     this.logger.info("Stopping manager");
     await Promise.all(this.startedControllers.map((controller) => this.stopController(controller)));
+    // After every controller: none of them reads the cache any more.
+    await this.sharedCache?.stop();
     await this.runShutdownTasks();
     const release = !reason && (this.options.leaderElection?.releaseOnCancel ?? true);
     await this.elector?.stop({ release });

@@ -1,8 +1,9 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
-import { ObjectStore, type ReadonlyStore } from "./cache.js";
+import { emptyStore, type IndexFunc, type ReadonlyStore } from "./cache.js";
 import { TerminalError, errorMessage, type ReconcileResult } from "./errors.js";
 import { EventRecorder } from "./events.js";
-import { Informer, type InformerHandler } from "./informer.js";
+import type { Informer, InformerHandler } from "./informer.js";
+import { InformerCache, informerKey, type InformerSource } from "./informer-cache.js";
 import type { KubeClient } from "./kube-client.js";
 import type { Logger } from "./logger.js";
 import type { ManagedController } from "./managed-controller.js";
@@ -34,7 +35,13 @@ export interface OperatorDeps {
   readonly resyncPeriodMs?: number;
   /** Retry delays of failed reconciles; default `defaultControllerRateLimiter()` (100 ms → 5 min, 10 qps). */
   readonly rateLimiter?: RateLimiter;
-  /** Informer tuning (tests shorten these). */
+  /**
+   * The informers shared with the process's other controllers (the Manager's cache): a kind
+   * several controllers read is listed and watched once. Absent: the controller makes its own
+   * and stops them with itself.
+   */
+  readonly cache?: InformerCache;
+  /** Tuning of the controller's own informers, without a shared `cache` (tests shorten these). */
   readonly watchTimeoutSeconds?: number;
   readonly watchBackoffMaxMs?: number;
 }
@@ -55,6 +62,8 @@ export interface WatchSource {
   readonly pageSize?: number;
   /** Which of its changes enqueue (see predicates.ts); default all. */
   readonly filter?: EventFilter;
+  /** Indexes the controller reads on this cache with `byIndex`, by name (see InformerSource.indexes). */
+  readonly indexes?: Readonly<Record<string, IndexFunc>>;
 }
 
 /** Objects whose changes map to reconcile requests, e.g. a Secret to the instances that reference it. */
@@ -90,6 +99,8 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
   protected readonly labelSelector?: string;
   /** Which changes of the reconciled kind enqueue (e.g. not the controller's own status writes); default all. */
   protected readonly forFilter?: EventFilter<T>;
+  /** Indexes on the reconciled kind's cache, read with `this.cache.byIndex` (see InformerSource.indexes). */
+  protected readonly forIndexes?: Readonly<Record<string, IndexFunc>>;
   /** Kinds this controller creates with a controller ownerReference to its objects (e.g. Secrets). */
   protected readonly owns: readonly WatchSource[] = [];
   /** Other kinds whose changes map to objects of `forKind`. */
@@ -105,6 +116,10 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
   protected readonly recorder: EventRecorder;
 
   private readonly informers = new Map<string, Informer<KubernetesObject>>();
+  /** Removes this controller's handlers from the (possibly shared) informers. */
+  private readonly unregisters: (() => void)[] = [];
+  /** The informers this controller made for itself, without a shared cache; stopped with it. */
+  private ownCache: InformerCache | undefined;
   private primary: Informer<T> | undefined;
   private queue: WorkQueue | undefined;
   private workers: Promise<void>[] = [];
@@ -144,12 +159,12 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
 
   /** The cache of the reconciled kind (read-only, shared objects: clone before changing). */
   protected get cache(): ReadonlyStore<T> {
-    return this.primary?.store ?? new ObjectStore<T>();
+    return this.primary?.store ?? emptyStore<T>();
   }
 
   /** The cache of an owned or watched kind (read-only, shared objects). */
   protected cacheOf<O extends KubernetesObject>(source: WatchSource): ReadonlyStore<O> {
-    const informer = this.informers.get(informerKey(source));
+    const informer = this.informers.get(informerKey(this.sourceOf(source)));
     if (!informer) throw new Error(`${this.name} does not watch ${source.kind.kind} with these selectors`);
     return informer.store as unknown as ReadonlyStore<O>;
   }
@@ -180,7 +195,7 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
     this.queue = queue;
     const enqueue = (key: string): void => queue.add(key);
     this.primary = this.informer<T>(
-      { kind: this.forKind, labelSelector: this.labelSelector },
+      { kind: this.forKind, labelSelector: this.labelSelector, indexes: this.forIndexes },
       enqueueFor((obj) => [keyOf(obj)], enqueue, this.forFilter),
     );
     for (const source of this.owns)
@@ -219,29 +234,34 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
     const finished = await Promise.race([Promise.all(this.workers).then(() => false), timedOut]);
     clearTimeout(timer);
     if (finished) this.logger.warn("Reconciles still running at shutdown", { timeoutMs });
-    await Promise.all([...this.informers.values()].map((informer) => informer.stop()));
+    // Shared informers run on for the other controllers (their owner stops them); own ones stop here.
+    for (const unregister of this.unregisters.splice(0)) unregister();
+    await this.ownCache?.stop();
     this.logger.info("Stopped controller");
   }
 
+  /** The informer of `source` from the shared (or own) cache, with this controller's handler added. */
   private informer<O extends KubernetesObject>(source: WatchSource, handler: InformerHandler<O>): Informer<O> {
-    const key = informerKey(source);
-    let informer = this.informers.get(key) as Informer<O> | undefined;
-    if (!informer) {
-      informer = new Informer<O>(this.client, source.kind, {
-        logger: this.logger,
-        namespace: source.kind.namespaced ? this.deps.namespace : undefined,
-        labelSelector: source.labelSelector,
-        fieldSelector: source.fieldSelector,
-        metadataOnly: source.metadataOnly,
-        retain: source.retain,
-        pageSize: source.pageSize,
-        watchTimeoutSeconds: this.deps.watchTimeoutSeconds,
-        backoffMaxMs: this.deps.watchBackoffMaxMs,
-      });
-      this.informers.set(key, informer);
-    }
-    informer.addHandler(handler);
+    const wanted = this.sourceOf(source);
+    const informer = this.informerCache().informer<O>(wanted);
+    this.informers.set(informerKey(wanted), informer);
+    this.unregisters.push(informer.addHandler(handler));
     return informer;
+  }
+
+  private informerCache(): InformerCache {
+    if (this.deps.cache) return this.deps.cache;
+    this.ownCache ??= new InformerCache(this.client, {
+      logger: this.logger,
+      watchTimeoutSeconds: this.deps.watchTimeoutSeconds,
+      watchBackoffMaxMs: this.deps.watchBackoffMaxMs,
+    });
+    return this.ownCache;
+  }
+
+  /** What the cache is asked for a watch: the source, in the operator's namespace when it watches one. */
+  private sourceOf(source: WatchSource): InformerSource {
+    return { ...source, namespace: source.kind.namespaced ? this.deps.namespace : undefined };
   }
 
   /** The scheduling group of the cached object of `key`; the default group for a key without one. */
@@ -361,24 +381,6 @@ function enqueueFor<O extends KubernetesObject>(
       if (passes(filter, { type: "delete", obj })) add(obj);
     },
   };
-}
-
-/** One id per retain function, so that sources differing only in what they retain get informers of their own. */
-const retainIds = new WeakMap<NonNullable<WatchSource["retain"]>, number>();
-let lastRetainId = 0;
-
-function retainId(retain: WatchSource["retain"]): number {
-  if (!retain) return 0;
-  let id = retainIds.get(retain);
-  if (id === undefined) retainIds.set(retain, (id = ++lastRetainId));
-  return id;
-}
-
-function informerKey(source: WatchSource): string {
-  const { group, version, plural } = source.kind;
-  const projection = source.metadataOnly ? "metadata" : "object";
-  const selectors = [source.labelSelector ?? "", source.fieldSelector ?? ""];
-  return JSON.stringify([group, version, plural, ...selectors, projection, retainId(source.retain)]);
 }
 
 function groupOf(apiVersion: string): string {

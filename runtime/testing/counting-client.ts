@@ -5,6 +5,8 @@ import {
   type ListResult,
   type PatchOptions,
   type RequestOptions,
+  type WatchEvent,
+  type WatchOptions,
 } from "../kube-client.js";
 import type { ObjectKey, ResourceKind } from "../resource-kind.js";
 
@@ -12,6 +14,9 @@ import type { ObjectKey, ResourceKind } from "../resource-kind.js";
 export class CountingClient extends KubeClient {
   /** Number of LIST requests (one per page). */
   lists = 0;
+  /** The kind of every LIST request (one per page) and of every WATCH request, oldest first. */
+  readonly listedKinds: string[] = [];
+  readonly watchedKinds: string[] = [];
   /** Number of PATCH requests, in total and per subresource ("" for the object itself). */
   patches = 0;
   readonly patchesBySubresource = new Map<string, number>();
@@ -27,7 +32,13 @@ export class CountingClient extends KubeClient {
 
   override list<T extends KubernetesObject>(kind: ResourceKind, options?: ListOptions): Promise<ListResult<T>> {
     this.lists++;
+    this.listedKinds.push(kind.kind);
     return super.list<T>(kind, options);
+  }
+
+  override watch(kind: ResourceKind, options: WatchOptions, onEvent: (event: WatchEvent) => void): Promise<void> {
+    this.watchedKinds.push(kind.kind);
+    return super.watch(kind, options, onEvent);
   }
 
   override patch<T extends KubernetesObject>(
