@@ -7,7 +7,7 @@ import type { PostgresClusterInstance, PostgresInstance } from "../../api/v1alph
 import { PostgresClusterInstanceKind, PostgresInstanceKind } from "../../api/v1alpha1/index.js";
 import { TestCA } from "../../test/harness/pki.js";
 import { freePort } from "../../test/harness/ports.js";
-import { delay, eventually } from "../../test/support/eventually.js";
+import { eventually } from "../../test/support/eventually.js";
 import { CONNECTED_MESSAGE, FINALIZER, InstanceReason, PRIVILEGED_MESSAGE } from "../constants.js";
 import { instanceConnected } from "./instance-metrics.js";
 import { InstanceTestEnv } from "../../test/env/instance-env.js";
@@ -111,10 +111,12 @@ describe("PostgresInstance and PostgresClusterInstance controllers (real API ser
       await env.createInstance("steady", env.goodSpec());
       await waitReady("steady");
       await env.waitForEvent("steady", "Normal", InstanceReason.Connected);
-      await delay(1000);
+      // Settled: a resync begun after the Event has finished.
+      await env.reconciles.more(env.key("steady"), 2);
       const before = await env.admin.get<PostgresInstance>(PostgresInstanceKind, env.key("steady"));
-      // Three resync periods of 2 s: each reconcile connects again, and finds nothing new to write.
-      await delay(6500);
+      // Two resyncs begun after that read: each connects again, and finds nothing new to write.
+      await env.reconciles.more(env.key("steady"), 3);
+      await env.flushEvents();
       const after = await env.admin.get<PostgresInstance>(PostgresInstanceKind, env.key("steady"));
       expect(after.metadata.resourceVersion).to.equal(before.metadata.resourceVersion);
       const events = await env.events("steady");
@@ -195,8 +197,9 @@ describe("PostgresInstance and PostgresClusterInstance controllers (real API ser
       const port = await freePort();
       await env.createInstance("failing", env.goodSpec({ hostname: "127.0.0.1", port }));
       await env.waitForEvent("failing", "Warning", "Unreachable");
-      // Retries come every second and resyncs every two: several of each pass here.
-      await delay(5000);
+      // Four more failed attempts (retries come every second), then every Event they recorded is written.
+      await env.reconciles.more(env.key("failing"), 4);
+      await env.flushEvents();
       const warnings = (await env.events("failing")).filter(
         (e) => e.type === "Warning" && e.reason !== "PlainPassword",
       );

@@ -34,19 +34,18 @@ export interface OperatorDeployment {
   readonly kubeconfigPath: string;
 }
 
-let installed: Promise<OperatorDeployment> | undefined;
+let rendered: Promise<readonly Manifest[]> | undefined;
 
 /**
- * Renders config/default, applies its Namespace and RBAC objects (as a user's `make deploy` would)
- * and returns the operator's Deployment settings with a kubeconfig for its ServiceAccount; once per run.
+ * Applies config/default's Namespace and RBAC objects (as a user's `make deploy` would) and returns
+ * the operator's Deployment settings with a kubeconfig for its ServiceAccount. Applied again on every
+ * call (config/default is rendered once per run): another test may have removed them (the Helm
+ * test's `helm uninstall` deletes the ClusterRoles and the ServiceAccount, and a token of a deleted
+ * ServiceAccount no longer authenticates), so each caller gets them whatever ran before it.
  */
 export async function installOperator(cp: ControlPlane): Promise<OperatorDeployment> {
-  installed ??= install(cp);
-  return installed;
-}
-
-async function install(cp: ControlPlane): Promise<OperatorDeployment> {
-  const objects = parseManifests(await kustomize("config/default"));
+  rendered ??= kustomize("config/default").then(parseManifests);
+  const objects = await rendered;
   const identity = objects.filter((object) => IDENTITY_KINDS.has(object.kind));
   await kubectl(cp, ["apply", "--server-side", "--force-conflicts", "-f", "-"], { input: toJsonList(identity) });
 

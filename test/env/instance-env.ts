@@ -7,7 +7,10 @@ import type {
   PostgresInstanceSpec,
 } from "../../api/v1alpha1/index.js";
 import { API_VERSION, PostgresClusterInstanceKind, PostgresInstanceKind } from "../../api/v1alpha1/index.js";
+import type { ReconcileResult } from "../../runtime/errors.js";
+import { EventRecorder } from "../../runtime/events.js";
 import { KubeClient } from "../../runtime/kube-client.js";
+import type { ReconcileContext } from "../../runtime/operator.js";
 import { ExponentialBackoffLimiter } from "../../runtime/rate-limiter.js";
 import { eventKind, secretKind, type ObjectKey, type ResourceKind } from "../../runtime/resource-kind.js";
 import { testLogger, uniqueName } from "../../runtime/testing/fixtures.js";
@@ -15,8 +18,9 @@ import { ConnectionRegistry } from "../../services/postgres/connections.js";
 import { controlPlane, type ControlPlane } from "../harness/control-plane.js";
 import { postgres, type PostgresServer } from "../harness/postgres.js";
 import { eventually } from "../support/eventually.js";
+import { ReconcileTally } from "../support/reconcile-tally.js";
 import { InstanceController } from "../../controllers/postgres-instance/instance-controller.js";
-import { InstanceDirectory } from "../../controllers/postgres-instance/instance-directory.js";
+import { InstanceDirectory } from "../../controllers/instances/instance-directory.js";
 import { clusterInstance, namespacedInstance } from "../../controllers/postgres-instance/instance-kinds.js";
 
 /** What a condition is expected to say; `message` is a substring or a pattern. */
@@ -39,6 +43,9 @@ export class InstanceTestEnv {
     readonly registry: ConnectionRegistry,
     readonly directory: InstanceDirectory,
     private readonly controllers: readonly InstanceController<PostgresInstance | PostgresClusterInstance>[],
+    /** Finished reconciles per instance (cluster instances by name alone), to wait for instead of sleeping. */
+    readonly reconciles: ReconcileTally,
+    private readonly recorder: EventRecorder,
   ) {}
 
   /** Starts the controllers with a short resync and retry (default 2 s and 1 s), so re-checks happen within a test. */
@@ -53,9 +60,12 @@ export class InstanceTestEnv {
     await cp.createNamespace(namespace);
     const registry = new ConnectionRegistry({ logger: testLogger() });
     const directory = new InstanceDirectory();
+    const reconciles = new ReconcileTally();
+    const recorder = new EventRecorder(admin, { logger: testLogger() });
     const deps = {
       client: admin,
       logger: testLogger(),
+      recorder,
       namespace,
       registry,
       directory,
@@ -67,17 +77,22 @@ export class InstanceTestEnv {
       watchBackoffMaxMs: 1000,
     };
     const controllers = [
-      new InstanceController(deps, namespacedInstance),
-      new InstanceController(deps, clusterInstance(namespace, "all")),
+      new TalliedInstanceController(deps, namespacedInstance, reconciles),
+      new TalliedInstanceController(deps, clusterInstance(namespace, "all"), reconciles),
     ] as InstanceController<PostgresInstance | PostgresClusterInstance>[];
     for (const controller of controllers) await controller.start();
-    return new InstanceTestEnv(cp, srv, admin, namespace, registry, directory, controllers);
+    return new InstanceTestEnv(cp, srv, admin, namespace, registry, directory, controllers, reconciles, recorder);
   }
 
   /** Stops the controllers and closes every pool. */
   async stop(): Promise<void> {
     await Promise.all(this.controllers.map((controller) => controller.stop(10_000)));
     await this.registry.closeAll();
+  }
+
+  /** Waits until every Event the controllers recorded so far is written. */
+  flushEvents(): Promise<void> {
+    return this.recorder.flush();
   }
 
   /** A spec that works: the superuser, over TLS verified against the test CA and host name. */
@@ -191,5 +206,24 @@ export class InstanceTestEnv {
       expect(event, `${type} event ${reason} about ${name}`).to.not.equal(undefined);
       return event!;
     });
+  }
+}
+
+/** An instance controller that counts every finished reconcile (whatever its outcome) in `tally`. */
+class TalliedInstanceController<T extends PostgresInstance | PostgresClusterInstance> extends InstanceController<T> {
+  constructor(
+    deps: ConstructorParameters<typeof InstanceController<T>>[0],
+    adapter: ConstructorParameters<typeof InstanceController<T>>[1],
+    private readonly tally: ReconcileTally,
+  ) {
+    super(deps, adapter);
+  }
+
+  protected override async reconcile(instance: T, ctx: ReconcileContext): Promise<ReconcileResult> {
+    try {
+      return await super.reconcile(instance, ctx);
+    } finally {
+      this.tally.record(ctx.key);
+    }
   }
 }
