@@ -1,5 +1,6 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import { EventRecorder } from "../runtime/events.js";
+import { InformerCache } from "../runtime/informer-cache.js";
 import type { KubeClient } from "../runtime/kube-client.js";
 import type { Logger } from "../runtime/logger.js";
 import type { ManagedController } from "../runtime/managed-controller.js";
@@ -8,7 +9,7 @@ import type { ClusterInstanceDefault } from "../services/access/allowed-namespac
 import { ConnectionRegistry } from "../services/postgres/connections.js";
 import { PostgresDatabaseController } from "./postgres-database/database-controller.js";
 import { InstanceController } from "./postgres-instance/instance-controller.js";
-import { InstanceDirectory } from "./postgres-instance/instance-directory.js";
+import { InstanceDirectory } from "./instances/instance-directory.js";
 import { clusterInstance, namespacedInstance } from "./postgres-instance/instance-kinds.js";
 
 /** The settings of Kompost's controllers (from cmd/config.ts's flags). */
@@ -34,6 +35,8 @@ export interface ControllerDependencies {
   readonly logger: Logger;
   /** Registers clean-up for after every controller stopped (Manager.onShutdown). */
   readonly onShutdown: (name: string, run: () => Promise<void>) => void;
+  /** The informers the controllers share (Manager.cache); absent: one is made here and stopped on shutdown. */
+  readonly cache?: InformerCache;
 }
 
 /** Builds the product's controllers, one per kind; the Manager starts them once this replica leads. */
@@ -45,6 +48,8 @@ export function createControllers(deps: ControllerDependencies): ManagedControll
     client,
     logger,
     recorder,
+    // One list and watch per kind for all three: each of them reads PostgresDatabases and instances.
+    cache: deps.cache ?? sharedCache(deps),
     resyncPeriodMs: config.resyncPeriodMs,
     maxConcurrentReconciles: config.maxConcurrentReconciles,
   };
@@ -71,4 +76,11 @@ export function createControllers(deps: ControllerDependencies): ManagedControll
       heartbeatIntervalMs: config.statusHeartbeatIntervalMs,
     }),
   ];
+}
+
+/** An informer cache for the controllers when no Manager gives one, stopped once they have stopped. */
+function sharedCache(deps: ControllerDependencies): InformerCache {
+  const cache = new InformerCache(deps.client, { logger: deps.logger });
+  deps.onShutdown("stop the shared informers", () => cache.stop());
+  return cache;
 }

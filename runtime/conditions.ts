@@ -17,6 +17,21 @@ export interface Condition {
   readonly observedGeneration?: number;
 }
 
+/**
+ * A condition as a status may hold it: `setCondition` always writes a whole `Condition`, but a
+ * status type generated from a CRD schema (where only type and status are required) is read
+ * through this shape, so that no cast is needed between the two.
+ */
+export interface ConditionRecord {
+  readonly type: string;
+  readonly status: ConditionStatus;
+  readonly reason?: string;
+  readonly message?: string;
+  readonly lastTransitionTime?: string;
+  readonly lastHeartbeatTime?: string;
+  readonly observedGeneration?: number;
+}
+
 /** What a controller says about one condition; the times are filled in by `setCondition`. */
 export interface ConditionInput {
   readonly type: string;
@@ -56,7 +71,10 @@ export function formatTime(date: Date): string {
 }
 
 /** The condition of `type`, if present. */
-export function findCondition(conditions: readonly Condition[] | undefined, type: string): Condition | undefined {
+export function findCondition<C extends ConditionRecord>(
+  conditions: readonly C[] | undefined,
+  type: string,
+): C | undefined {
   return conditions?.find((condition) => condition.type === type);
 }
 
@@ -73,14 +91,14 @@ export function isConditionTrue(
  * flips; when nothing changed and the heartbeat interval has not passed, the very same
  * entry is kept, so the status stays deep-equal and nothing is written.
  */
-export function setCondition(
-  conditions: readonly Condition[] | undefined,
+export function setCondition<C extends ConditionRecord = Condition>(
+  conditions: readonly C[] | undefined,
   input: ConditionInput,
   options: ConditionOptions = {},
-): Condition[] {
+): (C | Condition)[] {
   const now = options.now ?? new Date();
   const stamp = formatTime(now);
-  const list = [...(conditions ?? [])];
+  const list: (C | Condition)[] = [...(conditions ?? [])];
   const index = list.findIndex((condition) => condition.type === input.type);
   const existing = index < 0 ? undefined : list[index];
   const next: Condition = {
@@ -88,7 +106,8 @@ export function setCondition(
     status: input.status,
     reason: input.reason,
     message: input.message,
-    lastTransitionTime: existing && existing.status === input.status ? existing.lastTransitionTime : stamp,
+    lastTransitionTime:
+      existing?.status === input.status && existing.lastTransitionTime ? existing.lastTransitionTime : stamp,
     lastHeartbeatTime: stamp,
     ...(options.observedGeneration !== undefined ? { observedGeneration: options.observedGeneration } : {}),
   };
@@ -102,14 +121,17 @@ export function setCondition(
  * The `Ready` condition for `types`: "True" when every one of them is "True", else "False"
  * with the reason and message of the first that is not.
  */
-export function readyCondition(conditions: readonly Condition[] | undefined, types: readonly string[]): ConditionInput {
+export function readyCondition(
+  conditions: readonly ConditionRecord[] | undefined,
+  types: readonly string[],
+): ConditionInput {
   for (const type of types) {
     const condition = findCondition(conditions, type);
     if (!condition) {
       return { type: READY, status: "False", reason: "Reconciling", message: `${type} is not known yet` };
     }
     if (condition.status !== "True") {
-      return { type: READY, status: "False", reason: condition.reason, message: condition.message };
+      return { type: READY, status: "False", reason: condition.reason ?? "", message: condition.message ?? "" };
     }
   }
   return { type: READY, status: "True", reason: "Ready", message: "All conditions are met" };
@@ -117,7 +139,7 @@ export function readyCondition(conditions: readonly Condition[] | undefined, typ
 
 /** The part of a status that `setConditions` manages. */
 export interface StatusWithConditions {
-  conditions?: Condition[];
+  conditions?: ConditionRecord[];
 }
 
 /**
@@ -126,13 +148,14 @@ export interface StatusWithConditions {
  * one of `stalledReasons`, else `Reconciling` True; each with Ready's reason and message.
  */
 export function kstatusCondition(
-  conditions: readonly Condition[] | undefined,
+  conditions: readonly ConditionRecord[] | undefined,
   stalledReasons: ReadonlySet<string>,
 ): ConditionInput | undefined {
   const ready = findCondition(conditions, READY);
   if (!ready || ready.status === "True") return undefined;
-  const type = stalledReasons.has(ready.reason) ? STALLED : RECONCILING;
-  return { type, status: "True", reason: ready.reason, message: ready.message };
+  const reason = ready.reason ?? "";
+  const type = stalledReasons.has(reason) ? STALLED : RECONCILING;
+  return { type, status: "True", reason, message: ready.message ?? "" };
 }
 
 /** Options of `setConditions`. */
@@ -172,10 +195,10 @@ export function setConditions<T extends KubernetesObject>(
 
 /** `conditions` with the kstatus condition that applies now, and without the one that does not (or both, once Ready). */
 function withKstatusCondition(
-  conditions: readonly Condition[] | undefined,
+  conditions: readonly ConditionRecord[] | undefined,
   stalledReasons: ReadonlySet<string>,
   options: ConditionOptions,
-): Condition[] | undefined {
+): ConditionRecord[] | undefined {
   const progress = kstatusCondition(conditions, stalledReasons);
   // kstatus reads the first of them that is True, so never both; a False one would only be noise.
   const others = conditions?.filter(
@@ -184,7 +207,7 @@ function withKstatusCondition(
   return progress ? setCondition(others, progress, options) : others;
 }
 
-function sameContent(a: Condition, b: Condition): boolean {
+function sameContent(a: ConditionRecord, b: Condition): boolean {
   return (
     a.status === b.status &&
     a.reason === b.reason &&
@@ -193,7 +216,7 @@ function sameContent(a: Condition, b: Condition): boolean {
   );
 }
 
-function heartbeatDue(condition: Condition, now: Date, intervalMs = DEFAULT_HEARTBEAT_INTERVAL_MS): boolean {
-  const last = Date.parse(condition.lastHeartbeatTime);
+function heartbeatDue(condition: ConditionRecord, now: Date, intervalMs = DEFAULT_HEARTBEAT_INTERVAL_MS): boolean {
+  const last = Date.parse(condition.lastHeartbeatTime ?? "");
   return Number.isNaN(last) || now.getTime() - last >= intervalMs;
 }

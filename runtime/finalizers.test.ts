@@ -49,13 +49,40 @@ describe("finalizers (against a real API server)", () => {
     expect((await read("remove-race")).metadata!.finalizers).to.deep.equal(["other.io/y"]);
   });
 
-  it("adds the finalizer to a live object and reports it as not deleting", async () => {
+  it("adds the finalizer to a live object and lets the reconcile go on with the stored object", async () => {
     const cm = await create("live");
     let cleaned = false;
-    const result = await handleFinalizer(client, configMapKind, cm, ours, () => Promise.resolve(void (cleaned = true)));
-    expect(result.deleting).to.equal(false);
-    expect(result.object.metadata!.finalizers).to.deep.equal([ours]);
-    expect(cleaned).to.equal(false);
+    let added = 0;
+    const step = await handleFinalizer(client, configMapKind, cm, ours, {
+      added: () => Promise.resolve(void added++),
+      cleanUp: () => {
+        cleaned = true;
+        return done();
+      },
+    });
+    expect(step.proceed && step.object.metadata!.finalizers).to.deep.equal([ours]);
+    expect((await read("live")).metadata!.finalizers).to.deep.equal([ours]);
+    expect({ cleaned, added }).to.deep.equal({ cleaned: false, added: 1 });
+  });
+
+  it("adds nothing under the keep policy, and removes the finalizer without a clean-up under release", async () => {
+    const bare = await create("kept");
+    const kept = await handleFinalizer(client, configMapKind, bare, ours, { policy: "keep", cleanUp: () => done() });
+    expect(kept.proceed).to.equal(true);
+    expect((await read("kept")).metadata!.finalizers).to.equal(undefined);
+    await create("released", [ours, "other.io/r"]);
+    await client.delete(configMapKind, { namespace, name: "released" });
+    let cleaned = 0;
+    const step = await handleFinalizer(client, configMapKind, await read("released"), ours, {
+      policy: "release",
+      cleanUp: () => {
+        cleaned++;
+        return done();
+      },
+    });
+    expect(step).to.deep.equal({ proceed: false, result: undefined, released: false });
+    expect(cleaned).to.equal(0);
+    expect((await read("released")).metadata!.finalizers).to.deep.equal(["other.io/r"]);
   });
 
   it("cleans up and releases a deleted object, which then disappears", async () => {
@@ -64,8 +91,13 @@ describe("finalizers (against a real API server)", () => {
     const deleting = await read("doomed");
     expect(deleting.metadata!.deletionTimestamp).to.not.equal(undefined);
     let cleaned = 0;
-    const result = await handleFinalizer(client, configMapKind, deleting, ours, () => Promise.resolve(void cleaned++));
-    expect(result.deleting).to.equal(true);
+    const step = await handleFinalizer(client, configMapKind, deleting, ours, {
+      cleanUp: () => {
+        cleaned++;
+        return done();
+      },
+    });
+    expect(step).to.deep.equal({ proceed: false, result: undefined, released: true });
     expect(cleaned).to.equal(1);
     const gone = await read("doomed").then(
       () => false,
@@ -74,11 +106,17 @@ describe("finalizers (against a real API server)", () => {
     expect(gone).to.equal(true);
   });
 
-  it("keeps the finalizer when the clean-up fails", async () => {
+  it("keeps the finalizer when the clean-up waits or fails, and returns the wait as the result", async () => {
     await create("stuck", [ours, "other.io/z"]);
     await client.delete(configMapKind, { namespace, name: "stuck" });
     const deleting = await read("stuck");
-    const failing = handleFinalizer(client, configMapKind, deleting, ours, () => Promise.reject(new Error("db down")));
+    const waiting = await handleFinalizer(client, configMapKind, deleting, ours, {
+      cleanUp: () => Promise.resolve({ requeueAfterMs: 1234 }),
+    });
+    expect(waiting).to.deep.equal({ proceed: false, result: { requeueAfterMs: 1234 }, released: false });
+    const failing = handleFinalizer(client, configMapKind, deleting, ours, {
+      cleanUp: () => Promise.reject(new Error("db down")),
+    });
     await failing.then(
       () => expect.fail("handleFinalizer should have rethrown"),
       (err: Error) => expect(err.message).to.equal("db down"),
@@ -86,3 +124,7 @@ describe("finalizers (against a real API server)", () => {
     expect((await read("stuck")).metadata!.finalizers).to.deep.equal([ours, "other.io/z"]);
   });
 });
+
+function done(): Promise<"done"> {
+  return Promise.resolve("done");
+}

@@ -1,42 +1,83 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
-import { errorMessage, isConflict, isNotFound } from "./errors.js";
+import { errorMessage, isConflict, isNotFound, type ReconcileResult } from "./errors.js";
 import type { KubeClient } from "./kube-client.js";
 import { keyOf, keyString, type ResourceKind } from "./resource-kind.js";
-
-/** What `handleFinalizer` found: whether the object is being deleted, and the object as stored now. */
-export interface FinalizerResult<T> {
-  /** True when `deletionTimestamp` is set: the caller's reconcile should stop here. */
-  readonly deleting: boolean;
-  /** The latest object (after adding the finalizer, it carries the new resourceVersion). */
-  readonly object: T;
-}
 
 /** True when `obj` lists `finalizer`. */
 export function hasFinalizer(obj: KubernetesObject, finalizer: string): boolean {
   return obj.metadata?.finalizers?.includes(finalizer) ?? false;
 }
 
+/** What the finalizer step does with the finalizer of an object. */
+export type FinalizerPolicy =
+  /** Adds it when missing (the default); once the object is being deleted, cleans up and removes it. */
+  | "ensure"
+  /** Adds none, but one already there is handled as with "ensure" (e.g. the object may not hold anything yet). */
+  | "keep"
+  /** Removes it without a clean-up, also while the object is being deleted (e.g. nothing outside is to be cleaned up). */
+  | "release";
+
+/** A clean-up's verdict: "done" lets the finalizer go; anything else keeps it and is the reconcile's result. */
+export type CleanUpResult = "done" | ReconcileResult;
+
+/** How a controller's finalizer is handled. */
+export interface FinalizerSteps<T extends KubernetesObject> {
+  /** Default "ensure". */
+  readonly policy?: FinalizerPolicy;
+  /** Runs right after the finalizer was added (e.g. a fault point of a crash test). */
+  readonly added?: (obj: T) => Promise<void>;
+  /** Cleans up for an object being deleted that carries the finalizer; a throw keeps the finalizer (and is retried). */
+  readonly cleanUp: (obj: T) => Promise<CleanUpResult>;
+}
+
 /**
- * The finalizer step of a reconcile. Not deleting: adds `finalizer` when missing. Deleting
- * (`deletionTimestamp` set) and the finalizer present: runs `cleanup`, then removes the
- * finalizer so the API server can delete the object; a throwing `cleanup` keeps the
- * finalizer (the error propagates and the key is retried).
+ * Where the reconcile goes after the finalizer step: on, with the object as stored now; or it
+ * ends with `result` (the object is being deleted or gone). `released`: the step has just
+ * removed the finalizer after a clean-up.
+ */
+export type FinalizerStep<T> =
+  | { readonly proceed: true; readonly object: T }
+  | { readonly proceed: false; readonly result: ReconcileResult; readonly released: boolean };
+
+/**
+ * The finalizer step of a reconcile, the same for every controller. Not deleting: adds
+ * `finalizer` when the policy is "ensure" and it is missing. Deleting (`deletionTimestamp` set)
+ * with the finalizer present: runs `cleanUp`, and removes the finalizer when it says "done",
+ * so the API server can delete the object. The "release" policy removes the finalizer
+ * without a clean-up. Every write is a conditional patch (409 → re-read).
  */
 export async function handleFinalizer<T extends KubernetesObject>(
   client: KubeClient,
   kind: ResourceKind,
   obj: T,
   finalizer: string,
-  cleanup: (obj: T) => Promise<void>,
-): Promise<FinalizerResult<T>> {
-  if (!obj.metadata?.deletionTimestamp) {
-    const object = hasFinalizer(obj, finalizer) ? obj : ((await addFinalizer(client, kind, obj, finalizer)) ?? obj);
-    return { deleting: false, object };
+  steps: FinalizerSteps<T>,
+): Promise<FinalizerStep<T>> {
+  const policy = steps.policy ?? "ensure";
+  if (policy === "release" && hasFinalizer(obj, finalizer)) {
+    const object = await removeFinalizer(client, kind, obj, finalizer);
+    return object && !object.metadata?.deletionTimestamp ? proceed(object) : stop(undefined);
   }
-  if (!hasFinalizer(obj, finalizer)) return { deleting: true, object: obj };
-  await cleanup(obj);
-  const object = (await removeFinalizer(client, kind, obj, finalizer)) ?? obj;
-  return { deleting: true, object };
+  if (obj.metadata?.deletionTimestamp) {
+    if (!hasFinalizer(obj, finalizer)) return stop(undefined);
+    const outcome = await steps.cleanUp(obj);
+    if (outcome !== "done") return stop(outcome);
+    await removeFinalizer(client, kind, obj, finalizer);
+    return stop(undefined, true);
+  }
+  if (policy !== "ensure" || hasFinalizer(obj, finalizer)) return proceed(obj);
+  const added = await addFinalizer(client, kind, obj, finalizer);
+  if (!added) return stop(undefined);
+  await steps.added?.(added);
+  return proceed(added);
+}
+
+function proceed<T>(object: T): FinalizerStep<T> {
+  return { proceed: true, object };
+}
+
+function stop<T>(result: ReconcileResult, released = false): FinalizerStep<T> {
+  return { proceed: false, result, released };
 }
 
 /** Adds `finalizer` with a conditional patch; returns the stored object, or undefined if it is gone. */

@@ -1,5 +1,5 @@
-import type { InstanceConnectionSpec, InstanceKey } from "../../services/postgres/connections.js";
-import { instanceKeyString } from "../../services/postgres/connections.js";
+import type { InstanceConnectionSpec } from "../../services/postgres/connections.js";
+import { instanceKeyString, type InstanceKey } from "../../services/postgres/instance-key.js";
 
 /** An instance the database controller may use: reachable with these credentials, and privileged enough. */
 export interface UsableInstance {

@@ -2,9 +2,10 @@ import { expect } from "chai";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { PostgresDatabase } from "../../api/v1alpha1/index.js";
 import { ObjectStore } from "../../runtime/cache.js";
+import type { InstanceKey } from "../../services/postgres/instance-key.js";
 import { ALLOWED_NAMESPACES_ANNOTATION } from "../constants.js";
-import { InstanceDirectory } from "../postgres-instance/instance-directory.js";
-import { databasesUsing, instanceKeyOf, resolveInstance, type InstanceSources } from "./instance.js";
+import { InstanceDirectory } from "./instance-directory.js";
+import { databasesReferencing, instanceKeyOf, resolveInstance, type InstanceSources } from "./resolution.js";
 
 function database(namespace: string, name: string, spec: PostgresDatabase["spec"]): PostgresDatabase {
   return { apiVersion: "kompost.chuge.li/v1alpha1", kind: "PostgresDatabase", metadata: { namespace, name }, spec };
@@ -96,12 +97,11 @@ describe("resolving the instance of a PostgresDatabase", () => {
     store.set(database("other", "b", { instanceRef: { name: "pg", namespace: "team" } }));
     store.set(database("other", "c", { instanceRef: { name: "pg" } }));
     store.set(database("team", "d", { clusterInstanceRef: { name: "pg" } }));
-    expect(databasesUsing(store, { kind: "PostgresInstance", namespace: "team", name: "pg" })).to.deep.equal([
-      { namespace: "team", name: "a" },
-      { namespace: "other", name: "b" },
-    ]);
-    expect(databasesUsing(store, { kind: "PostgresClusterInstance", name: "pg" })).to.deep.equal([
-      { namespace: "team", name: "d" },
-    ]);
+    const names = (key: InstanceKey): string[] =>
+      databasesReferencing(store, key).map((db) => `${db.metadata.namespace}/${db.metadata.name}`);
+    expect(names({ kind: "PostgresInstance", namespace: "team", name: "pg" })).to.deep.equal(["team/a", "other/b"]);
+    expect(names({ kind: "PostgresClusterInstance", name: "pg" })).to.deep.equal(["team/d"]);
+    store.set(database("team", "e", {}));
+    expect(instanceKeyOf(store.get({ namespace: "team", name: "e" })!)).to.equal(undefined);
   });
 });

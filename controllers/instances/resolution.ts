@@ -1,18 +1,24 @@
 /**
- * Which instance a PostgresDatabase uses, whether it may, and whether it can be used now:
- * the instance objects come from the controller's watch caches (for their annotations),
- * the usable connection details from the instance controllers' directory.
+ * The one path from a PostgresDatabase to its instance, for both controllers: the reference
+ * (instanceKeyOf), the databases that reference an instance (databasesReferencing), the access
+ * decision (mayUse), and the instance with its connection key and details (resolveInstance).
+ * The instance objects come from the watch caches (for their annotations), the usable
+ * connection details from the instance controllers' directory.
  */
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { PostgresDatabase } from "../../api/v1alpha1/index.js";
 import type { ReadonlyStore } from "../../runtime/cache.js";
 import type { ConditionInput } from "../../runtime/conditions.js";
 import type { ObjectKey } from "../../runtime/resource-kind.js";
-import { mayUseInstance, type ClusterInstanceDefault } from "../../services/access/allowed-namespaces.js";
-import { ALLOWED_NAMESPACES_ANNOTATION } from "../../services/access/allowed-namespaces.js";
-import { instanceKeyString, type InstanceKey } from "../../services/postgres/connections.js";
+import {
+  ALLOWED_NAMESPACES_ANNOTATION,
+  mayUseInstance,
+  type AccessDecision,
+  type ClusterInstanceDefault,
+} from "../../services/access/allowed-namespaces.js";
+import { instanceKeyString, type InstanceKey } from "../../services/postgres/instance-key.js";
 import { DATABASE_CONNECTED_MESSAGE, DatabaseCondition, DatabaseReason } from "../constants.js";
-import type { InstanceDirectory, UsableInstance } from "../postgres-instance/instance-directory.js";
+import type { InstanceDirectory, UsableInstance } from "./instance-directory.js";
 
 /** Where the resolution looks things up. */
 export interface InstanceSources {
@@ -40,25 +46,63 @@ export type Resolution =
       readonly message: string;
     };
 
-/** The key of the instance a database references (instanceRef's namespace defaults to the database's). */
-export function instanceKeyOf(db: PostgresDatabase): InstanceKey {
-  const { clusterInstanceRef, instanceRef } = db.spec;
+/**
+ * The key of the instance a database references (instanceRef's namespace defaults to the
+ * database's); undefined when it references none (which the CRD does not let happen).
+ */
+export function instanceKeyOf(db: PostgresDatabase): InstanceKey | undefined {
+  const { clusterInstanceRef, instanceRef } = db.spec ?? {};
   if (clusterInstanceRef) return { kind: "PostgresClusterInstance", name: clusterInstanceRef.name };
-  if (!instanceRef) throw new Error("spec has neither instanceRef nor clusterInstanceRef");
+  if (!instanceRef) return undefined;
   return {
     kind: "PostgresInstance",
-    namespace: instanceRef.namespace ?? db.metadata.namespace ?? "",
+    namespace: instanceRef.namespace ?? db.metadata?.namespace ?? "",
     name: instanceRef.name,
   };
 }
 
-/** The keys of the databases in `databases` that reference the instance `key`. */
-export function databasesUsing(databases: ReadonlyStore<PostgresDatabase>, key: InstanceKey): ObjectKey[] {
+/** The key of the instance a database references; throws when it references none. */
+export function requireInstanceKey(db: PostgresDatabase): InstanceKey {
+  const key = instanceKeyOf(db);
+  if (!key) throw new Error("spec has neither instanceRef nor clusterInstanceRef: set one of them");
+  return key;
+}
+
+/** The instance key of an object of either instance kind. */
+export function instanceKeyFor(kind: InstanceKey["kind"], key: ObjectKey): InstanceKey {
+  return kind === "PostgresInstance"
+    ? { kind, namespace: key.namespace ?? "", name: key.name }
+    : { kind, name: key.name };
+}
+
+/** The object key (namespace and name) an instance key names. */
+export function objectKeyOf(key: InstanceKey): ObjectKey {
+  return key.kind === "PostgresInstance" ? { namespace: key.namespace, name: key.name } : { name: key.name };
+}
+
+/** The databases in `databases` that reference the instance `key`: the one "databases by instance" lookup. */
+export function databasesReferencing(databases: ReadonlyStore<PostgresDatabase>, key: InstanceKey): PostgresDatabase[] {
   const wanted = instanceKeyString(key);
-  return databases
-    .list()
-    .filter((db) => hasReference(db) && instanceKeyString(instanceKeyOf(db)) === wanted)
-    .map((db) => ({ namespace: db.metadata.namespace ?? "", name: db.metadata.name ?? "" }));
+  return databases.list().filter((db) => {
+    const ref = instanceKeyOf(db);
+    return ref !== undefined && instanceKeyString(ref) === wanted;
+  });
+}
+
+/** Whether a PostgresDatabase in `namespace` may use the instance (its allowed-namespaces annotation, or the default). */
+export function mayUse(
+  key: InstanceKey,
+  instance: KubernetesObject,
+  namespace: string,
+  clusterInstanceDefault: ClusterInstanceDefault,
+): AccessDecision {
+  return mayUseInstance({
+    instanceKind: key.kind,
+    ...(key.kind === "PostgresInstance" ? { instanceNamespace: key.namespace } : {}),
+    annotation: instance.metadata?.annotations?.[ALLOWED_NAMESPACES_ANNOTATION],
+    namespace,
+    clusterInstanceDefault,
+  });
 }
 
 /** The instance object the key names, from the watch caches. */
@@ -70,36 +114,27 @@ export function instanceObject(sources: InstanceSources, key: InstanceKey): Kube
 
 /** Finds the instance, checks this namespace may use it, and takes its details from the directory. */
 export function resolveInstance(db: PostgresDatabase, sources: InstanceSources): Resolution {
-  const key = instanceKeyOf(db);
+  const key = requireInstanceKey(db);
   const label = describeInstance(key);
   const instance = instanceObject(sources, key);
   if (!instance) {
     return notUsable(DatabaseReason.InstanceNotFound, `${label} was not found; create it or fix the reference`);
   }
-  const access = mayUseInstance({
-    instanceKind: key.kind,
-    ...(key.kind === "PostgresInstance" ? { instanceNamespace: key.namespace } : {}),
-    annotation: instance.metadata?.annotations?.[ALLOWED_NAMESPACES_ANNOTATION],
-    namespace: db.metadata.namespace ?? "",
-    clusterInstanceDefault: sources.clusterInstanceDefault,
-  });
+  const namespace = db.metadata.namespace ?? "";
+  const access = mayUse(key, instance, namespace, sources.clusterInstanceDefault);
   const accessCondition = (status: "True" | "False", reason: string, message: string): ConditionInput[] =>
     key.kind === "PostgresClusterInstance"
       ? [{ type: DatabaseCondition.ClusterInstanceAccess, status, reason, message }]
       : [];
   if (!access.allowed) {
-    const message = `${label} may not be used from namespace "${db.metadata.namespace ?? ""}": ${access.message}`;
+    const message = `${label} may not be used from namespace "${namespace}": ${access.message}`;
     return notUsable(
       DatabaseReason.InstanceNotAllowed,
       message,
       accessCondition("False", DatabaseReason.InstanceNotAllowed, message),
     );
   }
-  const granted = accessCondition(
-    "True",
-    DatabaseReason.AccessGranted,
-    `Namespace "${db.metadata.namespace ?? ""}" may use ${label}.`,
-  );
+  const granted = accessCondition("True", DatabaseReason.AccessGranted, `Namespace "${namespace}" may use ${label}.`);
   const usable = sources.directory.get(key);
   if (!usable) {
     return {
@@ -134,8 +169,4 @@ function notUsable(
     message,
     conditions: [...extra, { type: DatabaseCondition.Connection, status: "False", reason, message }],
   };
-}
-
-function hasReference(db: PostgresDatabase): boolean {
-  return db.spec.instanceRef !== undefined || db.spec.clusterInstanceRef !== undefined;
 }

@@ -43,7 +43,7 @@ import {
   MANAGED_BY_LABEL,
   ROTATE_PASSWORD_ANNOTATION,
 } from "../constants.js";
-import type { UsableInstance } from "../postgres-instance/instance-directory.js";
+import type { UsableInstance } from "../instances/instance-directory.js";
 
 /** The label selector of the Secrets this controller writes (its owned watch). */
 export const SECRET_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY},${DATABASE_LABEL}`;

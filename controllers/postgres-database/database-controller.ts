@@ -2,7 +2,7 @@
  * The PostgresDatabase controller (flow only): guard clauses in a fixed order —
  * abandon, deletion, finalizer, instance, then database, roles, Secrets and grants.
  */
-import type { KubernetesObject, V1Secret } from "@kubernetes/client-node";
+import type { V1Secret } from "@kubernetes/client-node";
 import {
   PostgresClusterInstanceKind,
   PostgresDatabaseKind,
@@ -11,7 +11,7 @@ import {
 } from "../../api/v1alpha1/index.js";
 import { errorMessage, type ReconcileResult } from "../../runtime/errors.js";
 import { faultPoint } from "../../runtime/fault-points.js";
-import { addFinalizer, hasFinalizer, removeFinalizer } from "../../runtime/finalizers.js";
+import { handleFinalizer, type CleanUpResult, type FinalizerPolicy } from "../../runtime/finalizers.js";
 import {
   Operator,
   type MappedWatch,
@@ -21,18 +21,14 @@ import {
 } from "../../runtime/operator.js";
 import { READY } from "../../runtime/conditions.js";
 import { specOrMetadataChanged } from "../../runtime/predicates.js";
-import { secretKind } from "../../runtime/resource-kind.js";
+import { keyOf, secretKind, type ObjectKey } from "../../runtime/resource-kind.js";
 import type { ClusterInstanceDefault } from "../../services/access/allowed-namespaces.js";
-import {
-  ConnectionError,
-  instanceKeyString,
-  type ConnectionRegistry,
-  type InstanceKey,
-} from "../../services/postgres/connections.js";
+import { ConnectionError, type ConnectionRegistry } from "../../services/postgres/connections.js";
+import { instanceKeyString, type InstanceKey } from "../../services/postgres/instance-key.js";
 import { isLockTimeout } from "../../services/postgres/errors.js";
 import type { SecretReader } from "../../services/secrets/connection-secret.js";
 import { DatabaseCondition, DatabaseReason, FINALIZER, WAIT_REQUEUE_MS } from "../constants.js";
-import type { InstanceDirectory } from "../postgres-instance/instance-directory.js";
+import type { InstanceDirectory } from "../instances/instance-directory.js";
 import {
   retainOwnedSecret,
   rotationPeriodOf,
@@ -42,13 +38,14 @@ import {
 } from "./credentials.js";
 import { cleanUp } from "./deletion.js";
 import {
-  databasesUsing,
+  databasesReferencing,
+  instanceKeyFor,
   instanceKeyOf,
   instanceObject,
   resolveInstance,
   type InstanceSources,
   type Resolution,
-} from "./instance.js";
+} from "../instances/resolution.js";
 import { isAbandoned, markerOf, namesOf } from "./naming.js";
 import { provision } from "./provisioning.js";
 import { publishReport, recordEvents, Report, type StatusWriter } from "./report.js";
@@ -101,12 +98,12 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
     // Not for an instance's status writes: whether it is usable comes through the directory.
     {
       kind: PostgresInstanceKind,
-      map: (obj) => this.usersOf(obj, "PostgresInstance"),
+      map: (obj) => this.usersOf(instanceKeyFor("PostgresInstance", keyOf(obj))),
       filter: specOrMetadataChanged,
     },
     {
       kind: PostgresClusterInstanceKind,
-      map: (obj) => this.usersOf(obj, "PostgresClusterInstance"),
+      map: (obj) => this.usersOf(instanceKeyFor("PostgresClusterInstance", keyOf(obj))),
       filter: specOrMetadataChanged,
     },
   ];
@@ -120,7 +117,7 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
     super(deps);
     // An instance that becomes usable (or stops being usable) concerns every database on it; so does
     // a server answering again after a connect cool-down: its databases need not wait for their retry.
-    const enqueueUsers = (key: InstanceKey): void => databasesUsing(this.cache, key).forEach((k) => this.enqueue(k));
+    const enqueueUsers = (key: InstanceKey): void => this.usersOf(key).forEach((k) => this.enqueue(k));
     const unsubscribes = [options.directory.onChange(enqueueUsers), options.registry.onReachedAgain(enqueueUsers)];
     this.unsubscribe = () => unsubscribes.forEach((unsubscribe) => unsubscribe());
   }
@@ -132,36 +129,27 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
 
   /** The databases of one instance share the workers fairly with those of other instances: a stuck server holds up only its own. */
   protected override schedulingGroup(db: PostgresDatabase): string {
-    return db.spec.instanceRef || db.spec.clusterInstanceRef ? instanceKeyString(instanceKeyOf(db)) : "";
+    const key = instanceKeyOf(db);
+    return key ? instanceKeyString(key) : "";
   }
 
   protected async reconcile(obj: PostgresDatabase, ctx: ReconcileContext): Promise<ReconcileResult> {
     const resolution = resolveInstance(obj, this.sources());
-    const db = await this.settleFinalizer(obj, resolution.allowed);
-    if (!db) return;
-    if (db.metadata.deletionTimestamp) return hasFinalizer(db, FINALIZER) ? this.finalize(db, ctx) : undefined;
-    if (!resolution.usable) return this.waitForInstance(db, resolution, ctx);
-    return this.apply(db, resolution, ctx);
-  }
-
-  /**
-   * Removes the finalizer when the deletion policy is abandon (also when set after creation),
-   * else adds it unless the object is being deleted or may not use its instance (access first:
-   * such a database creates nothing, so it must not hold anything back; one that lost access
-   * keeps its finalizer to drop what it created). Undefined when the object is gone.
-   */
-  private async settleFinalizer(db: PostgresDatabase, allowed: boolean): Promise<PostgresDatabase | undefined> {
-    if (isAbandoned(db)) {
-      return hasFinalizer(db, FINALIZER) ? removeFinalizer(this.client, PostgresDatabaseKind, db, FINALIZER) : db;
+    const step = await handleFinalizer(this.client, PostgresDatabaseKind, obj, FINALIZER, {
+      policy: finalizerPolicy(obj, resolution.allowed),
+      added: () => faultPoint("finalizer-added"),
+      cleanUp: (db) => this.finalize(db, ctx),
+    });
+    if (!step.proceed) {
+      if (step.released) ctx.logger.info("Released PostgresDatabase", { database: namesOf(obj).database });
+      return step.result;
     }
-    if (db.metadata.deletionTimestamp || hasFinalizer(db, FINALIZER) || !allowed) return db;
-    const added = await addFinalizer(this.client, PostgresDatabaseKind, db, FINALIZER);
-    await faultPoint("finalizer-added");
-    return added;
+    if (!resolution.usable) return this.waitForInstance(step.object, resolution, ctx);
+    return this.apply(step.object, resolution, ctx);
   }
 
-  /** Drops everything on the server, then lets the resource go; or waits, saying why. */
-  private async finalize(db: PostgresDatabase, ctx: ReconcileContext): Promise<ReconcileResult> {
+  /** Drops everything on the server, so that the finalizer can go; or waits, saying why. */
+  private async finalize(db: PostgresDatabase, ctx: ReconcileContext): Promise<CleanUpResult> {
     const report = new Report();
     const result = await cleanUp(db, this.sources(), this.options.registry, report).catch(async (err: unknown) => {
       // Never silent: the status says why the deletion is stuck while it is retried.
@@ -175,8 +163,7 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
     }
     await faultPoint("cleaned-up");
     recordEvents(this.statusWriter(ctx), db, report.events);
-    await removeFinalizer(this.client, PostgresDatabaseKind, db, FINALIZER);
-    ctx.logger.info("Released PostgresDatabase", { database: namesOf(db).database });
+    return "done";
   }
 
   private async waitForInstance(
@@ -203,7 +190,8 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
   private readyBeforeInstanceChecked(db: PostgresDatabase): boolean {
     if (Date.now() - this.createdAt > (this.options.instanceCheckGraceMs ?? INSTANCE_CHECK_GRACE_MS)) return false;
     const ready = db.status?.conditions?.some((c) => c.type === READY && c.status === "True") ?? false;
-    return ready && !this.options.directory.hasChecked(instanceKeyOf(db));
+    const key = instanceKeyOf(db);
+    return ready && key !== undefined && !this.options.directory.hasChecked(key);
   }
 
   /** Database, roles with their Secrets, grants; then the status and Events. */
@@ -254,11 +242,9 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
     return Promise.resolve(this.cacheOf<V1Secret>(SECRETS).get({ namespace, name }));
   }
 
-  private usersOf(instance: KubernetesObject, kind: InstanceKey["kind"]): ReturnType<typeof databasesUsing> {
-    const name = instance.metadata?.name ?? "";
-    const key: InstanceKey =
-      kind === "PostgresInstance" ? { kind, namespace: instance.metadata?.namespace ?? "", name } : { kind, name };
-    return databasesUsing(this.cache, key);
+  /** The databases that reference the instance. */
+  private usersOf(key: InstanceKey): ObjectKey[] {
+    return databasesReferencing(this.cache, key).map((db) => keyOf(db));
   }
 
   private sources(): InstanceSources {
@@ -283,4 +269,15 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
   private get waitMs(): number {
     return this.options.waitRequeueMs ?? WAIT_REQUEUE_MS;
   }
+}
+
+/**
+ * The finalizer's policy: removed when the deletion policy is abandon (also when set after
+ * creation); else added unless the database may not use its instance (access first: such a
+ * database creates nothing, so it must not hold anything back; one that lost access keeps its
+ * finalizer to drop what it created).
+ */
+function finalizerPolicy(db: PostgresDatabase, allowed: boolean): FinalizerPolicy {
+  if (isAbandoned(db)) return "release";
+  return allowed ? "ensure" : "keep";
 }

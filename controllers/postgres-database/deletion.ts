@@ -7,7 +7,7 @@ import type { PostgresDatabase } from "../../api/v1alpha1/index.js";
 import { ConnectionError, type ConnectionRegistry } from "../../services/postgres/connections.js";
 import { UserFixableError } from "../../services/postgres/errors.js";
 import { DatabaseCondition, DatabaseReason } from "../constants.js";
-import { describeInstance, instanceKeyOf, instanceObject, type InstanceSources } from "./instance.js";
+import { describeInstance, instanceObject, requireInstanceKey, type InstanceSources } from "../instances/resolution.js";
 import { markerOf, namesOf } from "./naming.js";
 import type { Report } from "./report.js";
 import { TenantServer } from "./server.js";
@@ -22,7 +22,7 @@ export async function cleanUp(
   registry: ConnectionRegistry,
   report: Report,
 ): Promise<CleanupResult> {
-  const key = instanceKeyOf(db);
+  const key = requireInstanceKey(db);
   const names = namesOf(db);
   const waiting = (why: string): CleanupResult => {
     report.fail(

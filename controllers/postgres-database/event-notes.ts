@@ -3,14 +3,14 @@
  * happened. Creation says Provisioned, a repair says what it repaired, and a failure the status
  * already shows is not announced again (as the instance controllers' ConditionAnnouncer does).
  */
-import type { Condition } from "../../runtime/conditions.js";
+import type { ConditionRecord } from "../../runtime/conditions.js";
 import { DatabaseReason } from "../constants.js";
 import type { EventNote } from "./report.js";
 
 /** What the Events depend on besides the notes of the reconcile. */
 export interface EventContext {
   /** The conditions stored before this reconcile. */
-  readonly before: readonly Condition[] | undefined;
+  readonly before: readonly ConditionRecord[] | undefined;
   /** Ready has just turned True. */
   readonly becameReady: boolean;
   /** The database's name on the server. */
@@ -50,7 +50,7 @@ export function eventsToRecord(notes: readonly EventNote[], context: EventContex
   return events;
 }
 
-function alreadyShown(note: EventNote, before: readonly Condition[] | undefined): boolean {
+function alreadyShown(note: EventNote, before: readonly ConditionRecord[] | undefined): boolean {
   return (before ?? []).some(
     (condition) =>
       condition.status !== "True" && condition.reason === note.reason && condition.message === note.message,

@@ -4,7 +4,6 @@
  */
 import type { DatabaseUser, PostgresDatabase, PostgresDatabaseStatus } from "../../api/v1alpha1/index.js";
 import { type ConditionInput, isConditionTrue, READY, setConditions } from "../../runtime/conditions.js";
-import type { Condition } from "../../runtime/conditions.js";
 import type { EventRecorder, EventType } from "../../runtime/events.js";
 import type { KubeClient } from "../../runtime/kube-client.js";
 import type { Logger } from "../../runtime/logger.js";
@@ -103,23 +102,22 @@ export async function publishReport(
   db: PostgresDatabase,
   report: Report,
 ): Promise<PostgresDatabase> {
-  const wasReady = isConditionTrue(conditionsOf(db), READY);
+  const wasReady = isConditionTrue(db.status?.conditions, READY);
   const mutators: StatusMutator<PostgresDatabaseStatus, PostgresDatabase>[] = [
-    // The generated Condition has optional reason/message; the runtime always writes both.
     setConditions(report.conditions, {
       readyFrom: DATABASE_READY_CONDITIONS,
       stalledReasons: STALLED_REASONS,
       ...(writer.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: writer.heartbeatIntervalMs } : {}),
-    }) as StatusMutator<PostgresDatabaseStatus, PostgresDatabase>,
+    }),
   ];
   const names = report.names;
   if (names) mutators.push(namesMutator(db.metadata.name ?? "", names, report.passwords));
   const extensions = report.extensions;
   if (extensions) mutators.push(extensionsMutator(extensions));
   const stored = await updateStatus(writer.client, PostgresDatabaseKind, db, mutators);
-  const becameReady = !wasReady && isConditionTrue(conditionsOf(stored), READY);
+  const becameReady = !wasReady && isConditionTrue(stored.status?.conditions, READY);
   const events = eventsToRecord(report.events, {
-    before: conditionsOf(db),
+    before: db.status?.conditions,
     becameReady,
     database: names?.database ?? "",
   });
@@ -166,8 +164,4 @@ function extensionsMutator(
     if (extensions.length > 0) status.extensions = extensions.map((extension) => ({ ...extension }));
     else delete status.extensions;
   };
-}
-
-function conditionsOf(db: PostgresDatabase): Condition[] | undefined {
-  return db.status?.conditions as Condition[] | undefined;
 }

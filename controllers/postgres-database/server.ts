@@ -38,7 +38,7 @@ import {
 } from "../../services/postgres/objects/role.js";
 import type { DatabaseOpener } from "../../services/postgres/objects/role-release.js";
 import { ForeignObjectError, type Marker, requireOurs } from "../../services/postgres/ownership.js";
-import type { UsableInstance } from "../postgres-instance/instance-directory.js";
+import type { UsableInstance } from "../instances/instance-directory.js";
 
 /** What `ensureRoleWithPassword` did: the role unit's result, and whether the password had to be reset. */
 export interface RoleOutcome {

@@ -3,7 +3,7 @@ import type { PostgresClusterInstance, PostgresDatabase, PostgresInstance } from
 import { ALLOWED_NAMESPACES_ANNOTATION } from "../../services/access/allowed-namespaces.js";
 import { ObjectStore } from "../../runtime/cache.js";
 import { FINALIZER } from "../constants.js";
-import { databasesUsing, deletionBlockedCondition } from "./deletion.js";
+import { dependentDatabases, deletionBlockedCondition } from "./deletion.js";
 import { clusterInstance, namespacedInstance } from "./instance-kinds.js";
 
 const database = (
@@ -47,7 +47,7 @@ describe("which PostgresDatabases use an instance", () => {
   const admitting = (pattern: string) => ({ [ALLOWED_NAMESPACES_ANNOTATION]: pattern });
 
   it("finds a PostgresInstance's users by instanceRef, defaulting to the database's namespace", () => {
-    expect(databasesUsing(store, namespacedInstance, instance("a", admitting("b")))).to.deep.equal([
+    expect(dependentDatabases(store, namespacedInstance, instance("a", admitting("b")))).to.deep.equal([
       "a/draining",
       "a/own",
       "b/cross",
@@ -55,15 +55,15 @@ describe("which PostgresDatabases use an instance", () => {
   });
 
   it("does not count a database from a namespace the instance does not admit (access first)", () => {
-    expect(databasesUsing(store, namespacedInstance, instance("a"))).to.deep.equal(["a/draining", "a/own"]);
-    expect(databasesUsing(store, namespacedInstance, instance("a", admitting("(b")))).to.deep.equal([
+    expect(dependentDatabases(store, namespacedInstance, instance("a"))).to.deep.equal(["a/draining", "a/own"]);
+    expect(dependentDatabases(store, namespacedInstance, instance("a", admitting("(b")))).to.deep.equal([
       "a/draining",
       "a/own",
     ]);
     const closed = clusterInstance("ops", "none");
-    expect(databasesUsing(store, closed, clusterWide())).to.deep.equal([]);
+    expect(dependentDatabases(store, closed, clusterWide())).to.deep.equal([]);
     const open = clusterWide(admitting("c"));
-    expect(databasesUsing(store, closed, open)).to.deep.equal(["c/cluster"]);
+    expect(dependentDatabases(store, closed, open)).to.deep.equal(["c/cluster"]);
   });
 
   it("still counts a database it no longer admits that Kompost provisioned while it did", () => {
@@ -78,12 +78,12 @@ describe("which PostgresDatabases use an instance", () => {
       ...database("b", "self-finalized", { instanceRef: { name: "pg", namespace: "a" } }),
       metadata: { namespace: "b", name: "self-finalized", finalizers: [FINALIZER] },
     });
-    expect(databasesUsing(lost, namespacedInstance, instance("a"))).to.deep.equal(["b/was-allowed"]);
+    expect(dependentDatabases(lost, namespacedInstance, instance("a"))).to.deep.equal(["b/was-allowed"]);
   });
 
   it("finds a PostgresClusterInstance's users by clusterInstanceRef only", () => {
     const pg = clusterWide();
-    expect(databasesUsing(store, clusterInstance("ops", "all"), pg)).to.deep.equal(["c/cluster"]);
+    expect(dependentDatabases(store, clusterInstance("ops", "all"), pg)).to.deep.equal(["c/cluster"]);
   });
 
   it("names the databases in the blocked condition, and says how many more there are past ten", () => {

@@ -5,7 +5,8 @@ import { hasFinalizer } from "../../runtime/finalizers.js";
 import { keyOf, keyString, type ObjectKey } from "../../runtime/resource-kind.js";
 import type { ConnectionRegistry } from "../../services/postgres/connections.js";
 import { FINALIZER, InstanceReason } from "../constants.js";
-import type { InstanceDirectory } from "./instance-directory.js";
+import type { InstanceDirectory } from "../instances/instance-directory.js";
+import { databasesReferencing } from "../instances/resolution.js";
 import type { AnyInstance, InstanceKindAdapter } from "./instance-kinds.js";
 
 /**
@@ -16,21 +17,15 @@ import type { AnyInstance, InstanceKindAdapter } from "./instance-kinds.js";
  * provisioned it while it was admitted (it has objects on the server to drop), so a reference
  * (or a finalizer its author wrote) from any other namespace cannot pin the instance.
  */
-export function databasesUsing<T extends AnyInstance>(
+export function dependentDatabases<T extends AnyInstance>(
   databases: ReadonlyStore<PostgresDatabase>,
   adapter: InstanceKindAdapter<T>,
   instance: T,
 ): string[] {
-  const wanted = keyString(keyOf(instance));
-  return databases
-    .list()
-    .filter((database) => {
-      const ref = adapter.referencedBy(database);
-      if (!ref || keyString(ref) !== wanted) return false;
-      if (!adapter.admits(instance, database.metadata?.namespace ?? "") && !provisioned(database)) return false;
-      return !database.metadata?.deletionTimestamp || hasFinalizer(database, FINALIZER);
-    })
-    .map((database) => `${database.metadata?.namespace ?? ""}/${database.metadata?.name ?? ""}`)
+  return databasesReferencing(databases, adapter.instanceKey(keyOf(instance)))
+    .filter((database) => adapter.admits(instance, database.metadata?.namespace ?? "") || provisioned(database))
+    .filter((database) => !database.metadata?.deletionTimestamp || hasFinalizer(database, FINALIZER))
+    .map((database) => keyString(keyOf(database)))
     .sort();
 }
 

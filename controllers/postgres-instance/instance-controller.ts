@@ -4,12 +4,12 @@ import type { PostgresDatabase } from "../../api/v1alpha1/index.js";
 import { PostgresDatabaseKind } from "../../api/v1alpha1/index.js";
 import { setConditions, type ConditionInput } from "../../runtime/conditions.js";
 import type { ReconcileResult } from "../../runtime/errors.js";
-import { addFinalizer, hasFinalizer, removeFinalizer } from "../../runtime/finalizers.js";
+import { handleFinalizer, type CleanUpResult } from "../../runtime/finalizers.js";
 import { Operator, type MappedWatch, type OperatorDeps, type ReconcileContext } from "../../runtime/operator.js";
 import { keyOf, secretKind, type ObjectKey, type ResourceKind } from "../../runtime/resource-kind.js";
 import { updateStatus, type StatusMutator, type StatusOf } from "../../runtime/status.js";
-import type { ConnectionRegistry, InstanceKey } from "../../services/postgres/connections.js";
-import { instanceKeyString } from "../../services/postgres/connections.js";
+import type { ConnectionRegistry } from "../../services/postgres/connections.js";
+import { instanceKeyString, type InstanceKey } from "../../services/postgres/instance-key.js";
 import { readSecret } from "../../services/secrets/connection-secret.js";
 import {
   FINALIZER,
@@ -24,8 +24,9 @@ import { allowedNamespacesCondition } from "./access-condition.js";
 import { ConditionAnnouncer } from "./condition-events.js";
 import { checkConnection, connectionSpecOf, notChecked } from "./connection-check.js";
 import { resolveCredentials } from "./credentials.js";
-import { databasesUsing, deletionBlockedCondition, releaseInstance } from "./deletion.js";
-import type { InstanceDirectory, UsableInstance } from "./instance-directory.js";
+import type { InstanceDirectory, UsableInstance } from "../instances/instance-directory.js";
+import { instanceKeyOf, objectKeyOf } from "../instances/resolution.js";
+import { dependentDatabases, deletionBlockedCondition, releaseInstance } from "./deletion.js";
 import { holdPasswordSecret, releasePasswordSecrets } from "./password-hold.js";
 import type { AnyInstance, InstanceKindAdapter } from "./instance-kinds.js";
 import { forgetInstanceState, recordInstanceState } from "./instance-metrics.js";
@@ -106,9 +107,14 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
   }
 
   protected async reconcile(instance: T, ctx: ReconcileContext): Promise<ReconcileResult> {
-    if (instance.metadata.deletionTimestamp) return this.finalize(instance, ctx);
-    const current = await addFinalizer(this.client, this.forKind, instance, FINALIZER);
-    if (!current) return undefined;
+    const step = await handleFinalizer(this.client, this.forKind, instance, FINALIZER, {
+      cleanUp: (deleting) => this.finalize(deleting, ctx),
+    });
+    if (!step.proceed) {
+      if (step.released) ctx.logger.info(`Released ${this.forKind.kind}`);
+      return step.result;
+    }
+    const current = step.object;
     await this.holdPassword(current);
     const findings = await this.check(current);
     await this.report(current, findings, ctx);
@@ -123,19 +129,16 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
     this.forget(key);
   }
 
-  /** Deleting: serves the PostgresDatabases that still need the instance, then releases it and removes the finalizer. */
-  private async finalize(instance: T, ctx: ReconcileContext): Promise<ReconcileResult> {
-    if (!hasFinalizer(instance, FINALIZER)) return undefined;
-    const users = databasesUsing(this.cacheOf<PostgresDatabase>(this.databaseSource), this.adapter, instance);
+  /** Deleting: serves the PostgresDatabases that still need the instance, then releases it so that the finalizer can go. */
+  private async finalize(instance: T, ctx: ReconcileContext): Promise<CleanUpResult> {
+    const users = dependentDatabases(this.cacheOf<PostgresDatabase>(this.databaseSource), this.adapter, instance);
     if (users.length > 0) return this.serveDependents(instance, users, ctx);
     await releaseInstance(this.directory, this.registry, this.adapter, ctx.key);
     const stores = { secrets: this.cacheOf(this.secretSource), instances: this.cache };
     await releasePasswordSecrets(this.client, this.adapter, this.adapter.secretNamespace(instance), stores, ctx.key);
     // Forget first: once the finalizer is gone the object may vanish before this reconcile returns.
     this.forget(ctx.key);
-    await removeFinalizer(this.client, this.forKind, instance, FINALIZER);
-    ctx.logger.info(`Released ${this.forKind.kind}`);
-    return undefined;
+    return "done";
   }
 
   /**
@@ -241,15 +244,13 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
   }
 
   private conditionsMutator(conditions: readonly ConditionInput[], withReady: boolean): StatusMutator<StatusOf<T>, T> {
-    const mutator = setConditions<T>(conditions, {
+    return setConditions<T>(conditions, {
       ...(withReady ? { readyFrom: INSTANCE_READY_CONDITIONS } : {}),
       stalledReasons: STALLED_REASONS,
       ...(this.instanceDeps.statusHeartbeatIntervalMs !== undefined
         ? { heartbeatIntervalMs: this.instanceDeps.statusHeartbeatIntervalMs }
         : {}),
     });
-    // The generated Condition has an optional reason; setConditions always writes one.
-    return mutator as unknown as StatusMutator<StatusOf<T>, T>;
   }
 
   /** The instances whose password lives in this Secret. */
@@ -264,9 +265,10 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
 
   /** The instance a PostgresDatabase references, when that instance is being deleted and may be waiting for it. */
   private deletingInstanceOf(database: KubernetesObject): ObjectKey[] {
-    const ref = this.adapter.referencedBy(database as PostgresDatabase);
-    if (!ref) return [];
-    return this.cache.get(ref)?.metadata.deletionTimestamp ? [ref] : [];
+    const ref = instanceKeyOf(database as PostgresDatabase);
+    if (ref?.kind !== this.forKind.kind) return [];
+    const key = objectKeyOf(ref);
+    return this.cache.get(key)?.metadata.deletionTimestamp ? [key] : [];
   }
 
   private id(key: ObjectKey): string {

@@ -1,6 +1,6 @@
 import { Gauge } from "prom-client";
 import { metricsRegistry } from "../../runtime/metrics.js";
-import type { InstanceKey } from "../../services/postgres/connections.js";
+import type { InstanceKey } from "../../services/postgres/instance-key.js";
 
 const LABELS = ["kind", "namespace", "name"] as const;
 

@@ -1,7 +1,8 @@
 import type pg from "pg";
 import type { ConditionInput } from "../../runtime/conditions.js";
 import { errorMessage } from "../../runtime/errors.js";
-import type { ConnectionRegistry, InstanceConnectionSpec, InstanceKey } from "../../services/postgres/connections.js";
+import type { ConnectionRegistry, InstanceConnectionSpec } from "../../services/postgres/connections.js";
+import type { InstanceKey } from "../../services/postgres/instance-key.js";
 import { checkPrivileges } from "../../services/postgres/privileges.js";
 import { InstanceCondition, InstanceReason, PRIVILEGED_MESSAGE } from "../constants.js";
 

@@ -10,8 +10,9 @@ import { freePort } from "../../test/harness/ports.js";
 import type { PostgresServer } from "../../test/harness/postgres.js";
 import { postgres } from "../../test/harness/postgres.js";
 import { eventually } from "../../test/support/eventually.js";
-import type { ConnectionSettings, InstanceConnectionSpec, InstanceKey } from "./connections.js";
-import { ConnectionError, ConnectionRegistry, instanceKeyString, specFingerprint } from "./connections.js";
+import type { ConnectionSettings, InstanceConnectionSpec } from "./connections.js";
+import { ConnectionError, ConnectionRegistry, specFingerprint } from "./connections.js";
+import { instanceKeyString, type InstanceKey } from "./instance-key.js";
 
 /** A winston logger that keeps every entry, to look at what the registry logged. */
 function capturingLogger(): { logger: winston.Logger; entries: Record<string, unknown>[]; text(): string } {

@@ -6,6 +6,7 @@ import { allowsInsecurePasswordAuth, InsecurePasswordAuthError, PasswordGuardedC
 import type { GuardedClientConfig } from "./password-guard.js";
 import { Slots, SlotTimeoutError } from "./slots.js";
 import { pgSslOptions, TlsConfigError } from "./tls.js";
+import { instanceKeyString, type InstanceKey } from "./instance-key.js";
 import type { SslSpec } from "./tls.js";
 
 /** How to reach and log in to a PostgreSQL server: an instance's spec with the password resolved. */
@@ -18,11 +19,6 @@ export interface InstanceConnectionSpec {
   /** spec.allowInsecurePasswordAuth: answer cleartext and MD5 password requests even without verified TLS. */
   readonly allowInsecurePasswordAuth?: boolean;
 }
-
-/** Names one instance; a PostgresInstance and a PostgresClusterInstance of the same name are different keys. */
-export type InstanceKey =
-  | { readonly kind: "PostgresInstance"; readonly namespace: string; readonly name: string }
-  | { readonly kind: "PostgresClusterInstance"; readonly name: string };
 
 /** Limits and timeouts of every connection Kompost opens. */
 export interface ConnectionSettings {
@@ -94,13 +90,6 @@ export class ConnectionError extends Error {
     super(message, options);
     if (options?.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
   }
-}
-
-/** A stable text form of a key, for maps, logs and metric labels. */
-export function instanceKeyString(key: InstanceKey): string {
-  return key.kind === "PostgresInstance"
-    ? `PostgresInstance/${key.namespace}/${key.name}`
-    : `PostgresClusterInstance/${key.name}`;
 }
 
 /**

@@ -8,7 +8,7 @@ import type { V1Secret } from "@kubernetes/client-node";
 import type { PostgresInstance } from "../../api/v1alpha1/index.js";
 import { PostgresInstanceKind } from "../../api/v1alpha1/index.js";
 import { InstanceController } from "../../controllers/postgres-instance/instance-controller.js";
-import { InstanceDirectory } from "../../controllers/postgres-instance/instance-directory.js";
+import { InstanceDirectory } from "../../controllers/instances/instance-directory.js";
 import { namespacedInstance } from "../../controllers/postgres-instance/instance-kinds.js";
 import { KubeClient } from "../../runtime/kube-client.js";
 import { ExponentialBackoffLimiter } from "../../runtime/rate-limiter.js";
