@@ -34,8 +34,10 @@ export function runOperator(argv: readonly string[], buildControllers: Controlle
   logProcessFailures(logger);
   const kubeConfig = loadKubeConfig(config);
 
+  const client = new KubeClient(kubeConfig);
   const manager = new Manager({
     kubeConfig,
+    client,
     logger,
     healthProbeBindAddress: config.healthProbeBindAddress,
     metricsBindAddress: config.metricsBindAddress,
@@ -44,9 +46,9 @@ export function runOperator(argv: readonly string[], buildControllers: Controlle
       ? { leaderElection: { namespace: config.leaderElectionNamespace!, id: config.leaderElectionId } }
       : {}),
   });
-  const client = new KubeClient(kubeConfig);
   const onShutdown = (name: string, run: () => Promise<void>): void => manager.onShutdown(name, run);
-  for (const controller of buildControllers({ kubeConfig, client, config, logger, onShutdown }))
+  const cache = manager.cache;
+  for (const controller of buildControllers({ kubeConfig, client, config, logger, onShutdown, cache }))
     manager.add(controller);
   stopOnSignals(manager, logger);
 
