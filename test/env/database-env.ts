@@ -16,12 +16,16 @@ import { ExponentialBackoffLimiter } from "../../runtime/rate-limiter.js";
 import { eventKind, secretKind } from "../../runtime/resource-kind.js";
 import { CountingClient } from "../../runtime/testing/counting-client.js";
 import { testLogger, uniqueName } from "../../runtime/testing/fixtures.js";
-import { ConnectionRegistry, type InstanceKey } from "../../services/postgres/connections.js";
+import { ConnectionRegistry } from "../../services/postgres/connections.js";
+import type { InstanceKey } from "../../services/postgres/instance-key.js";
 import { controlPlane, type ControlPlane } from "../harness/control-plane.js";
 import { postgres, type PostgresServer } from "../harness/postgres.js";
 import { eventually } from "../support/eventually.js";
-import { InstanceDirectory } from "../../controllers/postgres-instance/instance-directory.js";
+import { ReconcileTally } from "../support/reconcile-tally.js";
+import { InstanceDirectory } from "../../controllers/instances/instance-directory.js";
 import { PostgresDatabaseController } from "../../controllers/postgres-database/database-controller.js";
+import type { ReconcileResult } from "../../runtime/errors.js";
+import type { ReconcileContext } from "../../runtime/operator.js";
 
 /** Which admin an instance logs in as. */
 export type AdminKind = "superuser" | "limitedAdmin";
@@ -41,7 +45,7 @@ export class DatabaseTestEnv {
     readonly client: CountingClient,
     readonly registry: ConnectionRegistry,
     readonly directory: InstanceDirectory,
-    readonly controller: PostgresDatabaseController,
+    readonly controller: TalliedDatabaseController,
     /** Every line the controller logged (debug and up), as JSON text. */
     readonly logLines: readonly string[],
   ) {}
@@ -64,7 +68,7 @@ export class DatabaseTestEnv {
     const registry = new ConnectionRegistry({ logger: testLogger() });
     const directory = new InstanceDirectory();
     const logLines: string[] = [];
-    const controller = new PostgresDatabaseController(
+    const controller = new TalliedDatabaseController(
       {
         client,
         logger: capturingLogger(logLines),
@@ -94,6 +98,11 @@ export class DatabaseTestEnv {
         expect(items.map((db) => db.metadata.name)).to.deep.equal([]);
       }
     }, 60_000);
+  }
+
+  /** Finished reconciles per PostgresDatabase, to wait for the controller instead of sleeping. */
+  get reconciles(): ReconcileTally {
+    return this.controller.tally;
   }
 
   /** Stops the controller and closes its pools. */
@@ -293,6 +302,19 @@ export class DatabaseTestEnv {
       return await fn(db);
     } finally {
       await db.end();
+    }
+  }
+}
+
+/** The controller, counting every finished reconcile (whatever its outcome) in `tally`. */
+class TalliedDatabaseController extends PostgresDatabaseController {
+  readonly tally = new ReconcileTally();
+
+  protected override async reconcile(obj: PostgresDatabase, ctx: ReconcileContext): Promise<ReconcileResult> {
+    try {
+      return await super.reconcile(obj, ctx);
+    } finally {
+      this.tally.record(ctx.key);
     }
   }
 }
