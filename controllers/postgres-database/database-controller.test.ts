@@ -3,7 +3,7 @@ import type { V1Secret } from "@kubernetes/client-node";
 import { secretKind } from "../../runtime/resource-kind.js";
 import { quoteIdent } from "../../services/postgres/sql.js";
 import { CONNECTION_SECRET_KEYS } from "../../services/secrets/connection-details.js";
-import { delay, eventually } from "../../test/support/eventually.js";
+import { eventually } from "../../test/support/eventually.js";
 import { FINALIZER } from "../constants.js";
 import { ADMIN_KINDS, DatabaseTestEnv, type SecretData, sqlState, using } from "../../test/env/database-env.js";
 
@@ -211,7 +211,9 @@ for (const kind of ADMIN_KINDS) {
       it("issues only catalog reads and writes nothing to the API server", async () => {
         await env.database(namespace, "quiet", { instance: "app-database" });
         await env.ready(namespace, "quiet");
-        await delay(2 * RESYNC_MS);
+        const quiet = { namespace, name: "quiet" };
+        // Settled: a resync that started after Ready has finished.
+        await env.reconciles.more(quiet, 2);
         const rvOf = async (): Promise<(string | undefined)[]> => [
           (await env.get(namespace, "quiet"))?.metadata.resourceVersion,
           (await env.secret(namespace, "psql-quiet-app"))?.metadata?.resourceVersion,
@@ -220,7 +222,8 @@ for (const kind of ADMIN_KINDS) {
         const before = await rvOf();
         const writes = { patches: env.client.patches, creates: env.client.creates };
         const logStart = (await env.srv.readLog()).length;
-        await delay(4 * RESYNC_MS);
+        // A resync begun after the marks above, and the next.
+        await env.reconciles.more(quiet, 3);
         const statements = loggedStatements((await env.srv.readLog()).slice(logStart));
         // The resyncs did run: they looked the database up.
         expect(statements.some((s) => s.includes("pg_catalog.pg_database"))).to.equal(true);
@@ -230,16 +233,19 @@ for (const kind of ADMIN_KINDS) {
       });
     });
 
+    // Each test starts from the Secrets as they are now, so that they pass alone (--grep) and in any order.
     describe("drift repair", () => {
-      let original: SecretData;
-      /** Every password a Secret held during these tests, for the leak checks at the end. */
+      /** Every password a Secret held during these tests, for the leak checks. */
       const seen: string[] = [];
 
       before(async () => {
         await env.database(namespace, "drift", { instance: "app-database" });
         await env.ready(namespace, "drift");
-        original = await env.secretData(namespace, "psql-drift-app");
+        seen.push((await current()).DB_PASS!);
       });
+
+      /** The app Secret as it is now. */
+      const current = () => env.secretData(namespace, "psql-drift-app");
 
       const appWorks = (data: SecretData) =>
         eventually(
@@ -252,8 +258,9 @@ for (const kind of ADMIN_KINDS) {
         );
 
       it("re-creates a dropped database with the grants, for the same Secrets", async () => {
-        await env.asSuperuser((db) => db.query(`DROP DATABASE ${quoteIdent(original.DB_NAME!)} WITH (FORCE)`));
-        await appWorks(original);
+        const app = await current();
+        await env.asSuperuser((db) => db.query(`DROP DATABASE ${quoteIdent(app.DB_NAME!)} WITH (FORCE)`));
+        await appWorks(app);
         const inspector = await env.secretData(namespace, "psql-drift-inspector");
         await eventually(
           () => using(env.connectWith(inspector), (c) => c.query("SELECT id FROM public.probe")),
@@ -263,41 +270,43 @@ for (const kind of ADMIN_KINDS) {
       });
 
       it("re-creates a dropped role with the Secret's password", async () => {
-        const role = quoteIdent(original.DB_USER!);
+        const app = await current();
+        const role = quoteIdent(app.DB_USER!);
         // One transaction, retried: a resync between the two statements would grant to the role again.
         await eventually(
           () =>
-            env.asSuperuser(
-              (db) => db.query(`BEGIN; DROP OWNED BY ${role}; DROP ROLE ${role}; COMMIT`),
-              original.DB_NAME,
-            ),
+            env.asSuperuser((db) => db.query(`BEGIN; DROP OWNED BY ${role}; DROP ROLE ${role}; COMMIT`), app.DB_NAME),
           10_000,
           100,
         );
-        await appWorks(original);
+        await appWorks(app);
       });
 
       it("resets a password changed on the server to the Secret's", async () => {
-        await env.asSuperuser((db) =>
-          db.query(`ALTER ROLE ${quoteIdent(original.DB_USER!)} PASSWORD 'changed-by-hand'`),
-        );
-        await eventually(async () => {
-          const reasons = (await env.events(namespace, "drift")).map((e) => e.reason);
-          expect(reasons).to.include("PasswordReset");
-        }, 30_000);
-        await appWorks(original);
+        await changePasswordOnServer();
       });
 
+      /** Changes the app role's password on the server and waits until the controller has set the Secret's again. */
+      async function changePasswordOnServer(): Promise<void> {
+        const app = await current();
+        const resets = () => env.logLines.filter((line) => line.includes("PasswordReset")).length;
+        const before = resets();
+        await env.asSuperuser((db) => db.query(`ALTER ROLE ${quoteIdent(app.DB_USER!)} PASSWORD 'changed-by-hand'`));
+        await appWorks(app);
+        await eventually(() => expect(resets()).to.be.greaterThan(before), 30_000);
+        await env.event(namespace, "drift", "PasswordReset");
+      }
+
       it("grants a revoked privilege again", async () => {
+        const app = await current();
+        await appWorks(app); // the table public.probe exists
         const inspector = await env.secretData(namespace, "psql-drift-inspector");
         await env.asSuperuser(
           (db) => db.query(`REVOKE SELECT ON ALL TABLES IN SCHEMA public FROM ${quoteIdent(inspector.DB_USER!)}`),
-          original.DB_NAME,
+          app.DB_NAME,
         );
         await env.asSuperuser((db) =>
-          db.query(
-            `REVOKE CONNECT ON DATABASE ${quoteIdent(original.DB_NAME!)} FROM ${quoteIdent(inspector.DB_USER!)}`,
-          ),
+          db.query(`REVOKE CONNECT ON DATABASE ${quoteIdent(app.DB_NAME!)} FROM ${quoteIdent(inspector.DB_USER!)}`),
         );
         await eventually(
           () => using(env.connectWith(inspector), (c) => c.query("SELECT id FROM public.probe")),
@@ -307,16 +316,18 @@ for (const kind of ADMIN_KINDS) {
       });
 
       it("brings a deleted Secret back with a new password that the role then has", async () => {
+        const before = await current();
+        await appWorks(before);
         await env.kubectl("delete", "secret", "-n", namespace, "psql-drift-app");
         const renewed = await eventually(async () => {
-          const data = await env.secretData(namespace, "psql-drift-app");
-          expect(data.DB_PASS).to.not.equal(original.DB_PASS);
+          const data = await current();
+          expect(data.DB_PASS).to.not.equal(before.DB_PASS);
           return data;
         }, 30_000);
         seen.push(renewed.DB_PASS!);
         expect(renewed.DB_PASS).to.match(/^[A-Za-z0-9]{32,}$/);
         await appWorks(renewed);
-        expect(await sqlState(env.connectWith(original))).to.equal("28P01");
+        expect(await sqlState(env.connectWith(before))).to.equal("28P01");
       });
 
       it("makes an edited DB_PASS the role's password and puts every other edited key back", async () => {
@@ -324,9 +335,9 @@ for (const kind of ADMIN_KINDS) {
         seen.push(chosen);
         await editSecret(env, namespace, "psql-drift-app", { DB_PASS: chosen, DB_HOST: "elsewhere.example" });
         const data = await eventually(async () => {
-          const current = await env.secretData(namespace, "psql-drift-app");
-          expect(current.DB_HOST).to.equal(env.srv.tlsServerName);
-          return current;
+          const now = await current();
+          expect(now.DB_HOST).to.equal(env.srv.tlsServerName);
+          return now;
         }, 30_000);
         expect(data.DB_PASS).to.equal(chosen);
         expect(data.DATABASE_URL).to.include(encodeURIComponent(chosen));
@@ -337,10 +348,11 @@ for (const kind of ADMIN_KINDS) {
       it("replaces an unusable DB_PASS with a generated one and says so in a Warning Event", async () => {
         await editSecret(env, namespace, "psql-drift-app", { DB_PASS: "" });
         const data = await eventually(async () => {
-          const current = await env.secretData(namespace, "psql-drift-app");
-          expect(current.DB_PASS).to.match(/^[A-Za-z0-9]{32,}$/);
-          return current;
+          const now = await current();
+          expect(now.DB_PASS).to.match(/^[A-Za-z0-9]{32,}$/);
+          return now;
         }, 30_000);
+        seen.push(data.DB_PASS!);
         await appWorks(data);
         const warning = await env.event(namespace, "drift", "PasswordRegenerated");
         expect(warning.type).to.equal("Warning");
@@ -348,6 +360,7 @@ for (const kind of ADMIN_KINDS) {
       });
 
       it("never puts a password into a log line, an Event or the status", async () => {
+        await changePasswordOnServer(); // so that there is a PasswordReset to look at
         const secrets = await env.client.list<V1Secret>(secretKind, { namespace });
         const passwords = secrets.items.map((s) => Buffer.from(s.data?.DB_PASS ?? "", "base64").toString("utf8"));
         const events = (await env.events(namespace, "drift")).map((e) => e.message ?? "");
@@ -355,7 +368,7 @@ for (const kind of ADMIN_KINDS) {
         // The controller did log and record what it did, so the search below looks at real text.
         expect(env.logLines.join("\n")).to.include("PasswordReset");
         expect(events.join("\n")).to.include("Secret");
-        for (const password of [...passwords, ...seen, original.DB_PASS!].filter((p) => p.length > 0)) {
+        for (const password of [...passwords, ...seen].filter((p) => p.length > 0)) {
           expect(env.logLines.join("\n")).to.not.include(password);
           expect(events.join("\n")).to.not.include(password);
           expect(status).to.not.include(password);
@@ -368,7 +381,7 @@ for (const kind of ADMIN_KINDS) {
         const secrets = await env.client.list<V1Secret>(secretKind, { namespace });
         const passwords = secrets.items.map((s) => Buffer.from(s.data?.DB_PASS ?? "", "base64").toString("utf8"));
         expect(passwords).to.have.length.at.least(2);
-        for (const password of [...passwords, ...seen, original.DB_PASS!]) {
+        for (const password of [...passwords, ...seen]) {
           if (password.length > 0) expect(log).to.not.include(password);
         }
       });

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { delay, eventually } from "../../test/support/eventually.js";
+import { eventually } from "../../test/support/eventually.js";
 import { DELETION_POLICY_ANNOTATION, FINALIZER } from "../constants.js";
 import { ADMIN_KINDS, DatabaseTestEnv, type SecretData, sqlState, using } from "../../test/env/database-env.js";
 
@@ -116,7 +116,8 @@ for (const kind of ADMIN_KINDS) {
       try {
         await env.kubectl("delete", "pgdb", "-n", namespace, "outage", "--wait=false");
         await env.condition(namespace, "outage", "Connection", "False", { reason: "DeletionWaiting" });
-        await delay(1000);
+        // Two more attempts, the second begun after the condition was seen, each held back.
+        await env.reconciles.more({ namespace, name: "outage" }, 2);
         expect(await env.get(namespace, "outage")).to.not.equal(undefined);
       } finally {
         await env.srv.start();

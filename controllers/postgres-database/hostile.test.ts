@@ -1,7 +1,6 @@
 import { expect } from "chai";
 import { catalogSnapshot } from "../../services/postgres/objects/fixture.test.js";
 import { quoteIdent } from "../../services/postgres/sql.js";
-import { delay } from "../../test/support/eventually.js";
 import { ALLOWED_NAMESPACES_ANNOTATION, DELETION_POLICY_ANNOTATION, FINALIZER } from "../constants.js";
 import { DatabaseTestEnv, using } from "../../test/env/database-env.js";
 
@@ -71,13 +70,16 @@ describe("PostgresDatabase with hostile input and foreign objects (real API serv
   it("leaves a pre-existing database of the target name alone and reports it, also when the resource is deleted", async () => {
     const name = `${prefix()}_taken`;
     await env.asSuperuser((db) => db.query(`CREATE DATABASE ${quoteIdent(name)}`));
+    const taken = { namespace, name: "taken" };
+    const reconciled = env.reconciles.count(taken);
     await env.database(namespace, "taken", { instance: "pg" });
     await env.condition(namespace, "taken", "Database", "False", {
       reason: "ForeignObject",
       message: `database "${name}" already exists and was not created by Kompost`,
     });
     await env.condition(namespace, "taken", "Ready", "False", { reason: "ForeignObject" });
-    await delay(500);
+    // The reconcile that reported it has finished (a foreign object is not retried until something changes).
+    await env.reconciles.atLeast(taken, reconciled + 1);
     const found = await env.asSuperuser(async (db) => {
       const { rows } = await db.query<{ comment: string | null; roles: number }>(
         `SELECT pg_catalog.shobj_description(d.oid, 'pg_database') AS comment,

@@ -23,8 +23,12 @@ export class ReconcileTally {
   }
 
   /** Waits until `times` more reconciles of `key` have finished than had when it was called. */
-  async more(key: ObjectKey, times: number, timeoutMs = 30_000): Promise<void> {
-    const target = this.count(key) + times;
+  more(key: ObjectKey, times: number, timeoutMs = 30_000): Promise<void> {
+    return this.atLeast(key, this.count(key) + times, timeoutMs);
+  }
+
+  /** Waits until `target` reconciles of `key` have finished in all (see `count`). */
+  async atLeast(key: ObjectKey, target: number, timeoutMs = 30_000): Promise<void> {
     await eventually(
       () => {
         const now = this.count(key);
