@@ -5,7 +5,14 @@ import { ObjectStore } from "../../runtime/cache.js";
 import type { InstanceKey } from "../../services/postgres/instance-key.js";
 import { ALLOWED_NAMESPACES_ANNOTATION } from "../constants.js";
 import { InstanceDirectory } from "./instance-directory.js";
-import { databasesReferencing, instanceKeyOf, resolveInstance, type InstanceSources } from "./resolution.js";
+import {
+  BY_INSTANCE,
+  databasesReferencing,
+  instanceKeyOf,
+  referencedInstance,
+  resolveInstance,
+  type InstanceSources,
+} from "./resolution.js";
 
 function database(namespace: string, name: string, spec: PostgresDatabase["spec"]): PostgresDatabase {
   return { apiVersion: "kompost.chuge.li/v1alpha1", kind: "PostgresDatabase", metadata: { namespace, name }, spec };
@@ -93,6 +100,7 @@ describe("resolving the instance of a PostgresDatabase", () => {
 
   it("maps an instance to the databases that reference it, and only those", () => {
     const store = new ObjectStore<PostgresDatabase>();
+    store.addIndex(BY_INSTANCE, referencedInstance);
     store.set(database("team", "a", { instanceRef: { name: "pg" } }));
     store.set(database("other", "b", { instanceRef: { name: "pg", namespace: "team" } }));
     store.set(database("other", "c", { instanceRef: { name: "pg" } }));

@@ -7,7 +7,7 @@
  */
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { PostgresDatabase } from "../../api/v1alpha1/index.js";
-import type { ReadonlyStore } from "../../runtime/cache.js";
+import type { IndexFunc, ReadonlyStore } from "../../runtime/cache.js";
 import type { ConditionInput } from "../../runtime/conditions.js";
 import type { ObjectKey } from "../../runtime/resource-kind.js";
 import {
@@ -80,13 +80,24 @@ export function objectKeyOf(key: InstanceKey): ObjectKey {
   return key.kind === "PostgresInstance" ? { namespace: key.namespace, name: key.name } : { name: key.name };
 }
 
-/** The databases in `databases` that reference the instance `key`: the one "databases by instance" lookup. */
+/** The name of the PostgresDatabase cache's index by the instance each database references. */
+export const BY_INSTANCE = "instance";
+
+/** The key function of BY_INSTANCE: the referenced instance's instanceKeyString; none without a reference. */
+export const referencedInstance: IndexFunc = (obj) => {
+  const key = instanceKeyOf(obj as PostgresDatabase);
+  return key ? [instanceKeyString(key)] : [];
+};
+
+/** The indexes every PostgresDatabase watch declares (WatchSource.indexes), for databasesReferencing. */
+export const DATABASE_INDEXES = { [BY_INSTANCE]: referencedInstance } as const;
+
+/**
+ * The databases in `databases` that reference the instance `key`: the one "databases by
+ * instance" lookup, read from the BY_INSTANCE index (the store must have DATABASE_INDEXES).
+ */
 export function databasesReferencing(databases: ReadonlyStore<PostgresDatabase>, key: InstanceKey): PostgresDatabase[] {
-  const wanted = instanceKeyString(key);
-  return databases.list().filter((db) => {
-    const ref = instanceKeyOf(db);
-    return ref !== undefined && instanceKeyString(ref) === wanted;
-  });
+  return databases.byIndex(BY_INSTANCE, instanceKeyString(key));
 }
 
 /** Whether a PostgresDatabase in `namespace` may use the instance (its allowed-namespaces annotation, or the default). */

@@ -38,6 +38,7 @@ import {
 } from "./credentials.js";
 import { cleanUp } from "./deletion.js";
 import {
+  DATABASE_INDEXES,
   databasesReferencing,
   instanceKeyFor,
   instanceKeyOf,
@@ -93,6 +94,8 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
   protected readonly forKind = PostgresDatabaseKind;
   /** Not for Kompost's own finalizer and status writes: only a spec, label, annotation or deletion change. */
   protected override readonly forFilter = specOrMetadataChanged;
+  /** Which databases use an instance: an index on the cache the instance controllers share. */
+  protected override readonly forIndexes = DATABASE_INDEXES;
   protected override readonly owns: readonly WatchSource[] = [SECRETS];
   protected override readonly watches: readonly MappedWatch[] = [
     // Not for an instance's status writes: whether it is usable comes through the directory.

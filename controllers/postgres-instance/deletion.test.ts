@@ -3,6 +3,7 @@ import type { PostgresClusterInstance, PostgresDatabase, PostgresInstance } from
 import { ALLOWED_NAMESPACES_ANNOTATION } from "../../services/access/allowed-namespaces.js";
 import { ObjectStore } from "../../runtime/cache.js";
 import { FINALIZER } from "../constants.js";
+import { DATABASE_INDEXES } from "../instances/resolution.js";
 import { dependentDatabases, deletionBlockedCondition } from "./deletion.js";
 import { clusterInstance, namespacedInstance } from "./instance-kinds.js";
 
@@ -18,8 +19,15 @@ const database = (
   spec,
 });
 
-describe("which PostgresDatabases use an instance", () => {
+/** A PostgresDatabase cache as the controllers have it: indexed by the instance each references. */
+function databaseStore(): ObjectStore<PostgresDatabase> {
   const store = new ObjectStore<PostgresDatabase>();
+  for (const [name, indexFunc] of Object.entries(DATABASE_INDEXES)) store.addIndex(name, indexFunc);
+  return store;
+}
+
+describe("which PostgresDatabases use an instance", () => {
+  const store = databaseStore();
   store.set(database("a", "own", { instanceRef: { name: "pg" } }));
   store.set(database("b", "cross", { instanceRef: { name: "pg", namespace: "a" } }));
   store.set(database("b", "same-name-elsewhere", { instanceRef: { name: "pg" } }));
@@ -67,7 +75,7 @@ describe("which PostgresDatabases use an instance", () => {
   });
 
   it("still counts a database it no longer admits that Kompost provisioned while it did", () => {
-    const lost = new ObjectStore<PostgresDatabase>();
+    const lost = databaseStore();
     const provisioned = { ...database("b", "was-allowed", { instanceRef: { name: "pg", namespace: "a" } }) };
     lost.set({
       ...provisioned,

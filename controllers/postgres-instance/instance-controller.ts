@@ -25,7 +25,7 @@ import { ConditionAnnouncer } from "./condition-events.js";
 import { checkConnection, connectionSpecOf, notChecked } from "./connection-check.js";
 import { resolveCredentials } from "./credentials.js";
 import type { InstanceDirectory, UsableInstance } from "../instances/instance-directory.js";
-import { instanceKeyOf, objectKeyOf } from "../instances/resolution.js";
+import { DATABASE_INDEXES, instanceKeyOf, objectKeyOf } from "../instances/resolution.js";
 import { dependentDatabases, deletionBlockedCondition, releaseInstance } from "./deletion.js";
 import { holdPasswordSecret, releasePasswordSecrets } from "./password-hold.js";
 import type { AnyInstance, InstanceKindAdapter } from "./instance-kinds.js";
@@ -102,7 +102,12 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
       ...(adapter.secretFieldSelector ? { fieldSelector: adapter.secretFieldSelector } : {}),
       map: (secret) => this.instancesReadingSecret(secret),
     };
-    this.databaseSource = { kind: PostgresDatabaseKind, map: (database) => this.deletingInstanceOf(database) };
+    this.databaseSource = {
+      kind: PostgresDatabaseKind,
+      // The same index as the database controller's, on the one PostgresDatabase cache they share.
+      indexes: DATABASE_INDEXES,
+      map: (database) => this.deletingInstanceOf(database),
+    };
     this.watches = [this.secretSource, this.databaseSource];
   }
 
