@@ -21,7 +21,7 @@ import {
 } from "../../runtime/operator.js";
 import { READY } from "../../runtime/conditions.js";
 import { specOrMetadataChanged } from "../../runtime/predicates.js";
-import { keyOf, secretKind, type ObjectKey } from "../../runtime/resource-kind.js";
+import { keyOf, keyString, secretKind, type ObjectKey } from "../../runtime/resource-kind.js";
 import type { ClusterInstanceDefault } from "../../services/access/allowed-namespaces.js";
 import { ConnectionError, type ConnectionRegistry } from "../../services/postgres/connections.js";
 import { instanceKeyString, type InstanceKey } from "../../services/postgres/instance-key.js";
@@ -49,6 +49,7 @@ import {
 } from "../instances/resolution.js";
 import { isAbandoned, markerOf, namesOf } from "./naming.js";
 import { provision } from "./provisioning.js";
+import { ConditionChanges } from "../shared/condition-events.js";
 import { publishReport, recordEvents, Report, type StatusWriter } from "./report.js";
 import { extensionsAllowedBy, TenantServer, templatesAllowedBy } from "./server.js";
 
@@ -111,6 +112,8 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
     },
   ];
   private readonly unsubscribe: () => void;
+  /** What this process last saw of each database's conditions, for the Events. */
+  private readonly changes = new ConditionChanges();
   private readonly createdAt = Date.now();
 
   constructor(
@@ -128,6 +131,11 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
   override async stop(timeoutMs: number): Promise<void> {
     this.unsubscribe();
     await super.stop(timeoutMs);
+  }
+
+  /** Forgets what this process saw of a database that is gone. */
+  protected override onGone(key: ObjectKey): void {
+    this.changes.forget(keyString(key));
   }
 
   /** The databases of one instance share the workers fairly with those of other instances: a stuck server holds up only its own. */
@@ -264,6 +272,7 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
     return {
       client: this.client,
       recorder: this.recorder,
+      changes: this.changes,
       logger: ctx.logger,
       ...(heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs } : {}),
     };

@@ -1,16 +1,13 @@
 /**
  * Which Events one reconcile of a PostgresDatabase records: one per outcome, worded for what
- * happened. Creation says Provisioned, a repair says what it repaired, and a failure the status
- * already shows is not announced again (as the instance controllers' ConditionAnnouncer does).
+ * happened. Creation says Provisioned, a repair says what it repaired. (A failure the status
+ * already shows is dropped before, by the ConditionChanges both controllers use.)
  */
-import type { ConditionRecord } from "../../runtime/conditions.js";
 import { DatabaseReason } from "../constants.js";
-import type { EventNote } from "./report.js";
+import type { EventNote } from "../shared/condition-events.js";
 
 /** What the Events depend on besides the notes of the reconcile. */
 export interface EventContext {
-  /** The conditions stored before this reconcile. */
-  readonly before: readonly ConditionRecord[] | undefined;
   /** Ready has just turned True. */
   readonly becameReady: boolean;
   /** The database's name on the server. */
@@ -25,11 +22,10 @@ const CREATED: readonly string[] = [DatabaseReason.DatabaseCreated, DatabaseReas
  * - a database created and Ready in one go is one Normal "Provisioned" Event, not one per object;
  * - grants "missing" right after a database or role was created are not reported as a repair;
  * - notes with one reason are one Event (two Secrets created: one SecretCreated);
- * - a Warning whose reason and message a stored condition already shows is not repeated;
  * - otherwise Ready turning True is a "Ready" Event.
  */
 export function eventsToRecord(notes: readonly EventNote[], context: EventContext): EventNote[] {
-  const warnings = notes.filter((note) => note.type === "Warning" && !alreadyShown(note, context.before));
+  const warnings = notes.filter((note) => note.type === "Warning");
   const created = notes.some((note) => CREATED.includes(note.reason));
   const normals = notes.filter(
     (note) => note.type === "Normal" && !(created && note.reason === DatabaseReason.GrantsRepaired),
@@ -48,13 +44,6 @@ export function eventsToRecord(notes: readonly EventNote[], context: EventContex
     });
   }
   return events;
-}
-
-function alreadyShown(note: EventNote, before: readonly ConditionRecord[] | undefined): boolean {
-  return (before ?? []).some(
-    (condition) =>
-      condition.status !== "True" && condition.reason === note.reason && condition.message === note.message,
-  );
 }
 
 function onePerReason(notes: readonly EventNote[]): EventNote[] {

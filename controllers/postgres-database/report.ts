@@ -3,8 +3,8 @@
  * status, and Events to record afterwards. Status goes out through one function.
  */
 import type { DatabaseUser, PostgresDatabase, PostgresDatabaseStatus } from "../../api/v1alpha1/index.js";
-import { type ConditionInput, isConditionTrue, READY, setConditions } from "../../runtime/conditions.js";
-import type { EventRecorder, EventType } from "../../runtime/events.js";
+import { type ConditionInput, isConditionTrue, READY } from "../../runtime/conditions.js";
+import type { EventRecorder } from "../../runtime/events.js";
 import type { KubeClient } from "../../runtime/kube-client.js";
 import type { Logger } from "../../runtime/logger.js";
 import { updateStatus, type StatusMutator } from "../../runtime/status.js";
@@ -12,16 +12,11 @@ import type { RoleKind, SqlNames } from "../../services/postgres/naming.js";
 import type { InstalledExtension } from "../../services/postgres/objects/extensions.js";
 import { connectionSecretName } from "../../services/secrets/connection-details.js";
 import { DATABASE_READY_CONDITIONS } from "../constants.js";
+import { keyOf, keyString } from "../../runtime/resource-kind.js";
+import type { ConditionChanges, EventNote } from "../shared/condition-events.js";
 import { eventsToRecord } from "./event-notes.js";
-import { STALLED_REASONS } from "../stalled-reasons.js";
+import { conditionsMutator } from "../shared/status-conditions.js";
 import { PostgresDatabaseKind } from "../../api/v1alpha1/index.js";
-
-/** An Event to record once the status is written. */
-export interface EventNote {
-  readonly type: EventType;
-  readonly reason: string;
-  readonly message: string;
-}
 
 /** What one reconcile learned about a role's password, for status.users. */
 export interface PasswordNote {
@@ -89,13 +84,16 @@ export interface StatusWriter {
   readonly recorder: EventRecorder;
   /** Each Event is logged too (Normal as info, Warning as warn). */
   readonly logger: Logger;
+  /** What this process last saw of each resource's conditions: a Warning the status already shows is not repeated. */
+  readonly changes: ConditionChanges;
   readonly heartbeatIntervalMs?: number;
 }
 
 /**
  * Writes the report's conditions (and Ready from DATABASE_READY_CONDITIONS) and names
  * through `updateStatus`, which writes nothing when nothing changed; then queues the
- * report's Events, one per outcome (see eventsToRecord), with Ready turning True among them.
+ * report's Events, one per outcome (see eventsToRecord), with Ready turning True among them,
+ * but no Warning that a condition which did not change already shows (ConditionChanges).
  */
 export async function publishReport(
   writer: StatusWriter,
@@ -104,11 +102,7 @@ export async function publishReport(
 ): Promise<PostgresDatabase> {
   const wasReady = isConditionTrue(db.status?.conditions, READY);
   const mutators: StatusMutator<PostgresDatabaseStatus, PostgresDatabase>[] = [
-    setConditions(report.conditions, {
-      readyFrom: DATABASE_READY_CONDITIONS,
-      stalledReasons: STALLED_REASONS,
-      ...(writer.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: writer.heartbeatIntervalMs } : {}),
-    }),
+    conditionsMutator(report.conditions, DATABASE_READY_CONDITIONS, writer.heartbeatIntervalMs),
   ];
   const names = report.names;
   if (names) mutators.push(namesMutator(db.metadata.name ?? "", names, report.passwords));
@@ -116,8 +110,9 @@ export async function publishReport(
   if (extensions) mutators.push(extensionsMutator(extensions));
   const stored = await updateStatus(writer.client, PostgresDatabaseKind, db, mutators);
   const becameReady = !wasReady && isConditionTrue(stored.status?.conditions, READY);
-  const events = eventsToRecord(report.events, {
-    before: db.status?.conditions,
+  const changed = writer.changes.changed(keyString(keyOf(db)), db.status?.conditions, report.conditions);
+  const news = writer.changes.withoutShownWarnings(report.events, report.conditions, changed);
+  const events = eventsToRecord(news, {
     becameReady,
     database: names?.database ?? "",
   });

@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from "node:util";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { PostgresDatabase } from "../../api/v1alpha1/index.js";
 import { PostgresDatabaseKind } from "../../api/v1alpha1/index.js";
-import { setConditions, type ConditionInput } from "../../runtime/conditions.js";
+import type { ConditionInput } from "../../runtime/conditions.js";
 import type { ReconcileResult } from "../../runtime/errors.js";
 import { handleFinalizer, type CleanUpResult } from "../../runtime/finalizers.js";
 import { Operator, type MappedWatch, type OperatorDeps, type ReconcileContext } from "../../runtime/operator.js";
@@ -19,9 +19,9 @@ import {
   InstanceReason,
   WAIT_REQUEUE_MS,
 } from "../constants.js";
-import { STALLED_REASONS } from "../stalled-reasons.js";
+import { conditionsMutator } from "../shared/status-conditions.js";
 import { allowedNamespacesCondition } from "./access-condition.js";
-import { ConditionAnnouncer } from "./condition-events.js";
+import { ConditionAnnouncer } from "../shared/condition-events.js";
 import { checkConnection, connectionSpecOf, notChecked } from "./connection-check.js";
 import { resolveCredentials } from "./credentials.js";
 import type { InstanceDirectory, UsableInstance } from "../instances/instance-directory.js";
@@ -249,13 +249,8 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
   }
 
   private conditionsMutator(conditions: readonly ConditionInput[], withReady: boolean): StatusMutator<StatusOf<T>, T> {
-    return setConditions<T>(conditions, {
-      ...(withReady ? { readyFrom: INSTANCE_READY_CONDITIONS } : {}),
-      stalledReasons: STALLED_REASONS,
-      ...(this.instanceDeps.statusHeartbeatIntervalMs !== undefined
-        ? { heartbeatIntervalMs: this.instanceDeps.statusHeartbeatIntervalMs }
-        : {}),
-    });
+    const readyFrom = withReady ? INSTANCE_READY_CONDITIONS : undefined;
+    return conditionsMutator<T>(conditions, readyFrom, this.instanceDeps.statusHeartbeatIntervalMs);
   }
 
   /** The instances whose password lives in this Secret. */
