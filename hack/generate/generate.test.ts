@@ -57,7 +57,7 @@ describe("type rendering", () => {
   const shared = sharedTypes(crdSources);
 
   it("renders the interfaces several kinds use once, in common.ts, and imports them in each kind", async () => {
-    expect([...shared.keys()].sort()).to.deep.equal(["Condition", "PasswordSecretRef", "SslSpec"]);
+    expect([...shared.keys()].sort()).to.deep.equal(["Condition", "InstancePasswordRotation", "PasswordSecretRef", "SslSpec"]);
     const files = await typeFiles();
     const common = files.find((file) => file.path === COMMON_TYPES_PATH)!.content;
     for (const title of shared.keys()) {
