@@ -57,7 +57,12 @@ describe("type rendering", () => {
   const shared = sharedTypes(crdSources);
 
   it("renders the interfaces several kinds use once, in common.ts, and imports them in each kind", async () => {
-    expect([...shared.keys()].sort()).to.deep.equal(["Condition", "InstancePasswordRotation", "PasswordSecretRef", "SslSpec"]);
+    expect([...shared.keys()].sort()).to.deep.equal([
+      "Condition",
+      "InstancePasswordRotation",
+      "PasswordSecretRef",
+      "SslSpec",
+    ]);
     const files = await typeFiles();
     const common = files.find((file) => file.path === COMMON_TYPES_PATH)!.content;
     for (const title of shared.keys()) {
@@ -67,7 +72,9 @@ describe("type rendering", () => {
     }
     expect(common).to.include("One aspect of the resource's state.");
     const instance = files.find((file) => file.path.endsWith("/postgres-instance.ts"))!.content;
-    expect(instance).to.include('import type { Condition, PasswordSecretRef, SslSpec } from "./common.js";');
+    expect(instance).to.include(
+      'import type { Condition, InstancePasswordRotation, PasswordSecretRef, SslSpec } from "./common.js";',
+    );
     expect(instance, "the kind's own description of the shared node").to.include(
       "The Secret is read from the instance's own namespace.",
     );
