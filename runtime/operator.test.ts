@@ -55,6 +55,28 @@ class ConfigMapOperator extends Operator<V1ConfigMap> {
   }
 }
 
+/** The sum of a counter's or gauge's values whose labels include `labels` (process-wide: compare before and after). */
+async function metricValue(name: string, labels: Record<string, string>): Promise<number> {
+  const metric = await metricsRegistry.getSingleMetric(name)!.get();
+  return metric.values
+    .filter((value) => Object.entries(labels).every(([label, want]) => value.labels[label] === want))
+    .reduce((sum, value) => sum + value.value, 0);
+}
+
+/** Reconcile results of the test controller so far, by result (success, error, requeue_after). */
+const results = (result: string) =>
+  metricValue("controller_runtime_reconcile_total", { controller: "configmap-test", result });
+
+/** Rate-limited re-adds (retries) of the test controller's queue so far. */
+const retried = () => metricValue("workqueue_retries_total", { name: "configmap-test" });
+
+/** Waits until nothing is queued and nothing runs: a reconcile still to come would have to be queued. */
+const idle = () =>
+  eventually(async () => {
+    expect(await metricValue("workqueue_depth", { name: "configmap-test" })).to.equal(0);
+    expect(await metricValue("controller_runtime_active_workers", { controller: "configmap-test" })).to.equal(0);
+  });
+
 describe("Operator (against a real API server)", function () {
   let cp: ControlPlane;
   let admin: KubeClient;
@@ -124,7 +146,7 @@ describe("Operator (against a real API server)", function () {
     await createConfigMap("burst", { n: "0" });
     for (let n = 1; n <= 100; n++) await setData("burst", { n: String(n) });
     await eventually(() => expect(op.callsFor("burst").at(-1)?.data.n).to.equal("100"));
-    await delay(300);
+    await idle();
     expect(op.callsFor("burst").length).to.be.lessThan(50);
     expect(op.maxInFlight).to.equal(1);
   });
@@ -148,6 +170,7 @@ describe("Operator (against a real API server)", function () {
   });
 
   it("retries a throwing reconcile with growing delays until it succeeds", async () => {
+    const [successes, retriesBefore] = [await results("success"), await retried()];
     const op = await start((cm) => {
       if (op.callsFor(cm.metadata!.name!).length <= 5) return Promise.reject(new Error("not yet"));
       return Promise.resolve();
@@ -157,11 +180,15 @@ describe("Operator (against a real API server)", function () {
     const at = op.callsFor("flaky").map((call) => call.at);
     const gaps = at.slice(1).map((time, i) => time - at[i]!);
     for (let i = 1; i < gaps.length; i++) expect(gaps[i]).to.be.greaterThan(gaps[i - 1]!);
-    await delay(1000);
+    // The sixth ended in success, which schedules no retry: five retries in all, and no seventh call.
+    await eventually(async () => expect(await results("success")).to.equal(successes + 1));
+    await idle();
+    expect(await retried()).to.equal(retriesBefore + 5);
     expect(op.callsFor("flaky")).to.have.length(6);
   });
 
   it("reconciles again after requeueAfter without any change to the object", async () => {
+    const [successes, requeues] = [await results("success"), await results("requeue_after")];
     const op = await start((cm) =>
       Promise.resolve(op.callsFor(cm.metadata!.name!).length < 3 ? { requeueAfterMs: 200 } : undefined),
     );
@@ -169,15 +196,24 @@ describe("Operator (against a real API server)", function () {
     await eventually(() => expect(op.callsFor("later")).to.have.length(3));
     const [first, second] = op.callsFor("later");
     expect(second!.at - first!.at).to.be.at.least(190);
-    await delay(600);
+    // The third returned no requeueAfter: two requeues in all, and no fourth call.
+    await eventually(async () => expect(await results("success")).to.equal(successes + 1));
+    await idle();
+    expect(await results("requeue_after")).to.equal(requeues + 2);
     expect(op.callsFor("later")).to.have.length(3);
   });
 
   it("does not retry a TerminalError, but reconciles the object again when it changes", async () => {
+    const terminal = () =>
+      metricValue("controller_runtime_terminal_reconcile_errors_total", { controller: "configmap-test" });
+    const [terminalBefore, retriesBefore] = [await terminal(), await retried()];
     const op = await start(() => Promise.reject(new TerminalError("bad spec")));
     await createConfigMap("broken", { v: "1" });
     await eventually(() => expect(op.callsFor("broken")).to.have.length(1));
-    await delay(1000);
+    // The call ended as terminal and scheduled no retry.
+    await eventually(async () => expect(await terminal()).to.equal(terminalBefore + 1));
+    await idle();
+    expect(await retried()).to.equal(retriesBefore);
     expect(op.callsFor("broken")).to.have.length(1);
     await setData("broken", { v: "2" });
     await eventually(() => expect(op.callsFor("broken")).to.have.length(2));
