@@ -121,7 +121,7 @@ for (const kind of ADMIN_KINDS) {
       });
     });
 
-    describe("SPEC §4 security properties", () => {
+    describe("security properties (docs/security.md)", () => {
       let a: SecretData;
       let aInspector: SecretData;
       let b: SecretData;

@@ -4,7 +4,7 @@ import type { InstanceKey } from "../../services/postgres/instance-key.js";
 
 const LABELS = ["kind", "namespace", "name"] as const;
 
-/** 1 while the last check of an instance connected to its server, else 0 (SPEC §5: per-instance connection state). */
+/** 1 while the last check of an instance connected to its server, else 0 (docs/operating.md, Metrics). */
 export const instanceConnected = new Gauge({
   name: "kompost_postgres_instance_connected",
   help: "Whether the last check of a PostgresInstance or PostgresClusterInstance connected to its server (1) or not (0)",

@@ -99,7 +99,7 @@ function invalid(why: string): AllowedNamespaces {
   return { ok: false, message: `annotation ${ALLOWED_NAMESPACES_ANNOTATION} is invalid: ${why}` };
 }
 
-/** Answers "may a database in this namespace use this instance?" per SPEC §2. */
+/** Answers "may a database in this namespace use this instance?" per docs/postgres-instance.md, Who may use the instance. */
 export function mayUseInstance(question: AccessQuestion): AccessDecision {
   const { instanceKind, instanceNamespace, annotation, namespace } = question;
   if (instanceKind === "PostgresInstance" && namespace === instanceNamespace) return { allowed: true };

@@ -1,5 +1,5 @@
 /**
- * SQL names for a PostgresDatabase (SPEC §3): lowercase, `[a-z0-9_]` only, and at
+ * SQL names for a PostgresDatabase (docs/postgres-database.md, Names on the server): lowercase, `[a-z0-9_]` only, and at
  * most 63 bytes; a longer name is cut and ends in `_` plus a hash of the full name,
  * so two resources never meet in one name by truncation.
  */

@@ -1,5 +1,5 @@
 /**
- * The ownership marker of SPEC §4.7: every database and role Kompost creates has
+ * The ownership marker (docs/security.md, Ownership markers): every database and role Kompost creates has
  * a comment naming its PostgresDatabase, and nothing without our marker is ever
  * changed or dropped.
  */

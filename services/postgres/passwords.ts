@@ -2,7 +2,7 @@
 import { randomInt } from "node:crypto";
 import { UserFixableError } from "./errors.js";
 
-/** Length of generated passwords (SPEC §4.8 asks for at least 32). */
+/** Length of generated passwords (docs/security.md, Passwords). */
 export const GENERATED_PASSWORD_LENGTH = 40;
 
 /** The longest password accepted from a user-edited Secret. */

@@ -20,7 +20,7 @@ const INSTANCE = "del-instance";
 const BATCH = 5;
 
 /**
- * Deletion in any order finishes once the server is reachable (SPEC §5): an instance deleted
+ * Deletion in any order finishes once the server is reachable (docs/postgres-database.md, Deletion): an instance deleted
  * together with its databases, with or without an operator restart in between, and a whole
  * namespace holding both.
  */
