@@ -1,5 +1,4 @@
 /** The compiled operator as its own process, with its CPU time, memory and metrics at hand. */
-import path from "node:path";
 import { eventually } from "../../test/support/eventually.js";
 import { type SpawnedOperator, spawnOperator } from "../../test/harness/operator-process.js";
 import type { OperatorDeployment } from "../../test/e2e/operator-process.js";
@@ -81,9 +80,4 @@ export class BenchOperator {
     if (exit.code !== 0)
       throw new Error(`the operator exited with ${exit.code ?? exit.signal} on SIGTERM:\n${this.output.slice(-5000)}`);
   }
-}
-
-/** The profile files node wrote into `dir`. */
-export function profileHint(dir: string): string {
-  return `${path.relative(process.cwd(), dir)}/*.cpuprofile (open in Chrome DevTools → Performance, or speedscope)`;
 }
