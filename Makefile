@@ -71,6 +71,11 @@ test-faults: ## Run the fault-injection suite (test/faults): SIGKILLs, PostgreSQ
 	hack/setup-test-env.sh
 	KUBEBUILDER_ASSETS="$$(hack/build-control-plane.sh)" $(NPX) mocha 'test/faults/**/*.test.ts'
 
+.PHONY: test-shuffled
+test-shuffled: ## Run npm test's files in a random file order (not in CI); TEST_SEED=n replays one, TEST_ONLY="test/ controllers/" keeps those.
+	hack/setup-test-env.sh
+	KUBEBUILDER_ASSETS="$$(hack/build-control-plane.sh)" $(NPX) tsx hack/shuffle-test-files.ts $(TEST_ONLY)
+
 .PHONY: bench
 bench: ## Kompost side by side with the floor for N databases: create, restart, idle, delete; writes bench/results/ (BENCH_SIZES=100,300,1000 BENCH_PROFILE=1 BENCH_REF=HEAD).
 	hack/setup-test-env.sh
