@@ -1,7 +1,7 @@
-import type pg from "pg";
 import type { ConditionInput } from "../../runtime/conditions.js";
 import { errorMessage } from "../../runtime/errors.js";
-import type { ConnectionRegistry, InstanceConnectionSpec } from "../../services/postgres/connections.js";
+import type { ConnectionRegistry } from "../../services/postgres/connection-registry.js";
+import type { InstanceConnectionSpec } from "../../services/postgres/connection-spec.js";
 import type { InstanceKey } from "../../services/postgres/instance-key.js";
 import { checkPrivileges } from "../../services/postgres/privileges.js";
 import { InstanceCondition, InstanceReason, PRIVILEGED_MESSAGE } from "../constants.js";
@@ -20,14 +20,10 @@ export interface PrivilegeResult {
   readonly facts?: AdminFacts;
 }
 
-const ADMIN_FACTS = `
-  SELECT r.rolsuper, pg_catalog.current_setting('server_version_num')::int / 10000 AS major
-  FROM pg_catalog.pg_roles AS r
-  WHERE r.rolname = current_user`;
-
 /**
  * Checks, through the instance's pool and without changing anything on the server, that the
- * admin may create databases and roles; reads whether it is a superuser and the server's version.
+ * admin may create databases and roles; the same one statement tells whether it is a superuser
+ * and the server's major version.
  */
 export async function checkAdminPrivileges(
   registry: ConnectionRegistry,
@@ -37,7 +33,10 @@ export async function checkAdminPrivileges(
   try {
     return await registry.withClient(key, spec, async (client) => {
       const check = await checkPrivileges(client);
-      const facts = await readAdminFacts(client);
+      const facts: AdminFacts = {
+        superuser: check.admin.superuser,
+        serverMajorVersion: check.admin.serverMajorVersion,
+      };
       if (!check.ok) {
         const condition = privileged("False", InstanceReason.InsufficientPrivileges, capitalise(check.message));
         return { condition, facts };
@@ -53,13 +52,6 @@ export async function checkAdminPrivileges(
       ),
     };
   }
-}
-
-async function readAdminFacts(client: pg.ClientBase): Promise<AdminFacts> {
-  const { rows } = await client.query<{ rolsuper: boolean; major: number }>(ADMIN_FACTS);
-  const row = rows[0];
-  if (!row) throw new Error("the current user was not found in pg_catalog.pg_roles");
-  return { superuser: row.rolsuper, serverMajorVersion: Number(row.major) };
 }
 
 function privileged(status: ConditionInput["status"], reason: string, message: string): ConditionInput {

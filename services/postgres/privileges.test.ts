@@ -4,6 +4,7 @@ import type pg from "pg";
 import type { PostgresServer } from "../../test/harness/postgres.js";
 import { postgres } from "../../test/harness/postgres.js";
 import { checkPrivileges } from "./privileges.js";
+import type { Queryable } from "./queryable.js";
 
 describe("checking the instance user's privileges", () => {
   const suffix = randomBytes(4).toString("hex");
@@ -39,12 +40,38 @@ describe("checking the instance user's privileges", () => {
     }
   }
 
-  it("accepts a superuser", async () => {
-    expect(await checkAs(srv.superuser.user, srv.superuser.password)).to.deep.equal({ ok: true });
+  it("accepts a superuser, and reads it and the server's major version in one statement", async () => {
+    const client = await srv.connect({ user: srv.superuser.user, password: srv.superuser.password });
+    const sent: string[] = [];
+    try {
+      const counting: Queryable = {
+        query: (text, values) => {
+          sent.push(text);
+          return client.query(text, values ? [...values] : undefined);
+        },
+      };
+      const result = await checkPrivileges(counting);
+      expect(result).to.deep.include({ ok: true });
+      expect(result.admin).to.deep.include({
+        name: srv.superuser.user,
+        superuser: true,
+        serverMajorVersion: srv.majorVersion,
+      });
+    } finally {
+      await client.end();
+    }
+    expect(sent).to.have.length(1);
   });
 
-  it("accepts a user with CREATEDB and CREATEROLE that is not a superuser", async () => {
-    expect(await checkAs(srv.limitedAdmin.user, srv.limitedAdmin.password)).to.deep.equal({ ok: true });
+  it("accepts a user with CREATEDB and CREATEROLE that is not a superuser, and says it is not one", async () => {
+    const result = await checkAs(srv.limitedAdmin.user, srv.limitedAdmin.password);
+    expect(result).to.deep.include({ ok: true });
+    expect(result.admin).to.deep.include({
+      superuser: false,
+      createdb: true,
+      createrole: true,
+      serverMajorVersion: srv.majorVersion,
+    });
   });
 
   it("names both rights when a user has neither", async () => {

@@ -7,7 +7,7 @@
 import type { Queryable } from "../queryable.js";
 import { quoteIdent } from "../sql.js";
 
-/** The connected admin: its name and whether it is a superuser. */
+/** The connected admin: its name, what it may create, and the server it is connected to. */
 export interface Admin {
   readonly name: string;
   readonly superuser: boolean;
@@ -15,9 +15,11 @@ export interface Admin {
   readonly createdb: boolean;
   /** It may create roles (CREATEROLE). */
   readonly createrole: boolean;
+  /** The server's major version, e.g. 16 (PostgreSQL 16+ limits what a CREATEROLE admin may do). */
+  readonly serverMajorVersion: number;
 }
 
-/** Reads who the connected admin is and what it may create. */
+/** Reads, in one statement, who the connected admin is, what it may create and the server's major version. */
 export async function currentAdmin(db: Queryable): Promise<Admin> {
   const { rows } = await db.query<{ [K in keyof Admin]: Admin[K] }>(READS.currentAdmin);
   const admin = rows[0];
@@ -41,6 +43,28 @@ export async function missingHolds(db: Queryable, admin: Admin, roles: readonly 
   return missing;
 }
 
+/** The hold as the combined read (tenant-facts.ts) sees it: the connected admin, and whether it holds each tenant role (null: no such role). */
+export interface AdminHoldsFact {
+  readonly admin: string;
+  readonly app: boolean | null;
+  readonly inspector: boolean | null;
+}
+
+/** The hold's fact in the combined read, for app ($2) and inspector ($3): a JSON object (see AdminHoldsFact). */
+export const ADMIN_HOLDS_FACT_SQL =
+  "pg_catalog.json_build_object('admin'::pg_catalog.text, pg_catalog.current_user(), 'app'::pg_catalog.text, (SELECT pg_catalog.pg_has_role(r.oid, 'USAGE'::pg_catalog.text) FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) $2::pg_catalog.name), 'inspector'::pg_catalog.text, (SELECT pg_catalog.pg_has_role(r.oid, 'USAGE'::pg_catalog.text) FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) $3::pg_catalog.name))";
+
+/** Observes the hold from the combined read, as missingHolds words it (empty when the admin holds both roles). */
+export function missingHoldsFromFact(
+  fact: AdminHoldsFact,
+  names: { readonly app: string; readonly inspector: string },
+): string[] {
+  const kinds = ["app", "inspector"] as const;
+  return kinds
+    .filter((kind) => fact[kind] !== true)
+    .map((kind) => `admin "${fact.admin}" is not a member of "${names[kind]}"`);
+}
+
 /** Makes a non-superuser admin a member of each of `roles` it does not hold yet; a superuser needs nothing. */
 export async function holdRoles(db: Queryable, admin: Admin, roles: readonly string[]): Promise<void> {
   for (const role of roles) {
@@ -54,9 +78,9 @@ export async function holdRoles(db: Queryable, admin: Admin, roles: readonly str
 
 /** Catalog reads of this unit; each takes only `$n` parameters (see the note on CATALOG in sql.ts). */
 const READS = {
-  /** The connected user, whether it is a superuser and whether it may create databases and roles. */
+  /** The connected user, whether it is a superuser, whether it may create databases and roles, and the server's major version. */
   currentAdmin:
-    "SELECT r.rolname AS name, r.rolsuper AS superuser, r.rolcreatedb AS createdb, r.rolcreaterole AS createrole FROM pg_catalog.pg_roles r WHERE r.rolname = pg_catalog.current_user()",
+    "SELECT r.rolname AS name, r.rolsuper AS superuser, r.rolcreatedb AS createdb, r.rolcreaterole AS createrole, pg_catalog.current_setting('server_version_num'::pg_catalog.text)::pg_catalog.int4 OPERATOR(pg_catalog./) 10000::pg_catalog.int4 AS \"serverMajorVersion\" FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) pg_catalog.current_user()",
 
   /** $1 = member, $2 = role: whether $1 holds $2's privileges (to alter its default privileges, end its sessions). */
   isMemberOf:
