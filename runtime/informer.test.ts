@@ -135,7 +135,8 @@ describe("Informer (against a real API server)", () => {
       proxy.blackhole();
       const cms = informer(new KubeClient(proxy.kubeConfigVia(cp.kubeConfig)));
       const started = cms.start();
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // The LIST is on its way: the proxy took its connection, and will never answer.
+      await eventually(() => expect(proxy.accepted).to.be.greaterThan(0));
       await cms.stop();
       await started;
       expect(cms.hasSynced()).to.equal(false);
@@ -156,7 +157,9 @@ describe("Informer (against a real API server)", () => {
       await cms.start();
       proxy.cut();
       await admin.create(configMapKind, { metadata: { name: "while-down", namespace } });
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      // Two more attempts to reach the server, both begun after the create, both refused.
+      const attempts = proxy.accepted;
+      await eventually(() => expect(proxy.accepted).to.be.at.least(attempts + 2));
       expect(cms.store.get({ namespace, name: "while-down" })).to.equal(undefined);
       proxy.restore();
       await eventually(() => expect(cms.store.get({ namespace, name: "while-down" })).to.not.equal(undefined), 20_000);

@@ -231,11 +231,14 @@ describe("Operator (against a real API server)", function () {
 
   it("keeps running through an API server restart and sees changes made afterwards", async function () {
     this.timeout(120_000);
-    const op = await start();
+    const client = new CountingClient(cp.kubeConfig);
+    const op = await start(undefined, client);
     await createConfigMap("survivor", { v: "1" });
     await eventually(() => expect(op.callsFor("survivor").at(-1)?.data.v).to.equal("1"));
+    const watches = client.watchedKinds.length;
     await cp.stopApiServer();
-    await delay(1500);
+    // The outage was seen: the informer's watch ended and it has tried to watch again while the server is down.
+    await eventually(() => expect(client.watchedKinds.length).to.be.greaterThan(watches), 30_000);
     await cp.startApiServer();
     await setData("survivor", { v: "2" });
     await createConfigMap("newcomer", {});
@@ -255,9 +258,13 @@ describe("Operator (against a real API server)", function () {
     await admin.create<V1Secret>(secretKind, { metadata: { name: "child", namespace, ownerReferences: [ownerRef] } });
     await eventually(() => expect(op.callsFor("owner")).to.have.length(2));
     await admin.create<V1Secret>(secretKind, { metadata: { name: "stray", namespace } });
+    // Handlers run as the informer applies an event: once "stray" is cached, its event was handled.
+    await eventually(() => expect(op.cachedKeys(secretKind)).to.include(`${namespace}/stray`));
+    await idle();
+    expect(op.callsFor("owner")).to.have.length(2);
     await admin.patch(secretKind, { namespace, name: "child" }, { data: { k: "dg==" } });
     await eventually(() => expect(op.callsFor("owner")).to.have.length(3));
-    await delay(300);
+    await idle();
     expect(op.callsFor("owner")).to.have.length(3);
   });
 
@@ -314,7 +321,9 @@ describe("Operator (against a real API server)", function () {
     await op.stop(5000);
     expect(finished).to.equal(1);
     await setData("slow", { v: "2" });
-    await delay(500);
+    // A controller started after the change has listed and reconciled it: the stopped one would have been told first.
+    const witness = await start();
+    await eventually(() => expect(witness.callsFor("slow").at(-1)?.data.v).to.equal("2"));
     expect(op.callsFor("slow")).to.have.length(1);
   });
 
