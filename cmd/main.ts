@@ -1,6 +1,5 @@
 import fs from "node:fs";
 import { pathToFileURL } from "node:url";
-import { KubeConfig } from "@kubernetes/client-node";
 import { createControllers } from "../controllers/index.js";
 import type { ControllerDependencies } from "../controllers/index.js";
 import { ConfigError, wantsHelp } from "../runtime/flags.js";
@@ -8,6 +7,8 @@ import { helpText, parseConfig } from "./config.js";
 import type { OperatorConfig } from "./config.js";
 import { errorFields } from "../runtime/errors.js";
 import { KubeClient } from "../runtime/kube-client.js";
+import { loadClusterAccess } from "../runtime/kube-config.js";
+import type { ClusterAccess } from "../runtime/kube-config.js";
 import { createLogger } from "../runtime/logger.js";
 import type { Logger } from "../runtime/logger.js";
 import type { ManagedController } from "../runtime/managed-controller.js";
@@ -32,8 +33,20 @@ export function runOperator(argv: readonly string[], buildControllers: Controlle
   const config = parseOrExit(argv);
   const logger = createLogger(config.logLevel);
   logProcessFailures(logger);
-  const kubeConfig = loadKubeConfig(config);
+  loadKubeConfig(config)
+    .then((kubeConfig) => startManager(kubeConfig, config, logger, buildControllers))
+    .catch((err: unknown) => {
+      logger.error("Exiting after a fatal error", errorFields(err));
+      process.exit(1);
+    });
+}
 
+function startManager(
+  kubeConfig: ClusterAccess,
+  config: Readonly<OperatorConfig>,
+  logger: Logger,
+  buildControllers: ControllerFactory,
+): void {
   const client = new KubeClient(kubeConfig);
   const manager = new Manager({
     kubeConfig,
@@ -74,17 +87,15 @@ function parseOrExit(argv: readonly string[]): Readonly<OperatorConfig> {
   }
 }
 
-function loadKubeConfig(config: Readonly<OperatorConfig>): KubeConfig {
-  const kubeConfig = new KubeConfig();
+/** The kubeconfig of --kubeconfig, else the default one (see loadClusterAccess); exits 2 when it cannot be loaded. */
+async function loadKubeConfig(config: Readonly<OperatorConfig>): Promise<ClusterAccess> {
   try {
-    if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
-    else kubeConfig.loadFromDefault();
+    return await loadClusterAccess(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {});
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`kompost: while loading the kubeconfig ${config.kubeconfig ?? "(default)"}: ${message}\n`);
     process.exit(EXIT_USAGE);
   }
-  return kubeConfig;
 }
 
 /** SIGTERM or SIGINT stops the manager gracefully; a second one exits at once. */

@@ -1,7 +1,7 @@
-import type { KubeConfig } from "@kubernetes/client-node";
 import { EventRecorder } from "../runtime/events.js";
 import { InformerCache } from "../runtime/informer-cache.js";
 import type { KubeClient } from "../runtime/kube-client.js";
+import type { ClusterAccess } from "../runtime/kube-config.js";
 import type { Logger } from "../runtime/logger.js";
 import type { ManagedController } from "../runtime/managed-controller.js";
 import type { OperatorDeps } from "../runtime/operator.js";
@@ -28,7 +28,7 @@ export interface ControllerOptions {
 
 /** What every controller of the product is built from. */
 export interface ControllerDependencies {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: ClusterAccess;
   /** REST client on that kubeConfig, shared by every controller (OperatorDeps.client). */
   readonly client: KubeClient;
   readonly config: ControllerOptions;

@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
-import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
+import type { KubernetesObject } from "@kubernetes/client-node";
 import { ApiError } from "./errors.js";
+import type { ClusterAccess } from "./kube-config.js";
 import { restClientRequestsTotal } from "./metrics.js";
 import { collectionPath, keyOf, objectPath, type ObjectKey, type ResourceKind } from "./resource-kind.js";
 
@@ -105,9 +106,9 @@ const patchContentTypes: Readonly<Record<PatchType, string>> = {
 };
 
 /**
- * A small JSON REST client for any kind, using the KubeConfig of @kubernetes/client-node for
- * the server, TLS and credentials. It exists because the runtime needs what the generated
- * clients make awkward: subresources and patch types for any kind, watches that can be
+ * A small JSON REST client for any kind, using a ClusterAccess (runtime/kube-config.ts, or a
+ * KubeConfig of @kubernetes/client-node) for the server, TLS and credentials. It exists
+ * because the runtime needs what the generated clients make awkward: subresources and patch types for any kind, watches that can be
  * aborted at any moment and fail when silent, and one error type with the HTTP status.
  */
 export class KubeClient {
@@ -119,7 +120,7 @@ export class KubeClient {
 
   constructor(
     /** The configuration whose current context is used. */
-    readonly kubeConfig: KubeConfig,
+    readonly kubeConfig: ClusterAccess,
     options: KubeClientOptions = {},
   ) {
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;

@@ -1,10 +1,12 @@
 import { randomUUID } from "node:crypto";
 import os from "node:os";
-import { ApiException, CoordinationV1Api, V1MicroTime } from "@kubernetes/client-node";
-import type { KubeConfig, V1Lease, V1LeaseSpec } from "@kubernetes/client-node";
-import { errorFields } from "./errors.js";
+import type { KubernetesObject } from "@kubernetes/client-node";
+import { errorFields, isConflict, isNotFound } from "./errors.js";
+import { KubeClient } from "./kube-client.js";
+import type { ClusterAccess } from "./kube-config.js";
 import type { Logger } from "./logger.js";
 import { leaderElectionStatus } from "./metrics.js";
+import type { ResourceKind } from "./resource-kind.js";
 
 /** controller-runtime's defaults: a Lease is held for 15 s, must be renewed within 10 s, tried every 2 s. */
 export const DEFAULT_LEASE_DURATION_MS = 15_000;
@@ -17,9 +19,32 @@ export const DEFAULT_RETRY_PERIOD_MS = 2_000;
 // so that replicas started together do not hit the API server in lockstep.
 const JITTER_FACTOR = 1.2;
 
+/** coordination.k8s.io/v1 Lease. */
+const leaseKind: ResourceKind = {
+  group: "coordination.k8s.io",
+  version: "v1",
+  kind: "Lease",
+  plural: "leases",
+  namespaced: true,
+};
+
+/** A Lease's spec as JSON: MicroTimes are the server's strings (a Date is accepted when read). */
+export interface LeaseSpec {
+  readonly holderIdentity?: string;
+  readonly leaseDurationSeconds?: number;
+  readonly acquireTime?: string | Date;
+  readonly renewTime?: string | Date;
+  readonly leaseTransitions?: number;
+}
+
+interface Lease extends KubernetesObject {
+  readonly spec?: LeaseSpec;
+}
+
 /** How to elect a leader on a coordination.k8s.io/v1 Lease. */
 export interface LeaderElectionOptions {
-  readonly kubeConfig: KubeConfig;
+  /** The Lease is read and written on a client of its own, so its renewals never queue behind other requests. */
+  readonly kubeConfig: ClusterAccess;
   readonly namespace: string;
   /** Name of the Lease (the leader election id). */
   readonly name: string;
@@ -41,7 +66,7 @@ type State = "idle" | "campaigning" | "leading" | "lost" | "stopped";
 export class LeaderElector {
   /** The holderIdentity this process writes into the Lease. */
   readonly identity: string;
-  private readonly api: CoordinationV1Api;
+  private readonly client: KubeClient;
   private readonly leaseDurationMs: number;
   private readonly renewDeadlineMs: number;
   private readonly retryPeriodMs: number;
@@ -65,7 +90,7 @@ export class LeaderElector {
         `while configuring leader election: need leaseDuration > renewDeadline > retryPeriod * ${JITTER_FACTOR}, got ${this.leaseDurationMs}ms, ${this.renewDeadlineMs}ms, ${this.retryPeriodMs}ms`,
       );
     }
-    this.api = options.kubeConfig.makeApiClient(CoordinationV1Api);
+    this.client = new KubeClient(options.kubeConfig, { requestTimeoutMs: this.renewDeadlineMs });
     this.logger = options.logger.child({ lease: `${options.namespace}/${options.name}`, identity: this.identity });
   }
 
@@ -117,6 +142,7 @@ export class LeaderElector {
       if (released === "timeout") this.logger.warn("Gave up releasing the lease; it expires by itself");
     }
     this.holding = false;
+    this.client.close();
   }
 
   private becomeLeader(): void {
@@ -166,36 +192,35 @@ export class LeaderElector {
   private async tryAcquireOrRenew(): Promise<boolean> {
     const { name, namespace } = this.options;
     const now = new Date();
-    let lease: V1Lease;
+    let lease: Lease;
     try {
-      lease = await this.api.readNamespacedLease({ name, namespace });
+      lease = await this.client.get<Lease>(leaseKind, { name, namespace });
     } catch (err) {
-      if (err instanceof ApiException && err.code === 404) return this.create(now);
+      if (isNotFound(err)) return this.create(now);
       this.logger.warn("Failed to read lease", errorFields(err));
       return false;
     }
-    const spec: V1LeaseSpec = lease.spec ?? {};
+    const spec: LeaseSpec = lease.spec ?? {};
     const holder = spec.holderIdentity || undefined;
     this.noticeHolder(holder);
     if (holder !== undefined && holder !== this.identity && !leaseExpired(spec, now.getTime())) return false;
     const renewing = holder === this.identity;
-    const body: V1Lease = {
+    const body: Lease = {
       apiVersion: "coordination.k8s.io/v1",
       kind: "Lease",
       metadata: lease.metadata, // carries resourceVersion: the update fails with 409 if someone wrote in between
       spec: {
         holderIdentity: this.identity,
         leaseDurationSeconds: this.leaseDurationSeconds(),
-        acquireTime: renewing ? spec.acquireTime : new V1MicroTime(now.getTime()),
-        renewTime: new V1MicroTime(now.getTime()),
+        acquireTime: renewing ? spec.acquireTime : microTime(now),
+        renewTime: microTime(now),
         leaseTransitions: renewing ? (spec.leaseTransitions ?? 0) : (spec.leaseTransitions ?? 0) + 1,
       },
     };
     try {
-      await this.api.replaceNamespacedLease({ name, namespace, body });
+      await this.client.replace(leaseKind, body);
     } catch (err) {
-      if (!(err instanceof ApiException && err.code === 409))
-        this.logger.warn("Failed to update lease", errorFields(err));
+      if (!isConflict(err)) this.logger.warn("Failed to update lease", errorFields(err));
       return false;
     }
     this.holding = this.state !== "lost";
@@ -205,24 +230,20 @@ export class LeaderElector {
   private async create(now: Date): Promise<boolean> {
     const { name, namespace } = this.options;
     try {
-      await this.api.createNamespacedLease({
-        namespace,
-        body: {
-          apiVersion: "coordination.k8s.io/v1",
-          kind: "Lease",
-          metadata: { name, namespace },
-          spec: {
-            holderIdentity: this.identity,
-            leaseDurationSeconds: this.leaseDurationSeconds(),
-            acquireTime: new V1MicroTime(now.getTime()),
-            renewTime: new V1MicroTime(now.getTime()),
-            leaseTransitions: 0,
-          },
+      await this.client.create<Lease>(leaseKind, {
+        apiVersion: "coordination.k8s.io/v1",
+        kind: "Lease",
+        metadata: { name, namespace },
+        spec: {
+          holderIdentity: this.identity,
+          leaseDurationSeconds: this.leaseDurationSeconds(),
+          acquireTime: microTime(now),
+          renewTime: microTime(now),
+          leaseTransitions: 0,
         },
       });
     } catch (err) {
-      if (!(err instanceof ApiException && err.code === 409))
-        this.logger.warn("Failed to create lease", errorFields(err));
+      if (!isConflict(err)) this.logger.warn("Failed to create lease", errorFields(err));
       return false;
     }
     this.holding = this.state !== "lost";
@@ -233,22 +254,18 @@ export class LeaderElector {
   private async release(): Promise<void> {
     const { name, namespace } = this.options;
     try {
-      const lease = await this.api.readNamespacedLease({ name, namespace });
+      const lease = await this.client.get<Lease>(leaseKind, { name, namespace });
       if (lease.spec?.holderIdentity !== this.identity) return;
-      const now = new V1MicroTime();
-      await this.api.replaceNamespacedLease({
-        name,
-        namespace,
-        body: {
-          apiVersion: "coordination.k8s.io/v1",
-          kind: "Lease",
-          metadata: lease.metadata,
-          spec: {
-            leaseDurationSeconds: 1,
-            acquireTime: now,
-            renewTime: now,
-            leaseTransitions: lease.spec.leaseTransitions,
-          },
+      const now = microTime(new Date());
+      await this.client.replace<Lease>(leaseKind, {
+        apiVersion: "coordination.k8s.io/v1",
+        kind: "Lease",
+        metadata: lease.metadata,
+        spec: {
+          leaseDurationSeconds: 1,
+          acquireTime: now,
+          renewTime: now,
+          leaseTransitions: lease.spec.leaseTransitions,
         },
       });
       this.logger.info("Released lease");
@@ -282,6 +299,14 @@ export class LeaderElector {
   }
 }
 
+/**
+ * A MicroTime as the API server writes it (RFC 3339 with six fractional digits), typed as the
+ * Date that client-node's LeaseSpec declares: JSON.stringify sends the string as it is.
+ */
+function microTime(date: Date): Date {
+  return date.toISOString().replace(/(\.\d{3})Z$/, "$1000Z") as unknown as Date;
+}
+
 /** Resolves with the promise's value, or "timeout" after `ms`, whichever comes first. */
 async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | "timeout"> {
   let timer: NodeJS.Timeout | undefined;
@@ -301,13 +326,13 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | "tim
  * counts from when it last saw the record change, which makes a fresh candidate wait a full
  * lease duration even when the holder died long ago.
  */
-export function leaseExpired(spec: V1LeaseSpec, nowMs: number): boolean {
+export function leaseExpired(spec: LeaseSpec, nowMs: number): boolean {
   const renewed = toMillis(spec.renewTime ?? spec.acquireTime);
   if (renewed === undefined) return true;
   return renewed + (spec.leaseDurationSeconds ?? 0) * 1000 <= nowMs;
 }
 
-// The generated client leaves MicroTime fields as the server's strings; accept both shapes.
+// MicroTime fields arrive as the server's strings; a Date is accepted too (tests build specs with one).
 function toMillis(value: unknown): number | undefined {
   if (value instanceof Date) return value.getTime();
   if (typeof value === "string") {

@@ -1,8 +1,8 @@
-import type { KubeConfig } from "@kubernetes/client-node";
 import type { Registry } from "prom-client";
 import { errorFields } from "./errors.js";
 import { InformerCache } from "./informer-cache.js";
 import { KubeClient } from "./kube-client.js";
+import type { ClusterAccess } from "./kube-config.js";
 import { LeaderElector } from "./leader-election.js";
 import type { Logger } from "./logger.js";
 import type { ManagedController } from "./managed-controller.js";
@@ -25,7 +25,7 @@ export interface ManagerLeaderElection {
 
 /** What a Manager needs to run. */
 export interface ManagerOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: ClusterAccess;
   readonly logger: Logger;
   /** "[host]:port" for /healthz and /readyz, or "0" to disable. */
   readonly healthProbeBindAddress: string;
