@@ -78,6 +78,14 @@ export class InformerCache {
     return this.informers.size;
   }
 
+  /** The keys ("namespace/name") of the objects of `kind` that any informer of the cache holds now. */
+  cachedKeys(kind: ResourceKind): string[] {
+    const sameKind = [...this.informers.values()].filter(
+      (informer) => informer.kind.group === kind.group && informer.kind.plural === kind.plural,
+    );
+    return [...new Set(sameKind.flatMap((informer) => informer.store.keys()))];
+  }
+
   /** Stops every informer and waits for their loops to end; the cache makes no new ones after this. */
   async stop(): Promise<void> {
     this.stopped = true;
