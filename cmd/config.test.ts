@@ -34,6 +34,7 @@ describe("config", () => {
       operatorNamespace: "default",
       clusterInstanceDefaultAccess: "all",
       resyncPeriodMs: 300_000,
+      databaseVerifyPeriodMs: 3_600_000,
       statusHeartbeatIntervalMs: 300_000,
       maxConcurrentReconciles: 4,
       shutdownTimeoutMs: 30_000,
@@ -81,6 +82,7 @@ describe("config", () => {
     const env = { KOMPOST_RESYNC_PERIOD: "2m", KOMPOST_LEADER_ELECT: "1", KOMPOST_LEADER_ELECTION_NAMESPACE: "ops" };
     expect(parse([], env)).to.include({ resyncPeriodMs: 120_000, leaderElect: true, leaderElectionNamespace: "ops" });
     expect(parse(["--resync-period=30s"], env).resyncPeriodMs).to.equal(30_000);
+    expect(parse(["--database-verify-period=0"], env).databaseVerifyPeriodMs).to.equal(0);
   });
 
   it("takes the pod namespace from POD_NAMESPACE for the Lease and the operator namespace", () => {
@@ -158,6 +160,7 @@ describe("config", () => {
       "operator-namespace",
       "cluster-instance-default-access",
       "resync-period",
+      "database-verify-period",
       "status-heartbeat-interval",
       "max-concurrent-reconciles",
       "shutdown-timeout",

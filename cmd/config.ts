@@ -133,6 +133,17 @@ export class OperatorConfig {
   readonly resyncPeriodMs!: number;
 
   @flag({
+    name: "database-verify-period",
+    kind: "duration",
+    default: 60 * 60_000,
+    accepts: "a duration such as 30m or 1h; 0 checks on every resync",
+    help: "How often a Ready database's grants, default privileges and extensions are checked inside the database when nothing changed; each check opens a connection to it. The database, its roles and (with a superuser admin) their passwords are checked on every resync, in one statement.",
+  })
+  @IsInt()
+  @Min(0)
+  readonly databaseVerifyPeriodMs!: number;
+
+  @flag({
     name: "status-heartbeat-interval",
     kind: "duration",
     default: 5 * 60_000,

@@ -30,6 +30,20 @@ export async function inspectDatabase(db: Queryable, name: string, expected: Mar
   });
 }
 
+/** The database as the combined read (tenant-facts.ts) sees it: its ownership comment; null when it does not exist. */
+export interface DatabaseFact {
+  readonly comment: string | null;
+}
+
+/** The database's fact in the combined read, for the database named by $1: a JSON object (see DatabaseFact) or NULL. */
+export const DATABASE_FACT_SQL =
+  "(SELECT pg_catalog.json_build_object('comment'::pg_catalog.text, pg_catalog.shobj_description(d.oid, 'pg_database'::pg_catalog.name)) FROM pg_catalog.pg_database d WHERE d.datname OPERATOR(pg_catalog.=) $1::pg_catalog.name)";
+
+/** The database's fact judged like inspectDatabase: missing, ours or foreign. */
+export function databaseFromFact(fact: DatabaseFact | null, expected: Marker): Inspection {
+  return judge(fact?.comment, fact !== null, expected);
+}
+
 /**
  * Creates the database with validated params so that a crash at any point leaves
  * either nothing, or a pending database the next call finishes (see

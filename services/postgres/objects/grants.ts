@@ -31,6 +31,60 @@ export async function checkGrants(tenant: Queryable, names: SqlNames): Promise<r
 }
 
 /**
+ * The database-level privileges as the combined read (tenant-facts.ts) sees them: which of the
+ * declared ones PUBLIC, app and inspector hold (null for a role that does not exist). They live in
+ * the shared catalog, so unlike the rest of the grant set they need no client in the tenant database.
+ */
+export interface DatabasePrivilegesFact {
+  readonly PUBLIC: readonly string[];
+  readonly app: readonly string[] | null;
+  readonly inspector: readonly string[] | null;
+}
+
+/** The privileges the table declares on the database itself, for $4 of DATABASE_PRIVILEGES_FACT_SQL. */
+export const DECLARED_DATABASE_PRIVILEGES: readonly string[] = [
+  ...new Set(TENANT_PRIVILEGES.flatMap((entry) => (entry.on === "database" ? entry.privileges : []))),
+];
+
+/**
+ * Those of $4 that `role` (a typed literal or `$n`) holds on database d; for a tenant role, NULL
+ * when it does not exist (has_database_privilege would fail on an unknown role name).
+ */
+function heldOnDatabaseSql(role: string, tenantRole: boolean): string {
+  const held = `ARRAY(SELECT p.privilege FROM pg_catalog.unnest($4::pg_catalog.text[]) AS p(privilege) WHERE pg_catalog.has_database_privilege(${role}, d.oid, p.privilege))`;
+  if (!tenantRole) return held;
+  return `CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) ${role}) THEN ${held} END`;
+}
+
+/** The database privileges' fact in the combined read ($1 = database, $2 = app, $3 = inspector, $4 = privileges); NULL without the database. */
+export const DATABASE_PRIVILEGES_FACT_SQL = `(SELECT pg_catalog.json_build_object('PUBLIC'::pg_catalog.text, ${heldOnDatabaseSql("'public'::pg_catalog.name", false)}, 'app'::pg_catalog.text, ${heldOnDatabaseSql("$2::pg_catalog.name", true)}, 'inspector'::pg_catalog.text, ${heldOnDatabaseSql("$3::pg_catalog.name", true)}) FROM pg_catalog.pg_database d WHERE d.datname OPERATOR(pg_catalog.=) $1::pg_catalog.name)`;
+
+/**
+ * What differs from the table's entries on the database itself, from the combined read, worded
+ * as checkGrants words it; a missing database or role counts as differing.
+ */
+export function databaseGrantDrift(fact: DatabasePrivilegesFact | null, names: SqlNames): string[] {
+  const label = `database "${names.database}"`;
+  if (fact === null) return [`${label} does not exist`];
+  const drift: string[] = [];
+  for (const entry of TENANT_PRIVILEGES) {
+    if (entry.on !== "database") continue;
+    const held = fact[entry.grantee];
+    const grantee = entry.grantee === "PUBLIC" ? "PUBLIC" : `"${names[entry.grantee]}"`;
+    if (held === null) {
+      drift.push(`${grantee} does not exist`);
+      continue;
+    }
+    for (const privilege of entry.privileges) {
+      const holds = held.includes(privilege);
+      if (entry.rule === "grant" && !holds) drift.push(`${grantee} lacks ${privilege} on ${label}`);
+      if (entry.rule === "revoke" && holds) drift.push(`${grantee} still has ${privilege} on ${label}`);
+    }
+  }
+  return drift;
+}
+
+/**
  * What keeps inspector from being read-only and the admin cannot change, as sentences
  * (empty when nothing does): PUBLIC may execute the functions that create large
  * objects unless their owner (a superuser) revoked that in this database or in its template.

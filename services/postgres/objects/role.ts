@@ -39,20 +39,54 @@ type RoleRow = {
 export async function inspectRole(db: Queryable, name: string, expected: Marker): Promise<RoleInspection> {
   return whileDoing(`while looking up role "${name}"`, async (): Promise<RoleInspection> => {
     const { rows } = await db.query<RoleRow>(READS.roleByName, [name]);
-    const row = rows[0];
-    if (row === undefined) return { state: "missing" };
-    const found = judge(row.comment, true, expected);
-    if (found.state !== "ours") return found;
-    const wanted: [boolean, TenantRoleAttribute][] = [
-      [row.login, "LOGIN"],
-      [!row.superuser, "NOSUPERUSER"],
-      [!row.createdb, "NOCREATEDB"],
-      [!row.createrole, "NOCREATEROLE"],
-      [!row.replication, "NOREPLICATION"],
-      [!row.bypassrls, "NOBYPASSRLS"],
-    ];
-    return { state: "ours", drift: wanted.filter(([ok]) => !ok).map(([, attribute]) => attribute) };
+    return judgeRole(rows[0], expected);
   });
+}
+
+/**
+ * The role as the combined read (tenant-facts.ts) sees it: what inspectRole reads, and the stored
+ * SCRAM verifier when the admin may read pg_authid (else null); null when the role does not exist.
+ */
+export type RoleFact = RoleRow & { readonly verifier: string | null };
+
+/**
+ * The role's fact in the combined read, for the role named by `nameParam` (a `$n`):
+ * a JSON object (see RoleFact) or NULL. `readsPasswords` (a superuser admin) reads pg_authid,
+ * so that the password check needs no login; others read pg_roles, which hides it.
+ */
+export function roleFactSql(nameParam: string, readsPasswords: boolean): string {
+  const from = readsPasswords ? "pg_catalog.pg_authid" : "pg_catalog.pg_roles";
+  const verifier = readsPasswords ? "r.rolpassword" : "NULL::pg_catalog.text";
+  return `(SELECT pg_catalog.json_build_object('comment'::pg_catalog.text, pg_catalog.shobj_description(r.oid, 'pg_authid'::pg_catalog.name), 'login'::pg_catalog.text, r.rolcanlogin, 'superuser'::pg_catalog.text, r.rolsuper, 'createdb'::pg_catalog.text, r.rolcreatedb, 'createrole'::pg_catalog.text, r.rolcreaterole, 'replication'::pg_catalog.text, r.rolreplication, 'bypassrls'::pg_catalog.text, r.rolbypassrls, 'verifier'::pg_catalog.text, ${verifier}) FROM ${from} r WHERE r.rolname OPERATOR(pg_catalog.=) ${nameParam}::pg_catalog.name)`;
+}
+
+/** The role's fact judged like inspectRole: missing, ours (with attribute drift) or foreign. */
+export function roleFromFact(fact: RoleFact | null, expected: Marker): RoleInspection {
+  return judgeRole(fact ?? undefined, expected);
+}
+
+/**
+ * Whether the fact proves the role's password is `password`: true or false when it carries the
+ * stored verifier, undefined when it does not (an admin that cannot read pg_authid: see rolePasswordInSync).
+ */
+export function passwordMatchesFact(fact: RoleFact | null, password: string): boolean | undefined {
+  if (typeof fact?.verifier !== "string") return undefined;
+  return verifierMatches(fact.verifier, password);
+}
+
+function judgeRole(row: RoleRow | undefined, expected: Marker): RoleInspection {
+  if (row === undefined) return { state: "missing" };
+  const found = judge(row.comment, true, expected);
+  if (found.state !== "ours") return found;
+  const wanted: [boolean, TenantRoleAttribute][] = [
+    [row.login, "LOGIN"],
+    [!row.superuser, "NOSUPERUSER"],
+    [!row.createdb, "NOCREATEDB"],
+    [!row.createrole, "NOCREATEROLE"],
+    [!row.replication, "NOREPLICATION"],
+    [!row.bypassrls, "NOBYPASSRLS"],
+  ];
+  return { state: "ours", drift: wanted.filter(([ok]) => !ok).map(([, attribute]) => attribute) };
 }
 
 /** Creates the role (LOGIN, nothing more) with the password's SCRAM verifier and our marker, in one transaction. */
@@ -134,12 +168,17 @@ export async function rolePasswordInSync(
   if (probe === undefined) {
     throw new Error(`${doing}: the admin cannot read pg_authid and no login probe was given`);
   }
+  return passwordAcceptedBy(probe, name, password);
+}
+
+/** Whether a login as the role with `password` gets past authentication (`probe` tries it; a new connection). */
+export async function passwordAcceptedBy(probe: LoginProbe, name: string, password: string): Promise<boolean> {
   try {
     await probe(name, password);
     return true;
   } catch (err) {
     if (sqlStateOf(err) === "28P01") return false;
-    throw classify(err, doing, [password]);
+    throw classify(err, `while checking the password of role "${name}"`, [password]);
   }
 }
 
