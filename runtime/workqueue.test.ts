@@ -42,11 +42,12 @@ describe("WorkQueue", () => {
     queue.add("a");
     expect(queue.length).to.equal(0);
     let second: string | undefined;
-    void queue.get().then((key) => (second = key));
-    await delay(20);
+    const waiting = queue.get().then((key) => (second = key));
+    // A key handed out resolves a waiting get at once: one turn of the event loop lets it.
+    await new Promise((resolve) => setImmediate(resolve));
     expect(second).to.equal(undefined);
     queue.done(first!);
-    await delay(0);
+    await waiting;
     expect(second).to.equal("a");
   });
 
@@ -63,7 +64,9 @@ describe("WorkQueue", () => {
     expect(queue.length).to.equal(0);
     expect(await queue.get()).to.equal("a");
     queue.done("a");
-    await delay(600);
+    // A later key of the queue's own: had the 200 or 500 ms delay stayed pending, "a" would come first.
+    queue.addAfter("after", 600);
+    expect(await queue.get()).to.equal("after");
     expect(queue.length).to.equal(0);
   });
 
@@ -209,7 +212,9 @@ describe("WorkQueue", () => {
     queue.addAfter("later", 10);
     queue.shutDown();
     expect(await pending).to.equal(undefined);
-    await delay(30);
+    // Timers of one duration fire in the order they were set: by now the queue's would have fired.
+    await delay(10);
+    expect(queue.length).to.equal(0);
     expect(await queue.get()).to.equal(undefined);
     queue.add("x");
     expect(queue.length).to.equal(0);
