@@ -6,7 +6,7 @@ import type { Logger } from "../runtime/logger.js";
 import type { ManagedController } from "../runtime/managed-controller.js";
 import type { OperatorDeps } from "../runtime/operator.js";
 import type { ClusterInstanceDefault } from "../services/access/allowed-namespaces.js";
-import { ConnectionRegistry } from "../services/postgres/connections.js";
+import { ConnectionRegistry } from "../services/postgres/connection-registry.js";
 import { PostgresDatabaseController } from "./postgres-database/database-controller.js";
 import { InstanceController } from "./postgres-instance/instance-controller.js";
 import { InstanceDirectory } from "./instances/instance-directory.js";

@@ -6,7 +6,7 @@
  * Secret that is not there yet, a server that does not answer, a lock, a deletion that waits).
  * docs/postgres-database.md lists both kinds, reason by reason.
  */
-import type { ConnectionFailureReason } from "../services/postgres/connections.js";
+import type { ConnectionFailureReason } from "../services/postgres/connection-failures.js";
 import type { Reason } from "../services/postgres/errors.js";
 import { DatabaseReason, InstanceReason } from "./constants.js";
 

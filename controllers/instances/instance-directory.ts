@@ -1,4 +1,4 @@
-import type { InstanceConnectionSpec } from "../../services/postgres/connections.js";
+import type { InstanceConnectionSpec } from "../../services/postgres/connection-spec.js";
 import { instanceKeyString, type InstanceKey } from "../../services/postgres/instance-key.js";
 
 /** An instance the database controller may use: reachable with these credentials, and privileged enough. */

@@ -4,7 +4,8 @@
  * its server cannot be used, the deletion waits and says why; it is never lost.
  */
 import type { PostgresDatabase } from "../../api/v1alpha1/index.js";
-import { ConnectionError, type ConnectionRegistry } from "../../services/postgres/connections.js";
+import { ConnectionError } from "../../services/postgres/connection-failures.js";
+import type { ConnectionRegistry } from "../../services/postgres/connection-registry.js";
 import { UserFixableError } from "../../services/postgres/errors.js";
 import { DatabaseCondition, DatabaseReason } from "../constants.js";
 import { describeInstance, instanceObject, requireInstanceKey, type InstanceSources } from "../instances/resolution.js";

@@ -5,7 +5,7 @@
  */
 import type { PostgresDatabase } from "../../api/v1alpha1/index.js";
 import { errorMessage } from "../../runtime/errors.js";
-import { ConnectionError } from "../../services/postgres/connections.js";
+import { ConnectionError } from "../../services/postgres/connection-failures.js";
 import { parseExtensionRequests, type ExtensionProblem } from "../../services/postgres/objects/extensions.js";
 import { DatabaseCondition, DatabaseReason } from "../constants.js";
 import type { Report } from "./report.js";

@@ -9,7 +9,7 @@ import { errorMessage } from "../../runtime/errors.js";
 import { faultPoint } from "../../runtime/fault-points.js";
 import type { KubeClient } from "../../runtime/kube-client.js";
 import type { RoleKind } from "../../services/postgres/naming.js";
-import { ConnectionError } from "../../services/postgres/connections.js";
+import { ConnectionError } from "../../services/postgres/connection-failures.js";
 import { isLockTimeout, UserFixableError } from "../../services/postgres/errors.js";
 import {
   ForeignSecretError,

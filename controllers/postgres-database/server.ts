@@ -6,13 +6,14 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
 import pg from "pg";
 import { faultPoint } from "../../runtime/fault-points.js";
+import { withSingleClient } from "../../services/postgres/client-lifecycle.js";
+import type { ConnectionRegistry } from "../../services/postgres/connection-registry.js";
 import {
-  type ConnectionRegistry,
+  DEFAULT_CONNECTION_SETTINGS,
   pgClientConfig,
   type InstanceConnectionSpec,
-} from "../../services/postgres/connections.js";
+} from "../../services/postgres/connection-spec.js";
 import type { SqlNames } from "../../services/postgres/naming.js";
-import { PasswordGuardedClient } from "../../services/postgres/password-guard.js";
 import {
   dropDatabase,
   dropPendingDatabase,
@@ -147,15 +148,13 @@ export class TenantServer {
   private loginProbe(): LoginProbe {
     return async (user, password) => {
       const spec: InstanceConnectionSpec = { ...this.instance.spec, username: user, password };
-      const client = new PasswordGuardedClient(pgClientConfig(spec, this.names.database));
-      client.on("error", () => undefined);
+      const config = pgClientConfig(spec, this.names.database);
+      const closeTimeoutMillis = DEFAULT_CONNECTION_SETTINGS.connectionTimeoutMillis;
       try {
-        await client.connect();
+        await withSingleClient(config, () => Promise.resolve(), { closeTimeoutMillis });
       } catch (err) {
         if (err instanceof pg.DatabaseError && AFTER_AUTHENTICATION.has(err.code ?? "")) return;
         throw err;
-      } finally {
-        await client.end().catch(() => undefined);
       }
     };
   }

@@ -1,7 +1,7 @@
 import type { PostgresInstanceSpec } from "../../api/v1alpha1/index.js";
 import type { ConditionInput } from "../../runtime/conditions.js";
-import type { ConnectionSettings, InstanceConnectionSpec } from "../../services/postgres/connections.js";
-import { DEFAULT_CONNECTION_SETTINGS } from "../../services/postgres/connections.js";
+import type { ConnectionSettings, InstanceConnectionSpec } from "../../services/postgres/connection-spec.js";
+import { DEFAULT_CONNECTION_SETTINGS } from "../../services/postgres/connection-spec.js";
 import { probeInstance } from "../../services/postgres/probe.js";
 import { CONNECTED_MESSAGE, InstanceCondition, InstanceReason } from "../constants.js";
 

@@ -3,7 +3,7 @@ import type { ReadonlyStore } from "../../runtime/cache.js";
 import { READY, type ConditionInput } from "../../runtime/conditions.js";
 import { hasFinalizer } from "../../runtime/finalizers.js";
 import { keyOf, keyString, type ObjectKey } from "../../runtime/resource-kind.js";
-import type { ConnectionRegistry } from "../../services/postgres/connections.js";
+import type { ConnectionRegistry } from "../../services/postgres/connection-registry.js";
 import { FINALIZER, InstanceReason } from "../constants.js";
 import type { InstanceDirectory } from "../instances/instance-directory.js";
 import { databasesReferencing } from "../instances/resolution.js";

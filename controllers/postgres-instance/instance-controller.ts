@@ -8,7 +8,7 @@ import { handleFinalizer, type CleanUpResult } from "../../runtime/finalizers.js
 import { Operator, type MappedWatch, type OperatorDeps, type ReconcileContext } from "../../runtime/operator.js";
 import { keyOf, secretKind, type ObjectKey, type ResourceKind } from "../../runtime/resource-kind.js";
 import { updateStatus, type StatusMutator, type StatusOf } from "../../runtime/status.js";
-import type { ConnectionRegistry } from "../../services/postgres/connections.js";
+import type { ConnectionRegistry } from "../../services/postgres/connection-registry.js";
 import { instanceKeyString, type InstanceKey } from "../../services/postgres/instance-key.js";
 import { readSecret } from "../../services/secrets/connection-secret.js";
 import {

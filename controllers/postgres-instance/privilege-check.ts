@@ -1,6 +1,7 @@
 import type { ConditionInput } from "../../runtime/conditions.js";
 import { errorMessage } from "../../runtime/errors.js";
-import type { ConnectionRegistry, InstanceConnectionSpec } from "../../services/postgres/connections.js";
+import type { ConnectionRegistry } from "../../services/postgres/connection-registry.js";
+import type { InstanceConnectionSpec } from "../../services/postgres/connection-spec.js";
 import type { InstanceKey } from "../../services/postgres/instance-key.js";
 import { checkPrivileges } from "../../services/postgres/privileges.js";
 import { InstanceCondition, InstanceReason, PRIVILEGED_MESSAGE } from "../constants.js";

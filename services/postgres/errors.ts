@@ -96,7 +96,7 @@ export function sqlStateOf(err: unknown): string | undefined {
   return undefined;
 }
 
-/** SQLSTATE lock_not_available: an admin session's short `lock_timeout` ran out (see connections.ts). */
+/** SQLSTATE lock_not_available: an admin session's short `lock_timeout` ran out (see connection-spec.ts). */
 export const LOCK_NOT_AVAILABLE = "55P03";
 
 /** What the message of a lock timeout adds, so that the status says why and what happens next. */

@@ -5,10 +5,11 @@ import os from "node:os";
 import path from "node:path";
 import { TestCA } from "../../test/harness/pki.js";
 import { freePort } from "../../test/harness/ports.js";
+import { instanceSpecOf } from "../../test/harness/instance-spec.js";
 import type { PostgresServer } from "../../test/harness/postgres.js";
 import { postgres } from "../../test/harness/postgres.js";
-import type { ConnectionSettings, InstanceConnectionSpec } from "./connections.js";
-import { DEFAULT_CONNECTION_SETTINGS } from "./connections.js";
+import type { ConnectionSettings, InstanceConnectionSpec } from "./connection-spec.js";
+import { DEFAULT_CONNECTION_SETTINGS } from "./connection-spec.js";
 import type { ProbeResult } from "./probe.js";
 import { probeInstance } from "./probe.js";
 
@@ -53,16 +54,8 @@ describe("probing a PostgreSQL instance", () => {
   });
   after(async () => rm(dir, { recursive: true, force: true }));
 
-  function spec(overrides: Partial<InstanceConnectionSpec> = {}): InstanceConnectionSpec {
-    return {
-      hostname: srv.tlsServerName,
-      port: srv.port,
-      username: srv.superuser.user,
-      password: srv.superuser.password,
-      ssl: { enabled: true, verify: "verify_peer", ca: srv.caPem },
-      ...overrides,
-    };
-  }
+  const spec = (overrides: Partial<InstanceConnectionSpec> = {}): InstanceConnectionSpec =>
+    instanceSpecOf(srv, overrides);
 
   async function expectConnected(s: InstanceConnectionSpec): Promise<void> {
     const result = await probeInstance(s, settings);

@@ -1,7 +1,9 @@
 import type pg from "pg";
-import { connectionError, DEFAULT_CONNECTION_SETTINGS, MAINTENANCE_DATABASE, pgClientConfig } from "./connections.js";
-import { PasswordGuardedClient } from "./password-guard.js";
-import type { ConnectionFailureReason, ConnectionSettings, InstanceConnectionSpec } from "./connections.js";
+import { withSingleClient } from "./client-lifecycle.js";
+import { connectionError } from "./connection-failures.js";
+import type { ConnectionFailureReason } from "./connection-failures.js";
+import { DEFAULT_CONNECTION_SETTINGS, MAINTENANCE_DATABASE, pgClientConfig } from "./connection-spec.js";
+import type { ConnectionSettings, InstanceConnectionSpec } from "./connection-spec.js";
 
 /** Whether a fresh connection to an instance works, and if not, in the server's or network's own words. */
 export type ProbeResult =
@@ -17,26 +19,19 @@ export async function probeInstance(
   spec: InstanceConnectionSpec,
   settings: ConnectionSettings = DEFAULT_CONNECTION_SETTINGS,
 ): Promise<ProbeResult> {
-  let client: pg.Client;
   try {
-    client = new PasswordGuardedClient(pgClientConfig(spec, MAINTENANCE_DATABASE, settings));
-    // A socket error after the probe settled must not become an unhandled 'error' event.
-    client.on("error", () => undefined);
-    await client.connect();
+    const config = pgClientConfig(spec, MAINTENANCE_DATABASE, settings);
+    const serverVersion = await withSingleClient(config, showServerVersion, {
+      closeTimeoutMillis: settings.connectionTimeoutMillis,
+    });
+    return { connected: true, serverVersion };
   } catch (err) {
-    return failed(err, spec, settings);
-  }
-  try {
-    const result = await client.query<{ server_version: string }>("SHOW server_version");
-    return { connected: true, serverVersion: result.rows[0]?.server_version ?? "unknown" };
-  } catch (err) {
-    return failed(err, spec, settings);
-  } finally {
-    await client.end().catch(() => undefined);
+    const { reason, message } = connectionError(err, spec, settings);
+    return { connected: false, reason, message };
   }
 }
 
-function failed(err: unknown, spec: InstanceConnectionSpec, settings: ConnectionSettings): ProbeResult {
-  const { reason, message } = connectionError(err, spec, settings);
-  return { connected: false, reason, message };
+async function showServerVersion(client: pg.ClientBase): Promise<string> {
+  const result = await client.query<{ server_version: string }>("SHOW server_version");
+  return result.rows[0]?.server_version ?? "unknown";
 }

@@ -61,7 +61,7 @@ export function sqlBoolean(value: boolean): string {
 // Catalog reads: constants with `$n` parameters, everything qualified.
 // They run as the admin inside tenant databases, where the tenant may create
 // operators, functions and types. Besides the pinned search_path of admin
-// sessions (connections.ts), every literal and parameter is typed with a
+// sessions (connection-spec.ts), every literal and parameter is typed with a
 // pg_catalog type so each comparison has an exact pg_catalog operator: an
 // `oid = 0` (int4) or `oid = regclass` has none, and a tenant's exact
 // `public.=(oid, int4)` would otherwise win and run as the admin.

@@ -3,11 +3,9 @@ import { randomBytes } from "node:crypto";
 import { PostgresInstanceKind } from "../../api/v1alpha1/index.js";
 import { InstanceReason } from "../../controllers/constants.js";
 import { InstanceTestEnv } from "../env/instance-env.js";
-import {
-  ConnectionError,
-  ConnectionRegistry,
-  type InstanceConnectionSpec,
-} from "../../services/postgres/connections.js";
+import { ConnectionError } from "../../services/postgres/connection-failures.js";
+import { ConnectionRegistry } from "../../services/postgres/connection-registry.js";
+import type { InstanceConnectionSpec } from "../../services/postgres/connection-spec.js";
 import { generatePassword } from "../../services/postgres/passwords.js";
 import { probeInstance } from "../../services/postgres/probe.js";
 import { postgres, type PostgresServer } from "../harness/postgres.js";

@@ -14,7 +14,7 @@ import { KubeClient } from "../../runtime/kube-client.js";
 import { ExponentialBackoffLimiter } from "../../runtime/rate-limiter.js";
 import { secretKind } from "../../runtime/resource-kind.js";
 import { testLogger, uniqueName } from "../../runtime/testing/fixtures.js";
-import { ConnectionRegistry } from "../../services/postgres/connections.js";
+import { ConnectionRegistry } from "../../services/postgres/connection-registry.js";
 import { controlPlane } from "../harness/control-plane.js";
 import { postgres, type PostgresServer } from "../harness/postgres.js";
 import { eventually } from "../support/eventually.js";

@@ -143,7 +143,7 @@ describe("the user documentation in docs/", function () {
       // User-fixable SQL errors and connection failures carry these as reasons.
       ...stringLiteralsOfType(new URL("../../services/postgres/errors.ts", import.meta.url), "Reason"),
       ...stringLiteralsOfType(
-        new URL("../../services/postgres/connections.ts", import.meta.url),
+        new URL("../../services/postgres/connection-failures.ts", import.meta.url),
         "ConnectionFailureReason",
       ),
       // Ready's own reasons: all met, and a condition not known yet.

@@ -16,7 +16,7 @@ import { ExponentialBackoffLimiter } from "../../runtime/rate-limiter.js";
 import { eventKind, secretKind } from "../../runtime/resource-kind.js";
 import { CountingClient } from "../../runtime/testing/counting-client.js";
 import { testLogger, uniqueName } from "../../runtime/testing/fixtures.js";
-import { ConnectionRegistry } from "../../services/postgres/connections.js";
+import { ConnectionRegistry } from "../../services/postgres/connection-registry.js";
 import type { InstanceKey } from "../../services/postgres/instance-key.js";
 import { controlPlane, type ControlPlane } from "../harness/control-plane.js";
 import { postgres, type PostgresServer } from "../harness/postgres.js";

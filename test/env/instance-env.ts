@@ -14,7 +14,7 @@ import type { ReconcileContext } from "../../runtime/operator.js";
 import { ExponentialBackoffLimiter } from "../../runtime/rate-limiter.js";
 import { eventKind, secretKind, type ObjectKey, type ResourceKind } from "../../runtime/resource-kind.js";
 import { testLogger, uniqueName } from "../../runtime/testing/fixtures.js";
-import { ConnectionRegistry } from "../../services/postgres/connections.js";
+import { ConnectionRegistry } from "../../services/postgres/connection-registry.js";
 import { controlPlane, type ControlPlane } from "../harness/control-plane.js";
 import { postgres, type PostgresServer } from "../harness/postgres.js";
 import { eventually } from "../support/eventually.js";
