@@ -24,6 +24,8 @@ export interface ControllerOptions {
   readonly operatorNamespace: string;
   /** Who may use a PostgresClusterInstance without an allowed-namespaces annotation. */
   readonly clusterInstanceDefaultAccess: ClusterInstanceDefault;
+  /** How often a Ready database's in-database checks run when nothing changed; absent or 0: every resync. */
+  readonly databaseVerifyPeriodMs?: number;
 }
 
 /** What every controller of the product is built from. */
@@ -74,6 +76,7 @@ export function createControllers(deps: ControllerDependencies): ManagedControll
       directory,
       clusterInstanceDefault: config.clusterInstanceDefaultAccess,
       heartbeatIntervalMs: config.statusHeartbeatIntervalMs,
+      ...(config.databaseVerifyPeriodMs !== undefined ? { databaseVerifyPeriodMs: config.databaseVerifyPeriodMs } : {}),
     }),
   ];
 }

@@ -7,8 +7,12 @@ export class TerminalError extends Error {
   }
 }
 
-/** What `reconcile` may return: nothing (done) or a request to run again after a delay. */
-export type ReconcileResult = void | undefined | { readonly requeueAfterMs: number };
+/**
+ * What `reconcile` may return: nothing (done) or a request to run again after a delay; with
+ * `retry`, the reconcile could not finish (e.g. its server did not answer) and runs again as a
+ * retry after a failure, in a retry lane, not on a worker new work needs (see GroupQueue).
+ */
+export type ReconcileResult = void | undefined | { readonly requeueAfterMs: number; readonly retry?: boolean };
 
 /** A non-2xx answer of the Kubernetes API server, with the HTTP status and the `reason` of its Status body. */
 export class ApiError extends Error {

@@ -28,7 +28,13 @@ import type { ConnectionRegistry } from "../../services/postgres/connection-regi
 import { instanceKeyString, type InstanceKey } from "../../services/postgres/instance-key.js";
 import { isLockTimeout } from "../../services/postgres/errors.js";
 import type { SecretReader } from "../../services/secrets/connection-secret.js";
-import { DatabaseCondition, DatabaseReason, FINALIZER, WAIT_REQUEUE_MS } from "../constants.js";
+import {
+  DATABASE_READY_CONDITIONS,
+  DatabaseCondition,
+  DatabaseReason,
+  FINALIZER,
+  WAIT_REQUEUE_MS,
+} from "../constants.js";
 import type { InstanceDirectory } from "../instances/instance-directory.js";
 import {
   retainOwnedSecret,
@@ -53,6 +59,7 @@ import { provision } from "./provisioning.js";
 import { ConditionChanges } from "../shared/condition-events.js";
 import { publishReport, recordEvents, Report, type StatusWriter } from "./report.js";
 import { extensionsAllowedBy, TenantServer, templatesAllowedBy } from "./server.js";
+import { VerifyCadence, verifiedAt } from "./verify-cadence.js";
 
 /** What the controller needs besides the usual Operator dependencies. */
 export interface DatabaseControllerOptions {
@@ -70,6 +77,12 @@ export interface DatabaseControllerOptions {
   readonly instanceCheckGraceMs?: number;
   /** The clock of the password rotation schedule; the system clock by default (tests move it). */
   readonly clock?: () => Date;
+  /**
+   * How often a Ready database's checks inside its own database (grants, default privileges,
+   * extensions, a limited admin's login probe) run when nothing changed (--database-verify-period);
+   * absent or 0: on every reconcile.
+   */
+  readonly databaseVerifyPeriodMs?: number;
 }
 
 /** After a start, how long a database that was Ready waits for its instance's first check at most. */
@@ -116,12 +129,15 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
   /** What this process last saw of each database's conditions, for the Events. */
   private readonly changes = new ConditionChanges();
   private readonly createdAt = Date.now();
+  /** When each database's in-database checks are due. */
+  private readonly cadence: VerifyCadence;
 
   constructor(
     deps: OperatorDeps,
     private readonly options: DatabaseControllerOptions,
   ) {
     super(deps);
+    this.cadence = new VerifyCadence({ periodMs: options.databaseVerifyPeriodMs ?? 0 });
     // An instance that becomes usable (or stops being usable) concerns every database on it; so does
     // a server answering again after a connect cool-down: its databases need not wait for their retry.
     const enqueueUsers = (key: InstanceKey): void => this.usersOf(key).forEach((k) => this.enqueue(k));
@@ -137,6 +153,7 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
   /** Forgets what this process saw of a database that is gone. */
   protected override onGone(key: ObjectKey): void {
     this.changes.forget(keyString(key));
+    this.cadence.forget(keyString(key));
   }
 
   /** The databases of one instance share the workers fairly with those of other instances: a stuck server holds up only its own. */
@@ -217,25 +234,44 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
     report.names = namesOf(db);
     const instance = instanceObject(this.sources(), resolution.instance.key);
     const templates = templatesAllowedBy(instance);
-    const server = new TenantServer(this.options.registry, resolution.instance, report.names, markerOf(db), templates);
     const now = this.options.clock?.() ?? new Date();
+    const key = keyString(ctx.key);
+    // A database that was Ready starts from the combined read; the in-database checks run when due.
+    const verify = {
+      facts: verifiedAt(db),
+      deep: this.cadence.due(key, db, now.getTime()),
+      passwordChanged: (role: string, password: string) => this.cadence.passwordChanged(key, role, password),
+    };
+    const server = new TenantServer(
+      this.options.registry,
+      resolution.instance,
+      report.names,
+      markerOf(db),
+      templates,
+      verify,
+    );
     const rotateEvery = rotationPeriodOf(db, instance);
     try {
       const readSecret: SecretReader = (ns, name) => this.readSecret(ns, name);
       const allowedExtensions = extensionsAllowedBy(instance);
       await provision({ client: this.client, readSecret, db, server, report, now, rotateEvery, allowedExtensions });
     } catch (err) {
+      this.cadence.failed(key);
       if (err instanceof ConnectionError) {
         report.fail(DatabaseCondition.Connection, err.reason, err.message);
         await publishReport(this.statusWriter(ctx), db, report);
-        // Back when the connect cool-down ends: that connect tries the server again.
-        return { requeueAfterMs: Math.min(err.retryAfterMs ?? this.waitMs, this.waitMs) };
+        // Back when the connect cool-down ends: that connect tries the server again, in a retry
+        // lane, so that a server that never answers holds no worker the other instances need.
+        return { requeueAfterMs: Math.min(err.retryAfterMs ?? this.waitMs, this.waitMs), retry: true };
       }
       const reason = isLockTimeout(err) ? DatabaseReason.LockTimeout : DatabaseReason.ReconcileFailed;
       report.warning(reason, errorMessage(err));
       await publishReport(this.statusWriter(ctx), db, report);
       throw err;
     }
+    for (const [role, password] of server.passwordsInSync) this.cadence.passwordInSync(key, role, password);
+    if (failedReadiness(report)) this.cadence.failed(key);
+    else if (server.deepChecked) this.cadence.passed(key, db, now.getTime());
     await publishReport(this.statusWriter(ctx), db, report);
     ctx.logger.debug("Reconciled PostgresDatabase", { database: report.names.database });
     // Come back when a password rotation falls due (the resync may be later); at most a day
@@ -282,6 +318,12 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
   private get waitMs(): number {
     return this.options.waitRequeueMs ?? WAIT_REQUEUE_MS;
   }
+}
+
+/** A condition Ready depends on came out False (the next reconcile then runs every check). */
+function failedReadiness(report: Report): boolean {
+  const readiness: readonly string[] = DATABASE_READY_CONDITIONS;
+  return report.conditions.some((condition) => condition.status === "False" && readiness.includes(condition.type));
 }
 
 /**

@@ -58,7 +58,8 @@ export async function provision(ctx: ProvisionContext): Promise<void> {
   const inspector = await roleStep(ctx, "inspector");
   if (!app || !inspector) return;
   await grantsStep(ctx);
-  await extensionsStep(ctx.db, ctx.server, ctx.allowedExtensions ?? [], ctx.report);
+  // Not due and nothing drifted: status.extensions and ExtensionsReady stay as they are.
+  if (ctx.server.inDatabaseChecks) await extensionsStep(ctx.db, ctx.server, ctx.allowedExtensions ?? [], ctx.report);
 }
 
 async function databaseStep({ db, server, report }: ProvisionContext): Promise<boolean> {
@@ -115,7 +116,8 @@ async function grantsStep({ server, report }: ProvisionContext): Promise<void> {
   const roleTypes = [DatabaseCondition.AppUser, DatabaseCondition.InspectorUser];
   const readOnly = DatabaseCondition.InspectorReadOnly;
   const outcome = await userFixable(report, [...roleTypes, readOnly], () => server.ensureGrants());
-  if (outcome === undefined) return;
+  // Not checked (not due, nothing drifted): InspectorReadOnly stays as the status says.
+  if (outcome === undefined || !outcome.checked) return;
   const { missing, limitations } = outcome;
   if (limitations.length === 0) {
     report.condition(readOnly, "True", DatabaseReason.ReadOnly, INSPECTOR_READ_ONLY_MESSAGE);

@@ -1,10 +1,11 @@
 /**
  * What one database costs the API server (issue 12): reconciles, requests and Events when
- * nothing fails, that drift still reconciles, and that a restart does not flap Ready.
- * Counts, never times.
+ * nothing fails, that drift still reconciles, and that a restart does not flap Ready; and what
+ * an idle resync costs PostgreSQL (statements, connections). Counts, never times.
  */
 import { expect } from "chai";
 import type { CoreV1Event, V1Secret } from "@kubernetes/client-node";
+import pg from "pg";
 import type { PostgresDatabase } from "../../api/v1alpha1/index.js";
 import { PostgresDatabaseKind } from "../../api/v1alpha1/index.js";
 import type { ReconcileResult } from "../../runtime/errors.js";
@@ -12,8 +13,9 @@ import { KubeClient } from "../../runtime/kube-client.js";
 import { metricsRegistry } from "../../runtime/metrics.js";
 import type { ReconcileContext } from "../../runtime/operator.js";
 import { ExponentialBackoffLimiter } from "../../runtime/rate-limiter.js";
-import { eventKind, keyString, secretKind } from "../../runtime/resource-kind.js";
+import { eventKind, keyString, parseKey, secretKind } from "../../runtime/resource-kind.js";
 import { CountingClient } from "../../runtime/testing/counting-client.js";
+import { quoteIdent } from "../../services/postgres/sql.js";
 import { testLogger } from "../../runtime/testing/fixtures.js";
 import { eventually } from "../../test/support/eventually.js";
 import { retainOwnedSecret, SECRET_SELECTOR } from "./credentials.js";
@@ -55,9 +57,18 @@ class ObservedController extends PostgresDatabaseController {
   flushEvents(): Promise<void> {
     return this.recorder.flush();
   }
+
+  /** Queues the key as the resync does. */
+  resync(key: string): void {
+    this.enqueue(parseKey(key));
+  }
 }
 
-function startController(env: DatabaseTestEnv, client: CountingClient): Promise<ObservedController> {
+function startController(
+  env: DatabaseTestEnv,
+  client: CountingClient,
+  databaseVerifyPeriodMs?: number,
+): Promise<ObservedController> {
   const controller = new ObservedController(
     {
       client,
@@ -67,7 +78,13 @@ function startController(env: DatabaseTestEnv, client: CountingClient): Promise<
       rateLimiter: new ExponentialBackoffLimiter(50, 2000),
       watchBackoffMaxMs: 1000,
     },
-    { registry: env.registry, directory: env.directory, clusterInstanceDefault: "all", waitRequeueMs: 300 },
+    {
+      registry: env.registry,
+      directory: env.directory,
+      clusterInstanceDefault: "all",
+      waitRequeueMs: 300,
+      ...(databaseVerifyPeriodMs !== undefined ? { databaseVerifyPeriodMs } : {}),
+    },
   );
   return controller.start().then(() => controller);
 }
@@ -175,6 +192,89 @@ describe("PostgresDatabase reconcile cost (issue 12)", function () {
         await eventually(async () => expect(await env.get(namespace, "app")).to.equal(undefined), 60_000);
         await second.stop(10_000);
         await restartEnv.registry.closeAll();
+      }
+    });
+  }
+
+  /** Statements the server logged for `user` in `log` (log_statement=all; prefix "%m [%p] %u@%d "), with the session's pid. */
+  function statementsOf(log: string, user: string): { pid: string; line: string }[] {
+    const statement = new RegExp(`^\\S+ \\S+ \\S+ \\[(\\d+)\\] ${user}@\\S* LOG:  (statement|execute [^:]*):`);
+    return log.split("\n").flatMap((line) => {
+      const match = statement.exec(line);
+      return match ? [{ pid: match[1]!, line }] : [];
+    });
+  }
+
+  /** Counts the connections this process opens (every client, pooled or not, is a pg.Client) until `stop`. */
+  function countConnects(): { readonly count: () => number; readonly stop: () => void } {
+    const prototype = pg.Client.prototype as unknown as { connect: (...args: unknown[]) => unknown };
+    const original = prototype.connect;
+    let count = 0;
+    prototype.connect = function (this: pg.Client, ...args: unknown[]) {
+      count++;
+      return original.apply(this, args);
+    };
+    return { count: () => count, stop: () => void (prototype.connect = original) };
+  }
+
+  for (const kind of ADMIN_KINDS) {
+    it(`resyncs a Ready database (${kind}) with at most 4 statements on a pooled session and no new connection; drift in the shared catalog is still repaired at once`, async () => {
+      const namespace = await env.namespace("idle");
+      await env.instance(namespace, "pg", kind);
+      const controller = await startController(env, new CountingClient(env.cp.kubeConfig), 3_600_000);
+      const admin = await env.srv.connect();
+      const key = `${namespace}/app`;
+      const user = env.srv[kind].user;
+      try {
+        await env.database(namespace, "app", { instance: "pg" });
+        await env.ready(namespace, "app");
+        await settled(controller, namespace, "app");
+        const status = (await env.get(namespace, "app"))!.status!;
+        const database = status.sql_db_name!;
+        const inspector = status.users!.find((u) => u.secret === "psql-app-inspector")!.username;
+
+        /**
+         * Resyncs the key once; returns the admin's statements meanwhile, those from sessions that
+         * are new, and how many connections the process opened (pooled, tenant-database clients,
+         * a limited admin's login probe).
+         */
+        const resyncOnce = async () => {
+          const before = await env.srv.readLog();
+          const count = controller.reconciles.get(key)!;
+          const connects = countConnects();
+          try {
+            controller.resync(key);
+            await eventually(() => expect(controller.reconciles.get(key)).to.equal(count + 1));
+            await settled(controller, namespace, "app");
+          } finally {
+            connects.stop();
+          }
+          const oldPids = new Set(statementsOf(before, user).map((s) => s.pid));
+          const sent = statementsOf((await env.srv.readLog()).slice(before.length), user);
+          return { sent, fromNewSessions: sent.filter((s) => !oldPids.has(s.pid)), connects: connects.count() };
+        };
+
+        const quiet = await resyncOnce();
+        expect(quiet.sent.length, quiet.sent.map((s) => s.line).join("\n")).to.be.within(1, 4);
+        expect(quiet.fromNewSessions.map((s) => s.line)).to.deep.equal([]);
+        expect(quiet.connects, "connections opened by the resync").to.equal(0);
+
+        // Drift the combined read sees (a privilege on the database) is repaired at once, in a
+        // client of the tenant database: a new session, which the check above would have counted.
+        await admin.query(`REVOKE CONNECT ON DATABASE ${quoteIdent(database)} FROM ${quoteIdent(inspector)}`);
+        const repair = await resyncOnce();
+        expect(repair.fromNewSessions.length).to.be.greaterThan(0);
+        expect(repair.connects).to.be.greaterThan(0);
+        const { rows } = await admin.query<{ held: boolean }>(
+          "SELECT pg_catalog.has_database_privilege($1, $2, 'CONNECT') AS held",
+          [inspector, database],
+        );
+        expect(rows[0]?.held).to.equal(true);
+      } finally {
+        await admin.end();
+        await env.kubectl("delete", "pgdb", "app", "-n", namespace, "--wait=false");
+        await eventually(async () => expect(await env.get(namespace, "app")).to.equal(undefined), 60_000);
+        await controller.stop(10_000);
       }
     });
   }

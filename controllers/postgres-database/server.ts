@@ -1,7 +1,10 @@
 /**
  * The SQL steps of a PostgresDatabase on its server: each runs one unit of
  * services/postgres/objects and reports what it changed, so the flow can say so.
- * On a resync where nothing drifted, every step only reads the catalog.
+ * On a resync of a Ready database (VerifyPlan.facts), one combined read on the pooled
+ * maintenance connection (tenant-facts.ts) stands in for the units' own reads; only what it
+ * shows drifted goes through the unit, and the checks inside the tenant database (a client of
+ * its own) run only when they are due (VerifyPlan.deep) or something drifted.
  */
 import type { KubernetesObject } from "@kubernetes/client-node";
 import pg from "pg";
@@ -15,6 +18,7 @@ import {
 } from "../../services/postgres/connection-spec.js";
 import type { SqlNames } from "../../services/postgres/naming.js";
 import {
+  databaseFromFact,
   dropDatabase,
   dropPendingDatabase,
   ensureDatabase,
@@ -26,18 +30,29 @@ import {
   type ExtensionRequest,
   type ExtensionsOutcome,
 } from "../../services/postgres/objects/extensions.js";
-import { applyGrants, checkGrants, grantLimitations } from "../../services/postgres/objects/grants.js";
+import {
+  applyGrants,
+  checkGrants,
+  databaseGrantDrift,
+  grantLimitations,
+} from "../../services/postgres/objects/grants.js";
+import { missingHoldsFromFact } from "../../services/postgres/objects/membership.js";
 import {
   dropRole,
   ensureRole,
   inspectRole,
+  passwordAcceptedBy,
+  passwordMatchesFact,
+  roleFromFact,
   rolePasswordInSync,
   setRolePassword,
+  type RoleFact,
   type DropRoleResult,
   type EnsureRoleResult,
   type LoginProbe,
 } from "../../services/postgres/objects/role.js";
 import type { DatabaseOpener } from "../../services/postgres/objects/role-release.js";
+import { readTenantFacts, type TenantFacts } from "../../services/postgres/objects/tenant-facts.js";
 import { ForeignObjectError, type Marker, requireOurs } from "../../services/postgres/ownership.js";
 import type { UsableInstance } from "../instances/instance-directory.js";
 
@@ -47,11 +62,29 @@ export interface RoleOutcome {
   readonly passwordReset: boolean;
 }
 
-/** What `ensureGrants` found: what was missing (now granted), and what the admin cannot put in place. */
+/**
+ * What `ensureGrants` found: what was missing (now granted), and what the admin cannot put in
+ * place; `checked` false when the in-database checks were not due and the combined read showed
+ * nothing missing (then nothing is known of the limitations: the status keeps what it says).
+ */
 export interface GrantsOutcome {
+  readonly checked: boolean;
   readonly missing: readonly string[];
   readonly limitations: readonly string[];
 }
+
+/** How much one reconcile verifies (see docs/operating.md, --database-verify-period). */
+export interface VerifyPlan {
+  /** Read the combined facts first and skip the units' own reads for what they show in place (a database that was Ready). */
+  readonly facts: boolean;
+  /** Run the in-database checks (grant set, extensions) and a limited admin's login probe even when nothing drifted. */
+  readonly deep: boolean;
+  /** Whether `password` differs from the one last seen in sync for the role (then a limited admin checks it at once). */
+  readonly passwordChanged?: (role: string, password: string) => boolean;
+}
+
+/** Every check through the units, as on a first reconcile. */
+export const FULL_VERIFY: VerifyPlan = { facts: false, deep: true };
 
 /** What `dropEverything` did to one object; "foreign" ones carry no marker of ours and were left alone. */
 export type DropResult = DropDatabaseResult | DropRoleResult | "foreign";
@@ -64,6 +97,12 @@ const AFTER_AUTHENTICATION = new Set(["42501", "3D000", "53300"]);
 
 /** One PostgresDatabase's objects on one usable instance. */
 export class TenantServer {
+  private factsRead: Promise<TenantFacts> | undefined;
+  /** A fact showed something out of place: the units do the rest, and the in-database checks run. */
+  private drifted = false;
+  private inDatabaseChecked = false;
+  private readonly confirmed = new Map<string, string>();
+
   constructor(
     private readonly registry: ConnectionRegistry,
     readonly instance: UsableInstance,
@@ -71,40 +110,85 @@ export class TenantServer {
     readonly marker: Marker,
     /** The instance's spec.allowedTemplates: what params.template may name besides template0 and template1. */
     readonly allowedTemplates: readonly string[] = [],
+    readonly verify: VerifyPlan = FULL_VERIFY,
   ) {}
 
+  /** Whether the in-database checks (grant set, extensions) run in this reconcile: due, or something drifted. */
+  get inDatabaseChecks(): boolean {
+    return this.verify.deep || !this.verify.facts || this.drifted;
+  }
+
+  /** The roles whose password this reconcile saw in sync (or set), with that password. */
+  get passwordsInSync(): ReadonlyMap<string, string> {
+    return this.confirmed;
+  }
+
+  /** True once the in-database checks of the grant set ran in this reconcile. */
+  get deepChecked(): boolean {
+    return this.inDatabaseChecked;
+  }
+
   /** Creates the database (validated params, marker, PUBLIC revoked) unless it is already there and ours. */
-  ensureDatabase(params: Readonly<Record<string, unknown>> | undefined): Promise<EnsureDatabaseResult> {
+  async ensureDatabase(params: Readonly<Record<string, unknown>> | undefined): Promise<EnsureDatabaseResult> {
+    const facts = await this.facts();
+    if (facts !== undefined && databaseFromFact(facts.database, this.marker).state === "ours") return "present";
+    this.driftedIf(facts);
     return this.maintenance((db) =>
       ensureDatabase(db, this.names.database, params, this.marker, this.allowedTemplates),
     );
   }
 
   /** Throws a ForeignObjectError when a role of that name exists without our marker (a catalog read). */
-  requireRoleNotForeign(role: string): Promise<void> {
-    return this.maintenance(async (db) => {
-      requireOurs(await inspectRole(db, role, this.marker), "role", role, `while looking up role "${role}"`);
-    });
+  async requireRoleNotForeign(role: string): Promise<void> {
+    const doing = `while looking up role "${role}"`;
+    const facts = await this.facts();
+    if (facts !== undefined)
+      return requireOurs(roleFromFact(this.roleFact(facts, role), this.marker), "role", role, doing);
+    return this.maintenance(async (db) => requireOurs(await inspectRole(db, role, this.marker), "role", role, doing));
   }
 
   /** Creates the role with `password`, or puts drifted attributes back and resets a password that is not `password`. */
-  ensureRoleWithPassword(role: string, password: string): Promise<RoleOutcome> {
-    return this.maintenance(async (db) => {
-      const result = await ensureRole(db, role, password, this.marker);
-      const inSync = result === "created" || (await rolePasswordInSync(db, role, password, this.loginProbe()));
-      if (inSync) return { role: result, passwordReset: false };
-      await setRolePassword(db, role, password, this.marker);
-      return { role: result, passwordReset: true };
-    });
+  async ensureRoleWithPassword(role: string, password: string): Promise<RoleOutcome> {
+    const facts = await this.facts();
+    if (facts !== undefined) {
+      const fact = this.roleFact(facts, role);
+      const found = roleFromFact(fact, this.marker);
+      const inPlace = found.state === "ours" && found.drift.length === 0;
+      if (inPlace && (await this.passwordInSync(role, fact, password))) {
+        this.confirmed.set(role, password);
+        return { role: "present", passwordReset: false };
+      }
+      this.drifted = true;
+    }
+    const outcome = await this.roleThroughUnit(role, password);
+    this.confirmed.set(role, password);
+    return outcome;
   }
 
-  /** Checks the grant set in the tenant database and applies it when something is missing; returns what was missing. */
-  ensureGrants(): Promise<GrantsOutcome> {
-    return this.registry.withTenantClient(this.instance.key, this.instance.spec, this.names.database, async (db) => {
-      const missing = await checkGrants(db, this.names);
-      if (missing.length > 0) await applyGrants(db, this.names, this.marker);
-      return { missing, limitations: await grantLimitations(db, this.names) };
-    });
+  /**
+   * Checks the grant set in the tenant database and applies it when something is missing; returns
+   * what was missing. When the in-database checks are not due, the combined read's part of the
+   * set (the admin's hold on the roles, the privileges on the database) stands in for them.
+   */
+  async ensureGrants(): Promise<GrantsOutcome> {
+    if (!this.inDatabaseChecks) {
+      const facts = await this.facts();
+      if (facts !== undefined && this.sharedGrantsInPlace(facts))
+        return { checked: false, missing: [], limitations: [] };
+      this.drifted = true;
+    }
+    const outcome = await this.registry.withTenantClient(
+      this.instance.key,
+      this.instance.spec,
+      this.names.database,
+      async (db) => {
+        const missing = await checkGrants(db, this.names);
+        if (missing.length > 0) await applyGrants(db, this.names, this.marker);
+        return { checked: true, missing, limitations: await grantLimitations(db, this.names) };
+      },
+    );
+    this.inDatabaseChecked = true;
+    return outcome;
   }
 
   /** Brings the tenant database's extensions to `requests` (only names in `allowed`); see objects/extensions.ts. */
@@ -135,6 +219,54 @@ export class TenantServer {
   /** Opens admin clients on other databases of the instance (hardened like every tenant-database client). */
   private openDatabase(): DatabaseOpener {
     return (database, fn) => this.registry.withTenantClient(this.instance.key, this.instance.spec, database, fn);
+  }
+
+  /** The role unit's own path: reads, creates or repairs, and checks the password (a login for a limited admin). */
+  private roleThroughUnit(role: string, password: string): Promise<RoleOutcome> {
+    return this.maintenance(async (db) => {
+      const result = await ensureRole(db, role, password, this.marker);
+      const inSync = result === "created" || (await rolePasswordInSync(db, role, password, this.loginProbe()));
+      if (inSync) return { role: result, passwordReset: false };
+      await setRolePassword(db, role, password, this.marker);
+      return { role: result, passwordReset: true };
+    });
+  }
+
+  /** The combined read, once per reconcile, while the plan uses it and nothing drifted. */
+  private facts(): Promise<TenantFacts | undefined> {
+    if (!this.verify.facts || this.drifted) return Promise.resolve(undefined);
+    // A read that fails (say, the admin lost the right to read pg_authid) leaves it all to the units.
+    this.factsRead ??= this.maintenance((db) => readTenantFacts(db, this.names, this.instance.superuser));
+    return this.factsRead.catch(() => {
+      this.drifted = true;
+      return undefined;
+    });
+  }
+
+  /** A fact was read and showed something out of place. */
+  private driftedIf(facts: TenantFacts | undefined): void {
+    if (facts !== undefined) this.drifted = true;
+  }
+
+  private roleFact(facts: TenantFacts, role: string): RoleFact | null {
+    return role === this.names.app ? facts.app : role === this.names.inspector ? facts.inspector : null;
+  }
+
+  /**
+   * Whether the role's password is `password`, as far as this reconcile checks it: a superuser
+   * admin compares the verifier the combined read carries; any other admin needs a login (a new
+   * connection), which waits for the in-database checks' cadence.
+   */
+  private async passwordInSync(role: string, fact: RoleFact | null, password: string): Promise<boolean> {
+    if (this.instance.superuser) return passwordMatchesFact(fact, password) === true;
+    if (!this.verify.deep && this.verify.passwordChanged?.(role, password) !== true) return true;
+    return passwordAcceptedBy(this.loginProbe(), role, password);
+  }
+
+  /** The admin holds both roles and the privileges on the database are as declared (from the combined read). */
+  private sharedGrantsInPlace(facts: TenantFacts): boolean {
+    const holds = this.instance.superuser ? [] : missingHoldsFromFact(facts.adminHolds, this.names);
+    return holds.length === 0 && databaseGrantDrift(facts.databasePrivileges, this.names).length === 0;
   }
 
   private maintenance<T>(fn: (db: pg.ClientBase) => Promise<T>): Promise<T> {
