@@ -7,7 +7,7 @@ import type pg from "pg";
 import type { Logger } from "../../runtime/logger.js";
 import { silentLogger } from "../../runtime/logger.js";
 import { ClientPool, withSingleClient } from "./client-lifecycle.js";
-import { ConnectionError, connectionError, isPoolBusy, meansNoServer } from "./connection-failures.js";
+import { ConnectionError, connectionError } from "./connection-failures.js";
 import type { ConnectionSettings, InstanceConnectionSpec } from "./connection-spec.js";
 import {
   DEFAULT_CONNECTION_SETTINGS,
@@ -18,19 +18,11 @@ import {
 import { instanceKeyString, type InstanceKey } from "./instance-key.js";
 import type { GuardedClientConfig } from "./password-guard.js";
 import { Slots, SlotTimeoutError } from "./slots.js";
+import { UnreachableCooldown } from "./unreachable-cooldown.js";
 
 interface PoolEntry {
   readonly pool: ClientPool;
   readonly fingerprint: string;
-}
-
-/** An instance's last connect found no server or no answer: connects fail at once until `until`. */
-interface OpenBreaker {
-  readonly fingerprint: string;
-  readonly failure: unknown;
-  readonly until: number;
-  /** A connect is trying the server again; the others keep failing at once until it is done. */
-  trying: boolean;
 }
 
 /**
@@ -45,17 +37,12 @@ export class ConnectionRegistry {
   /** Per instance: the tenant-database clients open at a time, bounded like the pool, whatever the number of workers. */
   private readonly tenantSlots = new Map<string, Slots>();
   private readonly retiring = new Set<Promise<void>>();
-  /** Per instance: its last connect found no server, so connects fail at once for a cool-down. */
-  private readonly breakers = new Map<string, OpenBreaker>();
-  /** Per instance: the tick of the last sign that the server is there (a connect or probe that reached it). */
-  private readonly reachedAt = new Map<string, number>();
-  /** Orders connect starts and the signs that a server is there, without a clock. */
-  private ticks = 0;
-  private readonly reachedAgainListeners = new Set<(key: InstanceKey) => void>();
+  private readonly cooldown: UnreachableCooldown;
 
   constructor(options: { readonly settings?: Partial<ConnectionSettings>; readonly logger?: Logger } = {}) {
     this.settings = { ...DEFAULT_CONNECTION_SETTINGS, ...options.settings };
     this.logger = options.logger ?? silentLogger();
+    this.cooldown = new UnreachableCooldown(this.settings);
   }
 
   /** Runs `fn` with a pooled client of the instance's maintenance database; a client `fn` failed with is discarded. */
@@ -65,7 +52,7 @@ export class ConnectionRegistry {
     fn: (client: pg.ClientBase) => Promise<T>,
   ): Promise<T> {
     const pool = this.poolFor(key, spec);
-    const client = await this.throughBreaker(key, spec, MAINTENANCE_DATABASE, () => pool.connect());
+    const client = await this.throughCooldown(key, spec, MAINTENANCE_DATABASE, () => pool.connect());
     // A checked-out client has no listener of the pool's: without ours, a dying socket would crash the process.
     let lost: Error | undefined;
     const onError = (err: Error): void => {
@@ -91,7 +78,7 @@ export class ConnectionRegistry {
     database: string,
     fn: (client: pg.ClientBase) => Promise<T>,
   ): Promise<T> {
-    this.failIfOpen(key, spec, database);
+    this.failIfCooling(key, spec, database);
     const release = await this.tenantSlot(key, database, spec);
     try {
       return await this.openTenantClient(key, spec, database, fn);
@@ -129,13 +116,13 @@ export class ConnectionRegistry {
       closeTimeoutMillis: this.settings.connectionTimeoutMillis,
       onLost: (err) =>
         this.logger.warn("Lost PostgreSQL connection", { ...this.fields(key), database, error: err.message }),
-      connect: (connect) => this.throughBreaker(key, spec, database, connect),
+      connect: (connect) => this.throughCooldown(key, spec, database, connect),
     });
   }
 
   /** Forgets the instance's recent connect failure: a fresh connection (the instance's probe) just reached it. */
   reachable(key: InstanceKey): void {
-    this.closeBreaker(key);
+    this.cooldown.reached(key);
   }
 
   /**
@@ -143,75 +130,30 @@ export class ConnectionRegistry {
    * (e.g. to retry its databases now rather than at their next retry); returns the unsubscribe.
    */
   onReachedAgain(listener: (key: InstanceKey) => void): () => void {
-    this.reachedAgainListeners.add(listener);
-    return () => this.reachedAgainListeners.delete(listener);
+    return this.cooldown.onReachedAgain(listener);
   }
 
-  /**
-   * Runs `connect` unless the instance's last connect found no server within the cool-down (then
-   * throws that failure again at once); one connect at a time tries again after it. A failure
-   * that says no server opens the cool-down, unless the server was reached after this connect
-   * began (a connect that hung from before the server came back is old news); any answer of
-   * the server ends it.
-   */
-  private async throughBreaker<C>(
+  /** Connects through the instance's cool-down (see UnreachableCooldown.through), naming the database in a failure. */
+  private async throughCooldown<C>(
     key: InstanceKey,
     spec: InstanceConnectionSpec,
     database: string,
     connect: () => Promise<C>,
   ): Promise<C> {
-    const open = this.failIfOpen(key, spec, database);
-    if (open) open.trying = true;
-    const startedAt = ++this.ticks;
     try {
-      const connected = await connect();
-      this.closeBreaker(key);
-      return connected;
+      return await this.cooldown.through(key, spec, connect);
     } catch (err) {
-      const coolingDown = this.noteFailure(key, spec, err, startedAt);
-      const retryAfterMs = coolingDown ? this.settings.unreachableCooldownMillis : undefined;
-      throw this.failedToConnect(key, database, err, spec, retryAfterMs);
-    } finally {
-      if (open) open.trying = false;
+      throw this.failedToConnect(key, database, err, spec);
     }
   }
 
-  /** Throws the instance's recent no-server failure while it holds; else the breaker a connect may try, if any. */
-  private failIfOpen(key: InstanceKey, spec: InstanceConnectionSpec, database: string): OpenBreaker | undefined {
-    const open = this.breakers.get(instanceKeyString(key));
-    if (!open || open.fingerprint !== specFingerprint(spec)) return undefined;
-    if (open.trying || Date.now() < open.until) {
-      const cooldown = `${this.settings.unreachableCooldownMillis} ms`;
-      const cause = connectionError(open.failure, spec, this.settings);
-      const message = `${cause.message}; a connect within the last ${cooldown} failed like this, so Kompost waits that long before trying again`;
-      // While one connect tries the server again, when it is done is not known yet.
-      const retryAfterMs = open.trying ? undefined : Math.max(1, open.until - Date.now());
-      throw this.failedToConnect(key, database, new ConnectionError(cause.reason, message), spec, retryAfterMs);
+  /** Throws the instance's recent no-server failure, naming the database, while its cool-down holds. */
+  private failIfCooling(key: InstanceKey, spec: InstanceConnectionSpec, database: string): void {
+    try {
+      this.cooldown.check(key, spec);
+    } catch (err) {
+      throw this.failedToConnect(key, database, err, spec);
     }
-    return open;
-  }
-
-  /** Opens the cool-down for a failure that says no server (true then), or ends it for an answer of the server. */
-  private noteFailure(key: InstanceKey, spec: InstanceConnectionSpec, err: unknown, startedAt: number): boolean {
-    const id = instanceKeyString(key);
-    const cooldown = this.settings.unreachableCooldownMillis;
-    if (cooldown > 0 && meansNoServer(err, spec, this.settings)) {
-      if ((this.reachedAt.get(id) ?? 0) > startedAt) return false;
-      const until = Date.now() + cooldown;
-      this.breakers.set(id, { fingerprint: specFingerprint(spec), failure: err, until, trying: false });
-      return true;
-    }
-    // The server answered, if only to refuse (a busy pool says nothing about it).
-    if (!isPoolBusy(err)) this.closeBreaker(key);
-    return false;
-  }
-
-  /** The server is there: connects go ahead, and those that began before now cannot open the breaker again. */
-  private closeBreaker(key: InstanceKey): void {
-    const id = instanceKeyString(key);
-    const wasOpen = this.breakers.delete(id);
-    this.reachedAt.set(id, ++this.ticks);
-    if (wasOpen) for (const listener of this.reachedAgainListeners) listener(key);
   }
 
   /** True while a pool for this instance is open. */
@@ -229,8 +171,7 @@ export class ConnectionRegistry {
     if (!entry) return;
     this.entries.delete(id);
     this.tenantSlots.delete(id);
-    this.breakers.delete(id);
-    this.reachedAt.delete(id);
+    this.cooldown.forget(key);
     await entry.pool.close(this.settings.connectionTimeoutMillis);
     this.logger.info("Closed PostgreSQL connection pool", this.fields(key));
   }
@@ -281,9 +222,9 @@ export class ConnectionRegistry {
     database: string,
     err: unknown,
     spec: InstanceConnectionSpec,
-    retryAfterMs?: number,
   ): ConnectionError {
     const cause = connectionError(err, spec, this.settings);
+    const { retryAfterMs } = cause;
     return new ConnectionError(
       cause.reason,
       `while connecting to database "${database}" of ${instanceKeyString(key)} as "${spec.username}": ${cause.message}`,
