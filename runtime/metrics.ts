@@ -80,6 +80,14 @@ export const workqueueRetriesTotal = new Counter({
   registers: [metricsRegistry],
 });
 
+/** Retries after a failure running now in the queue's retry lanes, per queue (Kompost's own, beside client-go's). */
+export const workqueueRetriesRunning = new Gauge({
+  name: "kompost_workqueue_retries_running",
+  help: "Number of retries after a failure being processed now, in the retry lanes beside the workers",
+  labelNames: ["name", "controller"] as const,
+  registers: [metricsRegistry],
+});
+
 /** How long a key waited in the queue before a worker took it. */
 export const workqueueQueueDurationSeconds = new Histogram({
   name: "workqueue_queue_duration_seconds",

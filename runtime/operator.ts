@@ -19,6 +19,7 @@ import {
 import { controllerOf } from "./owner-references.js";
 import type { RateLimiter } from "./rate-limiter.js";
 import { keyOf, keyString, parseKey, type ObjectKey, type ResourceKind } from "./resource-kind.js";
+import { Revisits } from "./revisits.js";
 import { WorkQueue } from "./workqueue.js";
 
 /** What every Operator gets from the process: clients, logger and operator-wide settings. */
@@ -88,7 +89,8 @@ export const DEFAULT_RESYNC_PERIOD_MS = 5 * 60 * 1000;
  * feed a de-duplicating work queue; `reconcile` gets a copy of the latest cached object for
  * the key (events only trigger), never runs twice at once for one key, is retried with
  * per-key backoff when it throws (not for a TerminalError), and runs again after
- * `requeueAfterMs` when asked. Every object is re-reconciled each resync period (±10%).
+ * `requeueAfterMs` when asked. Every object is re-reconciled about one resync period after its
+ * last reconcile (see Revisits: per key, so the resync is spread, not a burst).
  */
 export abstract class Operator<T extends KubernetesObject> implements ManagedController {
   /** Controller name, for metrics and logs, e.g. "postgresdatabase". */
@@ -123,7 +125,7 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
   private primary: Informer<T> | undefined;
   private queue: WorkQueue | undefined;
   private workers: Promise<void>[] = [];
-  private resyncTimer: NodeJS.Timeout | undefined;
+  private revisits: Revisits | undefined;
   private state: "new" | "starting" | "running" | "stopped" = "new";
   private baseLogger: Logger | undefined;
 
@@ -189,8 +191,8 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
       name: this.name,
       ...(this.deps.rateLimiter ? { rateLimiter: this.deps.rateLimiter } : {}),
       groupOf: (key) => this.groupOfKey(key),
-      // Failures that keep failing leave a worker free for new work (a single worker serves both).
-      maxRetrying: Math.max(1, workers - 1),
+      // Retries run in lanes of their own: failures that keep failing never take a worker new work needs.
+      retryLanes: workers,
     });
     this.queue = queue;
     const enqueue = (key: string): void => queue.add(key);
@@ -213,8 +215,13 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
     this.state = "running";
     maxConcurrentReconciles.set({ controller: this.name }, workers);
     activeWorkers.set({ controller: this.name }, 0);
-    this.workers = Array.from({ length: workers }, () => this.work(queue));
-    this.scheduleResync();
+    this.revisits = new Revisits((key) => queue.add(key), {
+      periodMs: this.resyncPeriodMs ?? this.deps.resyncPeriodMs ?? DEFAULT_RESYNC_PERIOD_MS,
+    });
+    this.workers = [
+      ...Array.from({ length: workers }, () => this.work(queue, () => queue.get())),
+      ...Array.from({ length: workers }, () => this.work(queue, () => queue.getRetry())),
+    ];
     this.logger.info("Started controller", { workers, kind: this.forKind.kind });
   }
 
@@ -227,7 +234,7 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
   async stop(timeoutMs: number): Promise<void> {
     if (this.state === "stopped") return;
     this.state = "stopped";
-    clearTimeout(this.resyncTimer);
+    this.revisits?.stop();
     this.queue?.shutDown();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs)));
@@ -292,8 +299,9 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
     }
   }
 
-  private async work(queue: WorkQueue): Promise<void> {
-    for (let key = await queue.get(); key !== undefined; key = await queue.get()) {
+  /** A worker (or retry lane): processes the keys `next` hands it until the queue shuts down. */
+  private async work(queue: WorkQueue, next: () => Promise<string | undefined>): Promise<void> {
+    for (let key = await next(); key !== undefined; key = await next()) {
       try {
         await this.process(queue, key);
       } finally {
@@ -312,6 +320,7 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
     activeWorkers.inc(labels);
     try {
       if (!cached) {
+        this.revisits?.forget(key);
         await this.onGone(objectKey, ctx);
         queue.forget(key);
         reconcileTotal.inc({ ...labels, result: "success" });
@@ -319,8 +328,10 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
       }
       const result = await this.reconcile(structuredClone(cached), ctx);
       queue.forget(key);
+      // The latest reconcile decides when the key is looked at again: a requeue or the resync.
+      if (result?.retry) queue.addAfter(key, result.requeueAfterMs, { retry: true });
+      this.revisits?.reconciled(key, result?.retry ? undefined : result?.requeueAfterMs);
       if (result && result.requeueAfterMs > 0) {
-        queue.addAfter(key, result.requeueAfterMs);
         reconcileTotal.inc({ ...labels, result: "requeue_after" });
       } else {
         reconcileTotal.inc({ ...labels, result: "success" });
@@ -331,28 +342,17 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
       if (err instanceof TerminalError) {
         terminalReconcileErrorsTotal.inc(labels);
         queue.forget(key);
+        this.revisits?.reconciled(key);
         logger.error("Reconcile failed, not retrying", { error: errorMessage(err) });
       } else {
         queue.addRateLimited(key);
+        this.revisits?.reconciled(key);
         logger.error("Reconcile failed, retrying", { error: errorMessage(err), retries: queue.retries(key) });
       }
     } finally {
       activeWorkers.dec(labels);
       reconcileTimeSeconds.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
     }
-  }
-
-  private scheduleResync(): void {
-    const period = this.resyncPeriodMs ?? this.deps.resyncPeriodMs ?? DEFAULT_RESYNC_PERIOD_MS;
-    if (period <= 0 || this.state !== "running") return;
-    this.resyncTimer = setTimeout(
-      () => {
-        for (const key of this.cache.keys()) this.queue?.add(key);
-        this.scheduleResync();
-      },
-      period * (0.9 + Math.random() * 0.2),
-    );
-    this.resyncTimer.unref();
   }
 }
 

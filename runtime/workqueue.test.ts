@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { delay } from "../test/support/eventually.js";
+import { workqueueRetriesRunning } from "./metrics.js";
 import { ExponentialBackoffLimiter } from "./rate-limiter.js";
 import { WorkQueue } from "./workqueue.js";
 
@@ -157,53 +158,99 @@ describe("WorkQueue", () => {
       }
     });
 
-    describe("and retries", () => {
+    describe("and retry lanes", () => {
       /** Failures are queued again at once and counted, so that no test waits for a delay. */
       const failNow = (queue: WorkQueue, key: string): void => {
         queue.addRateLimited(key);
         queue.done(key);
       };
-      let retrying: WorkQueue;
+      /** Lets promise callbacks that are due run. */
+      const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+      const retriesRunning = async (): Promise<number | undefined> =>
+        (await workqueueRetriesRunning.get()).values.find((value) => value.labels.name === "laned")?.value;
+      let laned: WorkQueue;
 
       beforeEach(() => {
         const rateLimiter = new ExponentialBackoffLimiter(0, 0);
-        retrying = new WorkQueue({ name: "retrying", groupOf: byPrefix, rateLimiter, maxRetrying: 1 });
+        laned = new WorkQueue({ name: "laned", groupOf: byPrefix, rateLimiter, retryLanes: 2 });
       });
-      afterEach(() => retrying.shutDown());
+      afterEach(() => laned.shutDown());
 
-      it("runs keys retried after a failure only when no first attempt of any group waits", async () => {
-        for (const key of ["locked/1", "locked/2", "free/1"]) retrying.add(key);
-        expect(await takeFrom(retrying, 2)).to.deep.equal(["locked/1", "free/1"]);
-        failNow(retrying, "locked/1");
-        retrying.add("free/2");
-        retrying.add("free/3");
-        expect(await takeFrom(retrying, 2), "first attempts queued after the retry go first").to.deep.equal([
-          "locked/2",
-          "free/2",
-        ]);
-        failNow(retrying, "locked/2");
-        expect(await retrying.get()).to.equal("free/3");
-        expect(await retrying.get(), "no first attempt waits: the oldest retry").to.equal("locked/1");
+      it("runs a key that failed again in a retry lane, never on a worker, which stays free for first attempts", async () => {
+        laned.add("locked/1");
+        expect(await laned.get()).to.equal("locked/1");
+        failNow(laned, "locked/1");
+        let worker: string | undefined;
+        void laned.get().then((key) => (worker = key));
+        await settle();
+        expect(worker, "a worker does not take the retry").to.equal(undefined);
+        expect(await laned.getRetry()).to.equal("locked/1");
+        expect(await retriesRunning()).to.equal(1);
+        laned.add("free/1");
+        await settle();
+        expect(worker, "the first attempt goes to the waiting worker while the retry runs").to.equal("free/1");
+        laned.done("locked/1");
+        expect(await retriesRunning()).to.equal(0);
       });
 
-      it("runs at most maxRetrying retries at once and always hands a first attempt to a free worker", async () => {
-        retrying.add("locked/1");
-        retrying.add("locked/2");
-        expect(await takeFrom(retrying, 2)).to.deep.equal(["locked/1", "locked/2"]);
-        failNow(retrying, "locked/1");
-        failNow(retrying, "locked/2");
-        expect(await retrying.get()).to.equal("locked/1");
-        let next: string | undefined;
-        void retrying.get().then((key) => (next = key));
-        await new Promise((resolve) => setImmediate(resolve));
-        expect(next, "the second retry waits while the first runs").to.equal(undefined);
-        retrying.add("free/1");
-        await new Promise((resolve) => setImmediate(resolve));
-        expect(next, "a first attempt goes to the waiting worker").to.equal("free/1");
-        retrying.forget("locked/1");
-        retrying.done("locked/1");
-        expect(await retrying.get(), "the retry runs once the other is done").to.equal("locked/2");
+      it("turns a waiting retry into a first attempt when the key is added again (e.g. its server answers again)", async () => {
+        laned.add("hole/1");
+        expect(await laned.get()).to.equal("hole/1");
+        failNow(laned, "hole/1");
+        laned.add("hole/1");
+        expect(laned.length, "still queued once").to.equal(1);
+        expect(await laned.get()).to.equal("hole/1");
+        let lane: string | undefined;
+        void laned.getRetry().then((key) => (lane = key));
+        laned.done("hole/1");
+        await settle();
+        expect(lane, "nothing is left to retry").to.equal(undefined);
       });
+
+      it("queues a key that failed while processed as a retry once done, or as a first attempt if it was also added", async () => {
+        laned.add("a/1");
+        laned.add("a/2");
+        expect(await takeFrom(laned, 2)).to.deep.equal(["a/1", "a/2"]);
+        for (const key of ["a/1", "a/2"]) laned.addRateLimited(key);
+        laned.add("a/2");
+        expect(laned.length, "both wait until they are done").to.equal(0);
+        laned.done("a/1");
+        laned.done("a/2");
+        expect(await laned.get()).to.equal("a/2");
+        expect(await laned.getRetry()).to.equal("a/1");
+      });
+
+      it("queues a requeue asked for as a retry in a retry lane", async () => {
+        laned.addAfter("hole/1", 0, { retry: true });
+        laned.addAfter("free/1", 0);
+        expect(await laned.getRetry()).to.equal("hole/1");
+        expect(await laned.get()).to.equal("free/1");
+      });
+
+      it("ends the lanes waiting for a retry at shutdown", async () => {
+        const pending = laned.getRetry();
+        laned.shutDown();
+        expect(await pending).to.equal(undefined);
+        expect(await laned.getRetry()).to.equal(undefined);
+      });
+    });
+
+    it("hands a retry to get like any key, and none to getRetry, without retry lanes", async () => {
+      const plain = new WorkQueue({
+        name: "plain",
+        groupOf: byPrefix,
+        rateLimiter: new ExponentialBackoffLimiter(0, 0),
+      });
+      try {
+        plain.add("a/1");
+        expect(await plain.get()).to.equal("a/1");
+        plain.addRateLimited("a/1");
+        plain.done("a/1");
+        expect(await plain.getRetry()).to.equal(undefined);
+        expect(await plain.get()).to.equal("a/1");
+      } finally {
+        plain.shutDown();
+      }
     });
   });
 
