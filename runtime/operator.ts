@@ -191,8 +191,8 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
       name: this.name,
       ...(this.deps.rateLimiter ? { rateLimiter: this.deps.rateLimiter } : {}),
       groupOf: (key) => this.groupOfKey(key),
-      // Failures that keep failing leave a worker free for new work (a single worker serves both).
-      maxRetrying: Math.max(1, workers - 1),
+      // Retries run in lanes of their own: failures that keep failing never take a worker new work needs.
+      retryLanes: workers,
     });
     this.queue = queue;
     const enqueue = (key: string): void => queue.add(key);
@@ -218,7 +218,10 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
     this.revisits = new Revisits((key) => queue.add(key), {
       periodMs: this.resyncPeriodMs ?? this.deps.resyncPeriodMs ?? DEFAULT_RESYNC_PERIOD_MS,
     });
-    this.workers = Array.from({ length: workers }, () => this.work(queue));
+    this.workers = [
+      ...Array.from({ length: workers }, () => this.work(queue, () => queue.get())),
+      ...Array.from({ length: workers }, () => this.work(queue, () => queue.getRetry())),
+    ];
     this.logger.info("Started controller", { workers, kind: this.forKind.kind });
   }
 
@@ -296,8 +299,9 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
     }
   }
 
-  private async work(queue: WorkQueue): Promise<void> {
-    for (let key = await queue.get(); key !== undefined; key = await queue.get()) {
+  /** A worker (or retry lane): processes the keys `next` hands it until the queue shuts down. */
+  private async work(queue: WorkQueue, next: () => Promise<string | undefined>): Promise<void> {
+    for (let key = await next(); key !== undefined; key = await next()) {
       try {
         await this.process(queue, key);
       } finally {
@@ -325,7 +329,8 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
       const result = await this.reconcile(structuredClone(cached), ctx);
       queue.forget(key);
       // The latest reconcile decides when the key is looked at again: a requeue or the resync.
-      this.revisits?.reconciled(key, result?.requeueAfterMs);
+      if (result?.retry) queue.addAfter(key, result.requeueAfterMs, { retry: true });
+      this.revisits?.reconciled(key, result?.retry ? undefined : result?.requeueAfterMs);
       if (result && result.requeueAfterMs > 0) {
         reconcileTotal.inc({ ...labels, result: "requeue_after" });
       } else {
