@@ -36,8 +36,9 @@ export interface ConnectionSettings {
   readonly lockTimeoutMillis: number;
   /**
    * After a connect to an instance found no server (Unreachable) or no answer (Timeout), further
-   * connects to it fail at once with that error for this long, then one tries again: reconciles
-   * of a dead server's databases do not each hold a worker for the connect timeout. 0 turns it off.
+   * connects to it fail at once with that error for this long from when that connect began,
+   * then one tries again: reconciles of a dead server's databases do not each hold a worker for
+   * the connect timeout. 0 turns it off.
    */
   readonly unreachableCooldownMillis: number;
 }

@@ -32,22 +32,25 @@ export class UnreachableCooldown {
   /**
    * Runs `connect` unless the instance's last connect found no server within the cool-down (then
    * throws that failure again at once); one connect at a time tries again after it. A failure
-   * that says no server opens the cool-down, unless the server was reached after this connect
-   * began (a connect that hung from before the server came back is old news), and is thrown as
-   * a ConnectionError with `retryAfterMs`; any answer of the server ends the cool-down.
+   * that says no server opens the cool-down, counted from when that connect began (one that hung
+   * for the connect timeout has waited already: a black-holed server is tried again at once, so
+   * that it is found back within a connect timeout), unless the server was reached after this
+   * connect began (a connect that hung from before the server came back is old news), and is
+   * thrown as a ConnectionError with `retryAfterMs`; any answer of the server ends the cool-down.
    */
   async through<C>(key: InstanceKey, spec: InstanceConnectionSpec, connect: () => Promise<C>): Promise<C> {
     const open = this.failIfCooling(key, spec);
     if (open) open.trying = true;
-    const startedAt = ++this.ticks;
+    const started = { tick: ++this.ticks, ms: Date.now() };
     try {
       const connected = await connect();
       this.reached(key);
       return connected;
     } catch (err) {
-      if (!this.noteFailure(key, spec, err, startedAt)) throw err;
+      const until = this.noteFailure(key, spec, err, started);
+      if (until === undefined) throw err;
       const cause = connectionError(err, spec, this.settings);
-      const retryAfterMs = this.settings.unreachableCooldownMillis;
+      const retryAfterMs = Math.max(1, until - Date.now());
       throw new ConnectionError(cause.reason, cause.message, cause.sqlState, { cause, retryAfterMs });
     } finally {
       if (open) open.trying = false;
@@ -66,7 +69,7 @@ export class UnreachableCooldown {
     if (!open.trying && Date.now() >= open.until) return open;
     const cooldown = `${this.settings.unreachableCooldownMillis} ms`;
     const cause = connectionError(open.failure, spec, this.settings);
-    const message = `${cause.message}; a connect within the last ${cooldown} failed like this, so Kompost waits that long before trying again`;
+    const message = `${cause.message}; a connect begun within the last ${cooldown} failed like this, so Kompost waits that long before trying again`;
     // While one connect tries the server again, when it is done is not known yet.
     const retryAfterMs = open.trying ? undefined : Math.max(1, open.until - Date.now());
     throw new ConnectionError(cause.reason, message, undefined, retryAfterMs === undefined ? {} : { retryAfterMs });
@@ -93,18 +96,26 @@ export class UnreachableCooldown {
     this.reachedAt.delete(id);
   }
 
-  /** Starts the cool-down for a failure that says no server (true then), or ends it for an answer of the server. */
-  private noteFailure(key: InstanceKey, spec: InstanceConnectionSpec, err: unknown, startedAt: number): boolean {
+  /**
+   * Starts the cool-down for a failure that says no server, from when the connect began, and
+   * returns its end; or ends it for an answer of the server (undefined then, as for old news).
+   */
+  private noteFailure(
+    key: InstanceKey,
+    spec: InstanceConnectionSpec,
+    err: unknown,
+    started: { readonly tick: number; readonly ms: number },
+  ): number | undefined {
     const id = instanceKeyString(key);
     const cooldown = this.settings.unreachableCooldownMillis;
     if (cooldown > 0 && meansNoServer(err, spec, this.settings)) {
-      if ((this.reachedAt.get(id) ?? 0) > startedAt) return false;
-      const until = Date.now() + cooldown;
+      if ((this.reachedAt.get(id) ?? 0) > started.tick) return undefined;
+      const until = started.ms + cooldown;
       this.open.set(id, { fingerprint: specFingerprint(spec), failure: err, until, trying: false });
-      return true;
+      return until;
     }
     // The server answered, if only to refuse (a busy pool says nothing about it).
     if (!isPoolBusy(err)) this.reached(key);
-    return false;
+    return undefined;
   }
 }
