@@ -97,7 +97,11 @@ async function roleStep(ctx: ProvisionContext, role: RoleKind): Promise<boolean>
     const credentials = await reconcileCredentials(client, readSecret, db, server.instance, target);
     noteCredentials(report, credentials);
     if (credentials.write !== "unchanged") await faultPoint("secret-written");
-    const outcome = await server.ensureRoleWithPassword(username, credentials.password);
+    // Written now, or a rotation the status does not show finished (a crash between the Secret and
+    // ALTER ROLE): the password may be new to the server, so it is checked even between verify checks.
+    const stored = db.status?.users?.find((user) => user.username === username);
+    const fresh = credentials.write !== "unchanged" || credentials.rotationToken !== stored?.rotationToken;
+    const outcome = await server.ensureRoleWithPassword(username, credentials.password, fresh);
     if (outcome.role === "created") await faultPoint("role-created");
     noteRole(report, username, credentials.secretName, outcome);
     report.passwordOf(role, {

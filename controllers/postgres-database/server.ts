@@ -147,14 +147,18 @@ export class TenantServer {
     return this.maintenance(async (db) => requireOurs(await inspectRole(db, role, this.marker), "role", role, doing));
   }
 
-  /** Creates the role with `password`, or puts drifted attributes back and resets a password that is not `password`. */
-  async ensureRoleWithPassword(role: string, password: string): Promise<RoleOutcome> {
+  /**
+   * Creates the role with `password`, or puts drifted attributes back and resets a password that
+   * is not `password`. `fresh`: the password may be new to the server (the Secret was just written,
+   * or holds a rotation the status does not show finished), so even a limited admin checks it now.
+   */
+  async ensureRoleWithPassword(role: string, password: string, fresh = true): Promise<RoleOutcome> {
     const facts = await this.facts();
     if (facts !== undefined) {
       const fact = this.roleFact(facts, role);
       const found = roleFromFact(fact, this.marker);
       const inPlace = found.state === "ours" && found.drift.length === 0;
-      if (inPlace && (await this.passwordInSync(role, fact, password))) {
+      if (inPlace && (await this.passwordInSync(role, fact, password, fresh))) {
         this.confirmed.set(role, password);
         return { role: "present", passwordReset: false };
       }
@@ -257,9 +261,15 @@ export class TenantServer {
    * admin compares the verifier the combined read carries; any other admin needs a login (a new
    * connection), which waits for the in-database checks' cadence.
    */
-  private async passwordInSync(role: string, fact: RoleFact | null, password: string): Promise<boolean> {
+  private async passwordInSync(
+    role: string,
+    fact: RoleFact | null,
+    password: string,
+    fresh: boolean,
+  ): Promise<boolean> {
     if (this.instance.superuser) return passwordMatchesFact(fact, password) === true;
-    if (!this.verify.deep && this.verify.passwordChanged?.(role, password) !== true) return true;
+    const mayDiffer = fresh || this.verify.passwordChanged?.(role, password) === true;
+    if (!this.verify.deep && !mayDiffer) return true;
     return passwordAcceptedBy(this.loginProbe(), role, password);
   }
 
