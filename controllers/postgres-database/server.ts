@@ -10,6 +10,7 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import pg from "pg";
 import { faultPoint } from "../../runtime/fault-points.js";
 import { withSingleClient } from "../../services/postgres/client-lifecycle.js";
+import { ConnectionError } from "../../services/postgres/connection-failures.js";
 import type { ConnectionRegistry } from "../../services/postgres/connection-registry.js";
 import {
   DEFAULT_CONNECTION_SETTINGS,
@@ -239,9 +240,11 @@ export class TenantServer {
   /** The combined read, once per reconcile, while the plan uses it and nothing drifted. */
   private facts(): Promise<TenantFacts | undefined> {
     if (!this.verify.facts || this.drifted) return Promise.resolve(undefined);
-    // A read that fails (say, the admin lost the right to read pg_authid) leaves it all to the units.
+    // A read that fails (say, the admin lost the right to read pg_authid) leaves it all to the units;
+    // a server that did not answer fails the reconcile at once, not again in each unit's connect.
     this.factsRead ??= this.maintenance((db) => readTenantFacts(db, this.names, this.instance.superuser));
-    return this.factsRead.catch(() => {
+    return this.factsRead.catch((err: unknown) => {
+      if (err instanceof ConnectionError) throw err;
       this.drifted = true;
       return undefined;
     });

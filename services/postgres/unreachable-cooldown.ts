@@ -12,8 +12,8 @@ import { instanceKeyString, type InstanceKey } from "./instance-key.js";
 /** An instance's last connect found no server or no answer: connects fail at once until `until`. */
 interface OpenCooldown {
   readonly fingerprint: string;
-  readonly failure: unknown;
-  readonly until: number;
+  failure: unknown;
+  until: number;
   /** A connect is trying the server again; the others keep failing at once until it is done. */
   trying: boolean;
 }
@@ -110,9 +110,18 @@ export class UnreachableCooldown {
     const cooldown = this.settings.unreachableCooldownMillis;
     if (cooldown > 0 && meansNoServer(err, spec, this.settings)) {
       if ((this.reachedAt.get(id) ?? 0) > started.tick) return undefined;
-      const until = started.ms + cooldown;
-      this.open.set(id, { fingerprint: specFingerprint(spec), failure: err, until, trying: false });
-      return until;
+      const fingerprint = specFingerprint(spec);
+      const open = this.open.get(id);
+      if (open?.fingerprint !== fingerprint) {
+        const until = started.ms + cooldown;
+        this.open.set(id, { fingerprint, failure: err, until, trying: false });
+        return until;
+      }
+      // Connects that hung together fail together: they extend the one cool-down, and keep its
+      // connect that is trying the server again the only one.
+      open.failure = err;
+      open.until = Math.max(open.until, started.ms + cooldown);
+      return open.until;
     }
     // The server answered, if only to refuse (a busy pool says nothing about it).
     if (!isPoolBusy(err)) this.reached(key);
