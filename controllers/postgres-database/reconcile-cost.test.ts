@@ -270,6 +270,20 @@ describe("PostgresDatabase reconcile cost (issue 12)", function () {
           [inspector, database],
         );
         expect(rows[0]?.held).to.equal(true);
+
+        // An edited DB_PASS becomes the role's password at once, between verify checks too
+        // (with a limited admin that takes a login probe, which is otherwise on the verify cadence).
+        const appUser = status.users!.find((u) => u.secret === "psql-app-app")!.username;
+        const edited = `Edited${Date.now()}`;
+        await observer.patch<V1Secret>(
+          secretKind,
+          { namespace, name: "psql-app-app" },
+          { data: { DB_PASS: Buffer.from(edited).toString("base64") } },
+        );
+        await eventually(async () => {
+          const client = await env.srv.connect({ user: appUser, password: edited, database });
+          await client.end();
+        });
       } finally {
         await admin.end();
         await env.kubectl("delete", "pgdb", "app", "-n", namespace, "--wait=false");
