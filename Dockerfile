@@ -32,4 +32,9 @@ USER 65532:65532
 # actions, but cmd/main.ts handles SIGTERM and SIGINT itself (stop taking work,
 # finish, release the Lease, exit 0), and the operator starts no child
 # processes, so there are no zombies to reap and no need for tini.
-ENTRYPOINT ["node", "dist/cmd/main.js"]
+# --max-semi-space-size=4: V8's young generation grows to 16 MiB per semi-space
+# (48 MiB resident) for a server's allocation rate; a controller allocates
+# little between GCs, so 4 MiB keeps that part of the heap small. Only how often
+# the young generation is collected changes, not what the process can hold
+# (see docs/operating.md, "Memory"). `make bench` starts node with these flags.
+ENTRYPOINT ["node", "--max-semi-space-size=4", "dist/cmd/main.js"]

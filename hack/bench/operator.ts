@@ -1,5 +1,7 @@
 /** The compiled operator as its own process, with its CPU time, memory and metrics at hand. */
+import path from "node:path";
 import { eventually } from "../../test/support/eventually.js";
+import { imageNodeFlags } from "../../test/harness/image-entrypoint.js";
 import { type SpawnedOperator, spawnOperator } from "../../test/harness/operator-process.js";
 import type { OperatorDeployment } from "../../test/e2e/operator-process.js";
 import { cpuSeconds, memory } from "./proc.js";
@@ -24,11 +26,14 @@ export class BenchOperator {
     spawned.child.stderr!.on("data", keep);
   }
 
-  /** Starts the operator as the Deployment runs it, under its ServiceAccount, and waits for /readyz. */
+  /**
+   * Starts the operator as the image and the Deployment run it (node's flags from the
+   * Dockerfile's ENTRYPOINT), under its ServiceAccount, and waits for /readyz.
+   */
   static async start(deployment: OperatorDeployment, options: OperatorOptions): Promise<BenchOperator> {
     const profile = options.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`] : [];
     const spawned = await spawnOperator({
-      entrypoint: [...profile, options.main],
+      entrypoint: [...nodeFlagsOfTree(options.main), ...profile, options.main],
       args: [...deployment.args, ...options.extraArgs, `--kubeconfig=${deployment.kubeconfigPath}`],
       cwd: process.cwd(),
       env: { PATH: process.env.PATH, HOME: process.env.HOME, POD_NAMESPACE: deployment.namespace },
@@ -80,4 +85,9 @@ export class BenchOperator {
     if (exit.code !== 0)
       throw new Error(`the operator exited with ${exit.code ?? exit.signal} on SIGTERM:\n${this.output.slice(-5000)}`);
   }
+}
+
+/** node's flags of the image built from the tree `main` was compiled from (`<tree>/dist/cmd/main.js`); none without a Dockerfile. */
+function nodeFlagsOfTree(main: string): string[] {
+  return imageNodeFlags(path.resolve(path.dirname(main), "..", "..", "Dockerfile"));
 }

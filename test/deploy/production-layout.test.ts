@@ -18,6 +18,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { controlPlane, type ControlPlane } from "../harness/control-plane.js";
+import { imageEntrypoint, imageNodeFlags } from "../harness/image-entrypoint.js";
 import { onStop } from "../harness/lifecycle.js";
 import { freePort } from "../harness/ports.js";
 import { eventually } from "../support/eventually.js";
@@ -109,7 +110,10 @@ describe("the production layout of the image (Dockerfile's runtime stage)", func
     expect(dockerfile).to.include("npm ci --omit=dev");
     const pod = deployment.spec!.template.spec!;
     expect(last("USER")).to.equal(`USER ${pod.securityContext!.runAsUser}:${pod.securityContext!.runAsGroup}`);
-    expect(last("ENTRYPOINT")).to.equal('ENTRYPOINT ["node", "dist/cmd/main.js"]');
+    const entrypoint = imageEntrypoint(repoPath("Dockerfile"));
+    expect([entrypoint[0], entrypoint.at(-1)]).to.deep.equal(["node", "dist/cmd/main.js"]);
+    // Between them only node's own flags (the V8 heap settings), which the next tests run with.
+    expect(entrypoint.slice(1, -1)).to.deep.equal(imageNodeFlags(repoPath("Dockerfile")));
   });
 
   it("holds production dependencies only", async () => {
@@ -146,7 +150,8 @@ describe("the production layout of the image (Dockerfile's runtime stage)", func
     );
     // The image's node is readable by every user; the test runner's may sit in root's home (npx node@24).
     const node = asImageUser ? await publicCopyOfNode(app) : process.execPath;
-    const child = spawn(node, ["dist/cmd/main.js", ...args, `--kubeconfig=${kubeconfig}`], {
+    const nodeFlags = imageNodeFlags(repoPath("Dockerfile"));
+    const child = spawn(node, [...nodeFlags, "dist/cmd/main.js", ...args, `--kubeconfig=${kubeconfig}`], {
       cwd: app,
       env: { PATH: process.env.PATH, NODE_ENV: "production", POD_NAMESPACE: NAMESPACE },
       ...(asImageUser ? { uid: IMAGE_UID, gid: IMAGE_UID } : {}),
