@@ -79,16 +79,9 @@ describe("The operator's Secret cache (real API server and PostgreSQL)", functio
   });
 
   after(async () => {
-    await helpers.kubectl(
-      "patch",
-      "secret",
-      "-n",
-      operatorNamespace,
-      "marker",
-      "--type=merge",
-      "-p",
-      '{"metadata":{"finalizers":null}}',
-    );
+    // The marker may not exist when the test failed early: cp.kubectl does not throw.
+    const unblock = ["patch", "secret", "-n", operatorNamespace, "marker", "--type=merge"];
+    await helpers.cp.kubectl([...unblock, "-p", '{"metadata":{"finalizers":null}}']);
     await helpers.deleteDatabases(tenant);
     for (const controller of controllers) await controller.stop(10_000);
     await cache.stop();
