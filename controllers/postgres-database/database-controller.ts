@@ -240,7 +240,7 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
     const verify = {
       facts: verifiedAt(db),
       deep: this.cadence.due(key, db, now.getTime()),
-      passwordChanged: (role: string, password: string) => this.cadence.passwordChanged(key, role, password),
+      passwordUnconfirmed: (role: string, password: string) => this.cadence.passwordUnconfirmed(key, role, password),
     };
     const server = new TenantServer(
       this.options.registry,

@@ -80,8 +80,8 @@ export interface VerifyPlan {
   readonly facts: boolean;
   /** Run the in-database checks (grant set, extensions) and a limited admin's login probe even when nothing drifted. */
   readonly deep: boolean;
-  /** Whether `password` differs from the one last seen in sync for the role (then a limited admin checks it at once). */
-  readonly passwordChanged?: (role: string, password: string) => boolean;
+  /** Whether this process has not seen `password` in sync for the role (then a limited admin checks it at once). */
+  readonly passwordUnconfirmed?: (role: string, password: string) => boolean;
 }
 
 /** Every check through the units, as on a first reconcile. */
@@ -262,7 +262,8 @@ export class TenantServer {
   /**
    * Whether the role's password is `password`, as far as this reconcile checks it: a superuser
    * admin compares the verifier the combined read carries; any other admin needs a login (a new
-   * connection), which waits for the in-database checks' cadence.
+   * connection): when this process has not seen the password in sync yet, else on the in-database
+   * checks' cadence.
    */
   private async passwordInSync(
     role: string,
@@ -271,7 +272,7 @@ export class TenantServer {
     fresh: boolean,
   ): Promise<boolean> {
     if (this.instance.superuser) return passwordMatchesFact(fact, password) === true;
-    const mayDiffer = fresh || this.verify.passwordChanged?.(role, password) === true;
+    const mayDiffer = fresh || this.verify.passwordUnconfirmed?.(role, password) === true;
     if (!this.verify.deep && !mayDiffer) return true;
     return passwordAcceptedBy(this.loginProbe(), role, password);
   }

@@ -64,4 +64,15 @@ describe("VerifyCadence", () => {
     cadence.passed("ns/app", database(1, true), 0);
     expect(cadence.due("ns/app", database(1, true), 1)).to.equal(true);
   });
+
+  it("treats a password as unconfirmed until this process saw it in sync: after a start, and after an edit", () => {
+    const cadence = new VerifyCadence({ periodMs: HOUR });
+    expect(cadence.passwordUnconfirmed("ns/app", "app_role", "first")).to.equal(true);
+    cadence.passwordInSync("ns/app", "app_role", "first");
+    expect(cadence.passwordUnconfirmed("ns/app", "app_role", "first")).to.equal(false);
+    expect(cadence.passwordUnconfirmed("ns/app", "app_role", "edited")).to.equal(true);
+    expect(cadence.passwordUnconfirmed("ns/app", "inspector_role", "first")).to.equal(true);
+    cadence.forget("ns/app");
+    expect(cadence.passwordUnconfirmed("ns/app", "app_role", "first")).to.equal(true);
+  });
 });

@@ -76,13 +76,12 @@ export class VerifyCadence {
   }
 
   /**
-   * Whether `password` differs from the one this process last saw in sync for the role (an edited
-   * DB_PASS): then it is checked at once, even with a limited admin, whose check is a login. False
-   * when this process has not seen one yet (after a start: the next in-database check does it).
+   * Whether this process has not seen `password` in sync for the role: an edited DB_PASS, or one
+   * written by a process that died before ALTER ROLE (after a start, every password is unconfirmed).
+   * Then it is checked at once, even with a limited admin, whose check is a login.
    */
-  passwordChanged(key: string, role: string, password: string): boolean {
-    const known = this.passwords.get(key)?.get(role);
-    return known !== undefined && known !== digest(password);
+  passwordUnconfirmed(key: string, role: string, password: string): boolean {
+    return this.passwords.get(key)?.get(role) !== digest(password);
   }
 
   /** Forgets a database that is gone. */

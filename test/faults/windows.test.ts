@@ -184,6 +184,33 @@ describe("the operator SIGKILLed inside each window that creates or drops someth
     }, 60_000);
   });
 
+  it('sets the role to a regenerated password whose operator died at "secret-written", between the Secret and ALTER ROLE (limitedAdmin)', async () => {
+    const before = await snapshotServer(srv);
+    const window: Window = { point: "secret-written", admin: "limitedAdmin" };
+    const name = "regenerate-secret-written";
+    const secret = `psql-${name}-app`;
+    const first = await startOperator();
+    await apply([databaseManifest(name, window)]);
+    await waitFor(cp, `pgdb/${name}`, "condition=Ready", { namespace: NAMESPACE, timeoutSeconds: 120 });
+    expect(await first.stop()).to.equal(0);
+
+    const armed = await startOperator(window.point);
+    // An empty DB_PASS cannot be used: Kompost writes a generated one, and dies before ALTER ROLE.
+    await kubectl(cp, ["patch", "secret", secret, "-n", NAMESPACE, "-p", '{"data":{"DB_PASS":""}}']);
+    await diedAt(armed, window.point);
+    const written = await kubectl(cp, ["get", "secret", secret, "-n", NAMESPACE, "-o", "jsonpath={.data.DB_PASS}"]);
+    expect(written).to.not.equal("");
+
+    // The new process has never seen this password in sync: it checks it, though no verify check is due.
+    await startOperator();
+    await eventually(async () => {
+      const selector = `reason=PasswordReset,involvedObject.name=${name}`;
+      const reset = await kubectl(cp, ["get", "events", "-n", NAMESPACE, "--field-selector", selector, "-o", "name"]);
+      expect(reset.trim(), "a PasswordReset Event").to.not.equal("");
+    }, 60_000);
+    await assertInvariant({ cp, srv, namespaces: [NAMESPACE], before });
+  });
+
   for (const window of windows(DELETION_POINTS)) {
     it(`finishes deleting a database whose operator died at "${window.point}" (${window.admin})`, async () => {
       const before = await snapshotServer(srv);
