@@ -159,7 +159,7 @@ export class OperatorConfig {
     kind: "int",
     default: 4,
     accepts: "an integer from 1 to 1000",
-    help: "How many resources of one kind are reconciled at the same time.",
+    help: "How many resources of one kind are reconciled at the same time; as many retries of failed reconciles may run beside them, in lanes of their own.",
   })
   @IsInt()
   @Min(1)

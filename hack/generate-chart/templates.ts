@@ -51,6 +51,7 @@ const BLOCKS: Readonly<Record<string, (indent: number) => string[]>> = {
   ARGS_FROM_VALUES: () => [
     ...flagFromValue("logLevel", "--log-level"),
     ...flagFromValue("resyncPeriod", "--resync-period"),
+    ...flagFromValue("databaseVerifyPeriod", "--database-verify-period"),
     ...flagFromValue("maxConcurrentReconciles", "--max-concurrent-reconciles"),
     ...flagFromValue("clusterInstanceDefaultAccess", "--cluster-instance-default-access"),
     `{{- range .Values.extraArgs }}`,

@@ -76,6 +76,12 @@ export function chartValues(deployment: KubeObject): ChartValue[] {
       doc: "`--resync-period`, a duration such as 10m; empty means the operator's default (5m).",
     },
     {
+      path: "databaseVerifyPeriod",
+      default: "",
+      schema: { anyOf: [{ enum: ["", "0"] }, { type: "string", pattern: GO_DURATION }] },
+      doc: "`--database-verify-period`, a duration such as 30m (0: at every resync); empty means the operator's default (1h).",
+    },
+    {
       path: "maxConcurrentReconciles",
       default: null,
       schema: { anyOf: [{ type: "null" }, { type: "integer", minimum: 1, maximum: 1000 }] },

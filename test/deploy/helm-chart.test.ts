@@ -148,6 +148,7 @@ describe("the Helm chart charts/kompost", function () {
       "--shutdown-timeout=30s",
       "--log-level=debug",
       "--resync-period=10m",
+      "--database-verify-period=30m",
       "--max-concurrent-reconciles=8",
       "--cluster-instance-default-access=none",
       "--status-heartbeat-interval=10m",
@@ -192,6 +193,7 @@ describe("the Helm chart charts/kompost", function () {
     };
     expect(await refused({ logLevel: "loud" })).to.include("/logLevel");
     expect(await refused({ resyncPeriod: "5 minutes" })).to.include("/resyncPeriod");
+    expect(await refused({ databaseVerifyPeriod: "hourly" })).to.include("/databaseVerifyPeriod");
     expect(await refused({ maxConcurrentReconciles: 0 })).to.include("/maxConcurrentReconciles");
     expect(await refused({ clusterInstanceDefaultAccess: "some" })).to.include("/clusterInstanceDefaultAccess");
     // A misspelt value would otherwise be ignored without a word.
@@ -226,6 +228,7 @@ const EVERY_VALUE = {
   leaderElection: { enabled: true },
   logLevel: "debug",
   resyncPeriod: "10m",
+  databaseVerifyPeriod: "30m",
   maxConcurrentReconciles: 8,
   clusterInstanceDefaultAccess: "none",
   extraArgs: ["--status-heartbeat-interval=10m"],
