@@ -182,7 +182,10 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
     this.queue?.add(keyString(key));
   }
 
-  /** Starts the informers, waits for their caches to sync, then starts the workers and the resync. */
+  /**
+   * Starts the informers (the owned ones once the reconciled kind's has synced), waits for their
+   * caches to sync, then starts the workers and the resync.
+   */
   async start(): Promise<void> {
     if (this.state !== "new") throw new Error(`controller ${this.name} was already started`);
     this.state = "starting";
@@ -200,17 +203,24 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
       { kind: this.forKind, labelSelector: this.labelSelector, indexes: this.forIndexes },
       enqueueFor((obj) => [keyOf(obj)], enqueue, this.forFilter),
     );
-    for (const source of this.owns)
+    const owned = this.owns.map((source) =>
       this.informer(
         source,
         enqueueFor((obj) => this.ownerKey(obj), enqueue, source.filter),
-      );
-    for (const source of this.watches)
+      ),
+    );
+    const watched = this.watches.map((source) =>
       this.informer(
         source,
         enqueueFor((obj) => this.mapped(source, obj), enqueue, source.filter),
-      );
-    await Promise.all([...this.informers.values()].map((informer) => informer.start()));
+      ),
+    );
+    // Owned objects list after the primary cache has synced: what an owned cache keeps may depend
+    // on it (a Secret is kept only when the cache holds its owner, see ownedSecretRetainer).
+    const watchedSynced = Promise.all(watched.map((informer) => informer.start()));
+    await this.primary.start();
+    if (this.state !== "starting") return;
+    await Promise.all([...owned.map((informer) => informer.start()), watchedSynced]);
     if (this.state !== "starting") return;
     this.state = "running";
     maxConcurrentReconciles.set({ controller: this.name }, workers);

@@ -9,6 +9,7 @@
 import type { KubernetesObject, V1Secret } from "@kubernetes/client-node";
 import { isDeepStrictEqual } from "node:util";
 import { PostgresDatabaseKind, type PostgresDatabase } from "../../api/v1alpha1/index.js";
+import type { ReadonlyStore } from "../../runtime/cache.js";
 import type { KubeClient } from "../../runtime/kube-client.js";
 import { controllerOf, controllerReference } from "../../runtime/owner-references.js";
 import type { EventFilter } from "../../runtime/predicates.js";
@@ -33,7 +34,12 @@ import {
   type SecretWrite,
 } from "../../services/secrets/connection-secret.js";
 import { decideRotation, rotationPeriodMs, type RotationCause } from "../../services/secrets/rotation.js";
-import { checkSecretMetadata, definedEntries, renderExtraKeys } from "../../services/secrets/secret-spec.js";
+import {
+  checkSecretMetadata,
+  definedEntries,
+  renderExtraKeys,
+  RESERVED_PREFIX,
+} from "../../services/secrets/secret-spec.js";
 import {
   DATA_HASH_ANNOTATION,
   DATA_HASH_KEY_ANNOTATION,
@@ -68,7 +74,7 @@ export const secretNeedsRepair: EventFilter = {
   },
 };
 
-/** The kept data (see retainOwnedSecret) hashes to the Secret's data-hash annotation, which Kompost writes with it. */
+/** The kept data (see ownedSecretRetainer) hashes to the Secret's data-hash annotation, which Kompost writes with it. */
 function asKompostWroteIt(secret: V1Secret): boolean {
   const data = Object.fromEntries(
     Object.entries(secret.data ?? {}).map(([key, value]) => [key, Buffer.from(value, "base64").toString("utf8")]),
@@ -78,31 +84,62 @@ function asKompostWroteIt(secret: V1Secret): boolean {
   return key !== undefined && annotations[DATA_HASH_ANNOTATION] === dataHash(data, key);
 }
 
+/** What the Secret watch keeps of a Secret (see ownedSecretRetainer); undefined drops it before it is stored. */
+export type SecretRetainer = (obj: KubernetesObject) => V1Secret | undefined;
+
 /**
- * What the Secret watch keeps of a Secret: only a connection Secret that a PostgresDatabase
- * controls (its controller ownerReference names a PostgresDatabase, and its name is that
- * resource's psql-<name>-app or -inspector), and of that only what a reconcile reads: name,
- * namespace, uid, resourceVersion, creationTimestamp, labels, annotations, ownerReferences, the
- * connection keys and the extra keys its annotation lists. Every
- * other Secret is dropped before it is stored, so Secrets others create cost no memory,
- * whatever their labels say.
+ * What the Secret watch keeps of a Secret: only a connection Secret of a PostgresDatabase that
+ * `databases` (the operator's PostgresDatabase cache) holds: its controller ownerReference names
+ * that resource, with its uid, and its name is that resource's psql-<name>-app or -inspector.
+ * Of that only what a reconcile reads: name, namespace, uid, resourceVersion, creationTimestamp,
+ * labels, ownerReferences, Kompost's own annotations and those the resource's spec.secret asks
+ * for, the connection keys and the extra keys its annotation lists. Every other Secret is dropped
+ * before it is stored, so Secrets others create, or forge with Kompost's labels, an ownerReference
+ * and an extra-keys annotation, cost no memory: at most two per real PostgresDatabase, its own.
+ * The cache is read when a Secret event arrives, so the Secret watch must list after the
+ * PostgresDatabase cache has synced (Operator.start does). Make one per cache and share it:
+ * the function object is the Secret informer's identity (see InformerCache.informer).
  */
-export function retainOwnedSecret(obj: KubernetesObject): V1Secret | undefined {
-  const owner = controllerOf(obj);
-  const name = obj.metadata?.name;
-  if (owner?.kind !== PostgresDatabaseKind.kind || owner.apiVersion !== apiVersionOf(PostgresDatabaseKind)) return;
-  if (name !== connectionSecretName(owner.name, "app") && name !== connectionSecretName(owner.name, "inspector"))
-    return;
-  const { namespace, uid, resourceVersion, creationTimestamp, labels, annotations, ownerReferences } =
-    obj.metadata ?? {};
-  const data = (obj as V1Secret).data ?? {};
-  const kept = [...CONNECTION_SECRET_KEYS, ...extraKeysOf(obj)];
-  return {
-    apiVersion: obj.apiVersion,
-    kind: obj.kind,
-    metadata: { name, namespace, uid, resourceVersion, creationTimestamp, labels, annotations, ownerReferences },
-    data: Object.fromEntries(kept.filter((key) => key in data).map((key) => [key, data[key]!])),
+export function ownedSecretRetainer(databases: () => Pick<ReadonlyStore<PostgresDatabase>, "get">): SecretRetainer {
+  return (obj) => {
+    const owner = controllerOf(obj);
+    const { name, namespace } = obj.metadata ?? {};
+    if (owner?.kind !== PostgresDatabaseKind.kind || owner.apiVersion !== apiVersionOf(PostgresDatabaseKind)) return;
+    if (name !== connectionSecretName(owner.name, "app") && name !== connectionSecretName(owner.name, "inspector"))
+      return;
+    const db = databases().get({ namespace: namespace ?? "", name: owner.name });
+    if (db === undefined || db.metadata.uid !== owner.uid) return;
+    const { uid, resourceVersion, creationTimestamp, labels, annotations, ownerReferences } = obj.metadata ?? {};
+    const data = (obj as V1Secret).data ?? {};
+    const kept = [...CONNECTION_SECRET_KEYS, ...extraKeysOf(obj)];
+    return {
+      apiVersion: obj.apiVersion,
+      kind: obj.kind,
+      metadata: {
+        name,
+        namespace,
+        uid,
+        resourceVersion,
+        creationTimestamp,
+        labels,
+        annotations: annotationsRead(annotations, db),
+        ownerReferences,
+      },
+      data: Object.fromEntries(kept.filter((key) => key in data).map((key) => [key, data[key]!])),
+    };
   };
+}
+
+/** The annotations a reconcile reads of its Secret: Kompost's own and those spec.secret.annotations sets. */
+function annotationsRead(
+  annotations: Record<string, string> | undefined,
+  db: PostgresDatabase,
+): Record<string, string> | undefined {
+  if (annotations === undefined) return undefined;
+  const asked = db.spec.secret?.annotations ?? {};
+  return Object.fromEntries(
+    Object.entries(annotations).filter(([key]) => key.startsWith(RESERVED_PREFIX) || Object.hasOwn(asked, key)),
+  );
 }
 
 /** The rotation period of a database's passwords: its spec.passwordRotation.every, else its instance's; undefined for none. */

@@ -37,7 +37,7 @@ import {
 } from "../constants.js";
 import type { InstanceDirectory } from "../instances/instance-directory.js";
 import {
-  retainOwnedSecret,
+  ownedSecretRetainer,
   rotationPeriodOf,
   SECRET_PAGE_SIZE,
   SECRET_SELECTOR,
@@ -88,18 +88,6 @@ export interface DatabaseControllerOptions {
 /** After a start, how long a database that was Ready waits for its instance's first check at most. */
 const INSTANCE_CHECK_GRACE_MS = 60_000;
 
-/**
- * Owned Secrets: labelled ones only, and of those only what retainOwnedSecret keeps; listed in
- * small pages, since anyone may label large Secrets alike and a relist holds a page at once.
- */
-const SECRETS: WatchSource = {
-  kind: secretKind,
-  labelSelector: SECRET_SELECTOR,
-  retain: retainOwnedSecret,
-  pageSize: SECRET_PAGE_SIZE,
-  filter: secretNeedsRepair,
-};
-
 /** The longest a reconcile waits for a password rotation to fall due before it looks again. */
 const ROTATION_RECHECK_MAX_MS = 86_400_000;
 
@@ -111,7 +99,20 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
   protected override readonly forFilter = specOrMetadataChanged;
   /** Which databases use an instance: an index on the cache the instance controllers share. */
   protected override readonly forIndexes = DATABASE_INDEXES;
-  protected override readonly owns: readonly WatchSource[] = [SECRETS];
+  /**
+   * Owned Secrets: labelled ones only, and of those only what the retainer keeps (the Secrets of
+   * the databases this controller's cache holds); listed in small pages, since anyone may label
+   * large Secrets alike and a relist holds a page at once. One retainer per controller: its
+   * readers (readSecret, the owned watch) share one informer.
+   */
+  private readonly secrets: WatchSource = {
+    kind: secretKind,
+    labelSelector: SECRET_SELECTOR,
+    retain: ownedSecretRetainer(() => this.cache),
+    pageSize: SECRET_PAGE_SIZE,
+    filter: secretNeedsRepair,
+  };
+  protected override readonly owns: readonly WatchSource[] = [this.secrets];
   protected override readonly watches: readonly MappedWatch[] = [
     // Not for an instance's status writes: whether it is usable comes through the directory.
     {
@@ -287,7 +288,7 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
    * its name taken (see writeSecret), so a new database costs no GET per Secret.
    */
   private readSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
-    return Promise.resolve(this.cacheOf<V1Secret>(SECRETS).get({ namespace, name }));
+    return Promise.resolve(this.cacheOf<V1Secret>(this.secrets).get({ namespace, name }));
   }
 
   /** The databases that reference the instance. */

@@ -18,7 +18,6 @@ import { CountingClient } from "../../runtime/testing/counting-client.js";
 import { quoteIdent } from "../../services/postgres/sql.js";
 import { testLogger } from "../../runtime/testing/fixtures.js";
 import { eventually } from "../../test/support/eventually.js";
-import { retainOwnedSecret, SECRET_SELECTOR } from "./credentials.js";
 import { PostgresDatabaseController } from "./database-controller.js";
 import { ADMIN_KINDS, DatabaseTestEnv } from "../../test/env/database-env.js";
 
@@ -45,11 +44,8 @@ class ObservedController extends PostgresDatabaseController {
 
   /** The resourceVersion of the cached Secret. */
   cachedSecretVersion(namespace: string, name: string): string | undefined {
-    const secrets = this.cacheOf<V1Secret>({
-      kind: secretKind,
-      labelSelector: SECRET_SELECTOR,
-      retain: retainOwnedSecret,
-    });
+    // The controller's own source: its retainer is the Secret informer's identity.
+    const secrets = this.cacheOf<V1Secret>(this.owns[0]!);
     return secrets.get({ namespace, name })?.metadata?.resourceVersion;
   }
 

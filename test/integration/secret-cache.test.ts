@@ -8,7 +8,7 @@ import { expect } from "chai";
 import type { V1Secret } from "@kubernetes/client-node";
 import { parseConfig } from "../../cmd/config.js";
 import { createControllers } from "../../controllers/index.js";
-import { DATABASE_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from "../../controllers/constants.js";
+import { DATABASE_LABEL, EXTRA_KEYS_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL } from "../../controllers/constants.js";
 import { InformerCache } from "../../runtime/informer-cache.js";
 import { KubeClient } from "../../runtime/kube-client.js";
 import type { ManagedController } from "../../runtime/managed-controller.js";
@@ -38,6 +38,37 @@ function junk(namespace: string, batch: string, count: number, database: { name:
   });
 }
 
+/**
+ * Secrets a tenant forges to look like connection Secrets in every way: Kompost's labels, a
+ * controller ownerReference to a PostgresDatabase that does not exist (any name, any uid), the
+ * name that resource's Secret would have, an extra-keys annotation naming a 100 kB key, and a
+ * 100 kB annotation of its own.
+ */
+function forged(namespace: string, batch: string, count: number): V1Secret[] {
+  const big = "x".repeat(100_000);
+  return Array.from({ length: count }, (_, i): V1Secret => {
+    const database = `${batch}-forged-${i}`;
+    return {
+      metadata: {
+        namespace,
+        name: `psql-${database}-${i % 2 === 0 ? "app" : "inspector"}`,
+        labels: { [MANAGED_BY_LABEL]: MANAGED_BY, [DATABASE_LABEL]: database },
+        annotations: { [EXTRA_KEYS_ANNOTATION]: "BIG", "tenant.example/padding": big },
+        ownerReferences: [
+          {
+            apiVersion: "kompost.chuge.li/v1alpha1",
+            kind: "PostgresDatabase",
+            name: database,
+            uid: `00000000-0000-4000-8000-00000000010${i}`,
+            controller: true,
+          },
+        ],
+      },
+      stringData: { DB_PASS: "forged", BIG: big },
+    };
+  });
+}
+
 describe("The operator's Secret cache (real API server and PostgreSQL)", function () {
   this.timeout(180_000);
   let helpers: DatabaseTestEnv;
@@ -59,6 +90,7 @@ describe("The operator's Secret cache (real API server and PostgreSQL)", functio
     // Listed at the start: these reach the caches through the LIST, the later ones through the WATCH.
     const someone = { name: "app", uid: "00000000-0000-4000-8000-000000000001" };
     await createAll([...junk(tenant, "listed", 60, someone), ...junk(operatorNamespace, "listed", 20, someone)]);
+    await createAll(forged(tenant, "listed", 5));
     const config = parseConfig(["--resync-period=60s", `--operator-namespace=${operatorNamespace}`], {
       env: {},
       serviceAccountNamespaceFile: "/nonexistent",
@@ -88,7 +120,7 @@ describe("The operator's Secret cache (real API server and PostgreSQL)", functio
     for (const run of shutdownTasks) await run();
   });
 
-  it("holds only the Secrets Kompost owns or an instance references, whatever others create, listed or watched", async () => {
+  it("holds only the Secrets Kompost owns or an instance references, whatever others create or forge, listed or watched", async () => {
     await client.create<V1Secret>(secretKind, {
       metadata: { name: "pg-password", namespace: tenant },
       stringData: { DB_PASS: helpers.srv.superuser.password },
@@ -110,6 +142,7 @@ describe("The operator's Secret cache (real API server and PostgreSQL)", functio
     const app = await helpers.ready(tenant, "app", 60_000);
     const owner = { name: "app", uid: app.metadata.uid! };
     await createAll([...junk(tenant, "watched", 60, owner), ...junk(operatorNamespace, "watched", 20, owner)]);
+    await createAll(forged(tenant, "watched", 5));
 
     // Each informer's watch delivers in order: once what came after the junk is cached, the junk was seen.
     await helpers.database(tenant, "late", { instance: "pg" });
