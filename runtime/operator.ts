@@ -218,6 +218,8 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
     // Owned objects list after the primary cache has synced: what an owned cache keeps may depend
     // on it (a Secret is kept only when the cache holds its owner, see ownedSecretRetainer).
     const watchedSynced = Promise.all(watched.map((informer) => informer.start()));
+    // Awaited below; until then (or when the start ends early) its failure must not go unhandled.
+    watchedSynced.catch(() => undefined);
     await this.primary.start();
     if (this.state !== "starting") return;
     await Promise.all([...owned.map((informer) => informer.start()), watchedSynced]);

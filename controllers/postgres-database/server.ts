@@ -132,8 +132,10 @@ export class TenantServer {
   /** Creates the database (validated params, marker, PUBLIC revoked) unless it is already there and ours. */
   async ensureDatabase(params: Readonly<Record<string, unknown>> | undefined): Promise<EnsureDatabaseResult> {
     const facts = await this.facts();
-    if (facts !== undefined && databaseFromFact(facts.database, this.marker).state === "ours") return "present";
-    this.driftedIf(facts);
+    if (facts !== undefined) {
+      if (databaseFromFact(facts.database, this.marker).state === "ours") return "present";
+      this.drifted = true;
+    }
     return this.maintenance((db) =>
       ensureDatabase(db, this.names.database, params, this.marker, this.allowedTemplates),
     );
@@ -248,11 +250,6 @@ export class TenantServer {
       this.drifted = true;
       return undefined;
     });
-  }
-
-  /** A fact was read and showed something out of place. */
-  private driftedIf(facts: TenantFacts | undefined): void {
-    if (facts !== undefined) this.drifted = true;
   }
 
   private roleFact(facts: TenantFacts, role: string): RoleFact | null {
