@@ -27,7 +27,7 @@ import { resolveCredentials } from "./credentials.js";
 import type { InstanceDirectory, UsableInstance } from "../instances/instance-directory.js";
 import { DATABASE_INDEXES, instanceKeyOf, objectKeyOf } from "../instances/resolution.js";
 import { dependentDatabases, deletionBlockedCondition, releaseInstance } from "./deletion.js";
-import { holdPasswordSecret, releasePasswordSecrets } from "./password-hold.js";
+import { heldPasswordSecretsMutator, holdPasswordSecret, releasePasswordSecrets } from "./password-hold.js";
 import type { AnyInstance, InstanceKindAdapter } from "./instance-kinds.js";
 import { forgetInstanceState, recordInstanceState } from "./instance-metrics.js";
 import { passwordSecretsOnly } from "./password-secret-watch.js";
@@ -97,7 +97,7 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
       kind: secretKind,
       // Metadata says which instances a change concerns; the password is read when reconciling.
       metadataOnly: true,
-      // Only Secrets an instance references or Kompost holds stay in memory, never others' Secrets.
+      // Only Secrets an instance references stay in memory, never others' Secrets.
       retain: passwordSecretsOnly(adapter, () => this.cache),
       ...(adapter.secretFieldSelector ? { fieldSelector: adapter.secretFieldSelector } : {}),
       map: (secret) => this.instancesReadingSecret(secret),
@@ -119,10 +119,9 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
       if (step.released) ctx.logger.info(`Released ${this.forKind.kind}`);
       return step.result;
     }
-    const current = step.object;
-    await this.holdPassword(current);
+    const { instance: current, held } = await this.holdPassword(step.object);
     const findings = await this.check(current);
-    await this.report(current, findings, ctx);
+    await this.report(current, findings, held, ctx);
     const key = this.adapter.instanceKey(ctx.key);
     this.publish(key, findings.usable, ctx);
     recordInstanceState(key, isTrue(findings, InstanceCondition.Connected), findings.usable !== undefined);
@@ -139,8 +138,7 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
     const users = dependentDatabases(this.cacheOf<PostgresDatabase>(this.databaseSource), this.adapter, instance);
     if (users.length > 0) return this.serveDependents(instance, users, ctx);
     await releaseInstance(this.directory, this.registry, this.adapter, ctx.key);
-    const stores = { secrets: this.cacheOf(this.secretSource), instances: this.cache };
-    await releasePasswordSecrets(this.client, this.adapter, this.adapter.secretNamespace(instance), stores, ctx.key);
+    await releasePasswordSecrets(this.client, this.adapter, instance, this.cache, true);
     // Forget first: once the finalizer is gone the object may vanish before this reconcile returns.
     this.forget(ctx.key);
     return "done";
@@ -157,11 +155,12 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
     users: readonly string[],
     ctx: ReconcileContext,
   ): Promise<ReconcileResult> {
-    await this.holdPassword(instance);
-    const findings = await this.check(instance);
+    const { instance: current, held } = await this.holdPassword(instance);
+    const findings = await this.check(current);
     const blocked = deletionBlockedCondition(users);
     const conditions = [...findings.conditions, blocked];
-    await updateStatus(this.client, this.forKind, instance, [this.conditionsMutator(conditions, false)]);
+    const mutators = [this.conditionsMutator(conditions, false), heldPasswordSecretsMutator<T>(held)];
+    await updateStatus(this.client, this.forKind, current, mutators);
     const changed = this.announcer.announce(instance, this.id(ctx.key), instance.status?.conditions, conditions);
     if (changed.includes(blocked)) ctx.logger.info("Deletion waits for PostgresDatabases", { databases: users });
     const key = this.adapter.instanceKey(ctx.key);
@@ -171,12 +170,14 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
     return { requeueAfterMs: retryMs ?? (findings.usable ? WAIT_REQUEUE_MS : INSTANCE_RETRY_MS) };
   }
 
-  /** Holds the password Secret while the instance exists, and releases Secrets a changed reference left held. */
-  private async holdPassword(instance: T): Promise<void> {
-    const secrets = this.cacheOf(this.secretSource);
-    await holdPasswordSecret(this.client, this.adapter, instance, secrets);
-    const namespace = this.adapter.secretNamespace(instance);
-    await releasePasswordSecrets(this.client, this.adapter, namespace, { secrets, instances: this.cache });
+  /**
+   * Holds the password Secret while the instance exists, and releases Secrets a changed reference
+   * left held; the reconcile's status write records `held`. Returns the instance as stored now.
+   */
+  private async holdPassword(instance: T): Promise<{ readonly instance: T; readonly held: readonly string[] }> {
+    const current = await holdPasswordSecret(this.client, this.adapter, instance, this.cacheOf(this.secretSource));
+    const held = await releasePasswordSecrets(this.client, this.adapter, current, this.cache, false);
+    return { instance: current, held };
   }
 
   /** Steps 3–6: credentials, connection, privileges, annotation; each later step needs the earlier ones. */
@@ -204,9 +205,10 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
     return { conditions, plainPassword: credentials.plain, ...(usable ? { usable } : {}) };
   }
 
-  /** Step 7: writes the conditions and Ready (only when something changed) and records Events for changes. */
-  private async report(instance: T, findings: Findings, ctx: ReconcileContext): Promise<void> {
-    await updateStatus(this.client, this.forKind, instance, [this.conditionsMutator(findings.conditions, true)]);
+  /** Step 7: writes the conditions, Ready and the held password Secrets (only when something changed) and records Events for changes. */
+  private async report(instance: T, findings: Findings, held: readonly string[], ctx: ReconcileContext): Promise<void> {
+    const mutators = [this.conditionsMutator(findings.conditions, true), heldPasswordSecretsMutator<T>(held)];
+    await updateStatus(this.client, this.forKind, instance, mutators);
     const id = this.id(keyOf(instance));
     const changed = this.announcer.announce(instance, id, instance.status?.conditions, findings.conditions);
     for (const { type, status, reason, message } of changed) {

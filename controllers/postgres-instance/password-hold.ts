@@ -2,68 +2,174 @@
  * A finalizer on an instance's password Secret while the instance exists: deleting the
  * namespace (or the Secret) would otherwise take the password away before the instance's
  * PostgresDatabases have dropped what they created with it, and their deletion could never
- * finish. Released once no instance of the kind references the Secret any more.
+ * finish. Which Secrets an instance holds is recorded in its status.heldPasswordSecrets, never
+ * read from the Secrets: a tenant can put Kompost's finalizer on any Secret of its own.
+ *
+ * The steps of a reconcile, so that a kill between any two leaves every held Secret recorded:
+ * record the referenced Secret (with those recorded already), hold it, release the recorded ones
+ * no longer referenced, and let the status write of the reconcile record what is still held.
  */
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { ReadonlyStore } from "../../runtime/cache.js";
-import { isNotFound } from "../../runtime/errors.js";
+import { errorMessage, isConflict, isNotFound } from "../../runtime/errors.js";
 import { addFinalizer, hasFinalizer, removeFinalizer } from "../../runtime/finalizers.js";
 import type { KubeClient } from "../../runtime/kube-client.js";
 import { keyOf, keyString, secretKind, type ObjectKey } from "../../runtime/resource-kind.js";
+import type { StatusMutator, StatusOf } from "../../runtime/status.js";
 import { FINALIZER } from "../constants.js";
 import type { AnyInstance, InstanceKindAdapter } from "./instance-kinds.js";
+
+/** Page size of the one-time search for Secrets an older Kompost held for an instance. */
+const LEGACY_PAGE_SIZE = 100;
 
 /** The finalizer one kind of instance puts on the password Secrets it uses, e.g. "kompost.chuge.li/postgresinstance-password". */
 export function passwordHoldFinalizer<T extends AnyInstance>(adapter: InstanceKindAdapter<T>): string {
   return `kompost.chuge.li/${adapter.controllerName}-password`;
 }
 
-/** Puts the hold on the instance's password Secret (one write, the first time); nothing for a plain password. */
+/**
+ * Records the instance's password Secret in status.heldPasswordSecrets (when it is not yet), then
+ * puts the hold on it (one write, the first time); nothing for a plain password. Returns the
+ * instance as stored after the record.
+ */
 export async function holdPasswordSecret<T extends AnyInstance>(
   client: KubeClient,
   adapter: InstanceKindAdapter<T>,
   instance: T,
   secrets: ReadonlyStore<KubernetesObject>,
-): Promise<void> {
+): Promise<T> {
   const name = instance.spec.passwordSecretRef?.name;
-  if (!name) return;
+  if (!name) return instance;
+  const recorded = await recordHeld(client, adapter, instance, name);
   const key = { namespace: adapter.secretNamespace(instance), name };
   const finalizer = passwordHoldFinalizer(adapter);
-  const secret = secrets.get(key) ?? (await readMetadata(client, key));
+  const secret = secrets.get(key) ?? (await readSecretMetadata(client, key));
   // No new finalizer may be added to an object being deleted; the instance will report the missing Secret.
-  if (!secret || secret.metadata?.deletionTimestamp || hasFinalizer(secret, finalizer)) return;
+  if (!secret || secret.metadata?.deletionTimestamp || hasFinalizer(secret, finalizer)) return recorded;
+  // The cache keeps a referenced Secret's whole finalizer list, so the conditional patch keeps the others'.
   await addFinalizer(client, secretKind, secret, finalizer);
+  return recorded;
 }
 
 /**
- * Releases the held Secrets of the namespace that no instance (other than a released one)
- * references (other than `leaving`, the instance being released now): after a reference
- * changed, or once the last instance using the Secret is gone.
+ * Releases the Secrets the instance holds and no longer needs: those recorded (or, for an
+ * instance an older Kompost held, carrying the hold in the Secret's namespace) other than the
+ * referenced one, or all of them when `deleting`, except those another live instance of the kind
+ * references. Each is read by name and loses only the hold. Returns what the instance still holds,
+ * for its status (see `heldPasswordSecretsMutator`).
  */
 export async function releasePasswordSecrets<T extends AnyInstance>(
   client: KubeClient,
   adapter: InstanceKindAdapter<T>,
-  namespace: string,
-  stores: { readonly secrets: ReadonlyStore<KubernetesObject>; readonly instances: ReadonlyStore<T> },
-  leaving?: ObjectKey,
-): Promise<void> {
+  instance: T,
+  instances: ReadonlyStore<T>,
+  deleting: boolean,
+): Promise<string[]> {
+  const namespace = adapter.secretNamespace(instance);
   const finalizer = passwordHoldFinalizer(adapter);
-  const inUse = new Set(
-    stores.instances
-      .list()
-      .filter((instance) => !leaving || keyString(keyOf(instance)) !== keyString(leaving))
-      // One created a moment ago may not show its finalizer in the cache yet; only a released one does not count.
-      .filter((instance) => !instance.metadata.deletionTimestamp || hasFinalizer(instance, FINALIZER))
-      .filter((instance) => adapter.secretNamespace(instance) === namespace)
-      .flatMap((instance) => (instance.spec.passwordSecretRef ? [instance.spec.passwordSecretRef.name] : [])),
-  );
-  const held = stores.secrets.list(namespace).filter((secret) => hasFinalizer(secret, finalizer));
-  for (const secret of held) {
-    if (!inUse.has(secret.metadata?.name ?? "")) await removeFinalizer(client, secretKind, secret, finalizer);
+  const referenced = deleting ? undefined : instance.spec.passwordSecretRef?.name;
+  const inUse = referencedByOthers(adapter, instance, instances);
+  const held = instance.status?.heldPasswordSecrets ?? (await legacyHeld(client, adapter, instance, finalizer));
+  const kept = referenced ? [referenced] : [];
+  for (const name of new Set(held)) {
+    if (name === referenced) continue;
+    if (inUse.has(name)) kept.push(name);
+    else await releaseSecret(client, { namespace, name }, finalizer);
+  }
+  return kept;
+}
+
+/** The status change that records `held` (what `releasePasswordSecrets` returned) as the instance's held Secrets. */
+export function heldPasswordSecretsMutator<T extends AnyInstance>(
+  held: readonly string[],
+): StatusMutator<StatusOf<T>, T> {
+  return (status) => {
+    status.heldPasswordSecrets = [...held];
+  };
+}
+
+/** Adds `name` to status.heldPasswordSecrets with a conditional merge patch (409 → read again); returns the stored instance. */
+async function recordHeld<T extends AnyInstance>(
+  client: KubeClient,
+  adapter: InstanceKindAdapter<T>,
+  instance: T,
+  name: string,
+): Promise<T> {
+  let current = instance;
+  for (let attempt = 1; ; attempt++) {
+    const recorded = current.status?.heldPasswordSecrets ?? [];
+    if (recorded.includes(name)) return current;
+    // Only this list: observedGeneration is for the report to set, with the conditions it describes.
+    const patch = {
+      metadata: { resourceVersion: current.metadata.resourceVersion },
+      status: { heldPasswordSecrets: [...recorded, name] },
+    };
+    try {
+      return await client.patch<T>(adapter.kind, keyOf(current), patch, { subresource: "status" });
+    } catch (err) {
+      if (!isConflict(err) || attempt >= 5) {
+        const what = `${adapter.kind.kind} "${keyString(keyOf(instance))}"`;
+        throw new Error(`while recording password Secret "${name}" as held by ${what}: ${errorMessage(err)}`, {
+          cause: err,
+        });
+      }
+      current = await client.get<T>(adapter.kind, keyOf(current));
+    }
   }
 }
 
-async function readMetadata(client: KubeClient, key: ObjectKey): Promise<KubernetesObject | undefined> {
+/** The password Secret names that live instances of the kind other than `instance` reference in its Secret namespace. */
+function referencedByOthers<T extends AnyInstance>(
+  adapter: InstanceKindAdapter<T>,
+  instance: T,
+  instances: ReadonlyStore<T>,
+): Set<string> {
+  const self = keyString(keyOf(instance));
+  const namespace = adapter.secretNamespace(instance);
+  return new Set(
+    instances
+      .list()
+      .filter((other) => keyString(keyOf(other)) !== self)
+      // One created a moment ago may not show its finalizer in the cache yet; only a released one does not count.
+      .filter((other) => !other.metadata.deletionTimestamp || hasFinalizer(other, FINALIZER))
+      .filter((other) => adapter.secretNamespace(other) === namespace)
+      .flatMap((other) => (other.spec.passwordSecretRef ? [other.spec.passwordSecretRef.name] : [])),
+  );
+}
+
+/**
+ * The Secrets an instance reconciled by a Kompost that did not record its holds may hold: those
+ * of its Secret namespace carrying the hold, found once (the next status write records them).
+ * Nothing for an instance no Kompost reconciled yet (no conditions), which holds nothing.
+ */
+async function legacyHeld<T extends AnyInstance>(
+  client: KubeClient,
+  adapter: InstanceKindAdapter<T>,
+  instance: T,
+  finalizer: string,
+): Promise<string[]> {
+  if (!instance.status?.conditions) return [];
+  const names: string[] = [];
+  let page: string | undefined;
+  do {
+    const namespace = adapter.secretNamespace(instance);
+    const options = { namespace, metadataOnly: true, limit: LEGACY_PAGE_SIZE, ...(page ? { continue: page } : {}) };
+    const result = await client.list<KubernetesObject>(secretKind, options);
+    for (const secret of result.items) {
+      if (hasFinalizer(secret, finalizer)) names.push(secret.metadata?.name ?? "");
+    }
+    page = result.continue;
+  } while (page);
+  return names;
+}
+
+/** Removes the hold from the Secret as stored now (read by name: the cache may not hold it), keeping every other finalizer. */
+async function releaseSecret(client: KubeClient, key: ObjectKey, finalizer: string): Promise<void> {
+  const secret = await readSecretMetadata(client, key);
+  if (secret && hasFinalizer(secret, finalizer)) await removeFinalizer(client, secretKind, secret, finalizer);
+}
+
+async function readSecretMetadata(client: KubeClient, key: ObjectKey): Promise<KubernetesObject | undefined> {
   try {
     return await client.get<KubernetesObject>(secretKind, key);
   } catch (err) {

@@ -8,17 +8,26 @@ import { expect } from "chai";
 import type { V1Secret } from "@kubernetes/client-node";
 import { parseConfig } from "../../cmd/config.js";
 import { createControllers } from "../../controllers/index.js";
+import { clusterInstance, namespacedInstance } from "../../controllers/postgres-instance/instance-kinds.js";
+import { passwordHoldFinalizer } from "../../controllers/postgres-instance/password-hold.js";
+import type { PostgresInstance } from "../../api/v1alpha1/index.js";
+import { PostgresClusterInstanceKind, PostgresInstanceKind } from "../../api/v1alpha1/index.js";
 import { DATABASE_LABEL, EXTRA_KEYS_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL } from "../../controllers/constants.js";
+import { isNotFound } from "../../runtime/errors.js";
 import { InformerCache } from "../../runtime/informer-cache.js";
 import { KubeClient } from "../../runtime/kube-client.js";
 import type { ManagedController } from "../../runtime/managed-controller.js";
-import { secretKind } from "../../runtime/resource-kind.js";
+import { keyString, secretKind, type ObjectKey, type ResourceKind } from "../../runtime/resource-kind.js";
 import { testLogger } from "../../runtime/testing/fixtures.js";
 import { DatabaseTestEnv } from "../env/database-env.js";
 import { eventually } from "../support/eventually.js";
 
-/** A finalizer with Kompost's prefix: the instance controllers keep a Secret holding one (see passwordSecretsOnly). */
-const MARKER_FINALIZER = "kompost.chuge.li/test-marker";
+/** Kompost's own finalizer names a tenant can put on its Secrets: both kinds' password holds and any other. */
+const KOMPOST_FINALIZERS = [
+  passwordHoldFinalizer(namespacedInstance),
+  passwordHoldFinalizer(clusterInstance("any", "none")),
+  "kompost.chuge.li/anything",
+];
 
 /** Secrets others create: plain, labelled like Kompost's, named like its connection Secrets, claiming a database. */
 function junk(namespace: string, batch: string, count: number, database: { name: string; uid: string }): V1Secret[] {
@@ -69,6 +78,19 @@ function forged(namespace: string, batch: string, count: number): V1Secret[] {
   });
 }
 
+/**
+ * Secrets a tenant makes look held by Kompost: Kompost's finalizers (the instance kinds' password
+ * holds among them) and 100 long finalizers of its own (8 kB), which a cache keeping the
+ * finalizer list would hold for every such Secret.
+ */
+function finalized(namespace: string, batch: string, count: number): V1Secret[] {
+  const padding = Array.from({ length: 100 }, (_, i) => `padding.example.com/${i}-${"x".repeat(58)}`);
+  return Array.from({ length: count }, (_, i): V1Secret => {
+    const finalizers = [KOMPOST_FINALIZERS[i % KOMPOST_FINALIZERS.length]!, ...padding];
+    return { metadata: { namespace, name: `${batch}-finalized-${i}`, finalizers }, stringData: { DB_PASS: "x" } };
+  });
+}
+
 describe("The operator's Secret cache (real API server and PostgreSQL)", function () {
   this.timeout(180_000);
   let helpers: DatabaseTestEnv;
@@ -78,9 +100,29 @@ describe("The operator's Secret cache (real API server and PostgreSQL)", functio
   const shutdownTasks: (() => Promise<void>)[] = [];
   let tenant: string;
   let operatorNamespace: string;
+  /** The Secrets with finalizers the test made; the after hook removes their finalizers so their namespaces can go. */
+  const finalizedSecrets: V1Secret[] = [];
 
   const createAll = (secrets: readonly V1Secret[]) =>
     Promise.all(secrets.map((secret) => client.create<V1Secret>(secretKind, secret)));
+  const createFinalized = async (batch: string) => {
+    const secrets = [...finalized(tenant, batch, 6), ...finalized(operatorNamespace, batch, 6)];
+    finalizedSecrets.push(...secrets);
+    await createAll(secrets);
+  };
+  /** An instance of `kind` on the test server whose password is in `secret`. */
+  const instanceSpec = (kind: string, namespace: string | undefined, name: string, secret: string) =>
+    [
+      "apiVersion: kompost.chuge.li/v1alpha1",
+      `kind: ${kind}`,
+      `metadata: {name: ${name}${namespace ? `, namespace: ${namespace}` : ""}}`,
+      "spec:",
+      `  hostname: ${helpers.srv.tlsServerName}`,
+      `  port: ${helpers.srv.port}`,
+      `  username: ${helpers.srv.superuser.user}`,
+      `  passwordSecretRef: {name: ${secret}, key: DB_PASS}`,
+      "  ssl: {enabled: true, verify: verify_peer, ca: " + JSON.stringify(helpers.srv.caPem) + "}",
+    ].join("\n");
 
   before(async () => {
     helpers = await DatabaseTestEnv.start({ controller: false });
@@ -91,6 +133,7 @@ describe("The operator's Secret cache (real API server and PostgreSQL)", functio
     const someone = { name: "app", uid: "00000000-0000-4000-8000-000000000001" };
     await createAll([...junk(tenant, "listed", 60, someone), ...junk(operatorNamespace, "listed", 20, someone)]);
     await createAll(forged(tenant, "listed", 5));
+    await createFinalized("listed");
     const config = parseConfig(["--resync-period=60s", `--operator-namespace=${operatorNamespace}`], {
       env: {},
       serviceAccountNamespaceFile: "/nonexistent",
@@ -111,10 +154,21 @@ describe("The operator's Secret cache (real API server and PostgreSQL)", functio
   });
 
   after(async () => {
-    // The marker may not exist when the test failed early: cp.kubectl does not throw.
-    const unblock = ["patch", "secret", "-n", operatorNamespace, "marker", "--type=merge"];
-    await helpers.cp.kubectl([...unblock, "-p", '{"metadata":{"finalizers":null}}']);
+    for (const { metadata } of finalizedSecrets) {
+      const key = { namespace: metadata!.namespace!, name: metadata!.name! };
+      await client.patch(secretKind, key, { metadata: { finalizers: null } }).catch((err: unknown) => {
+        if (!isNotFound(err)) throw err;
+      });
+    }
+    // The cluster instance may not exist when the test failed early: cp.kubectl does not throw.
+    await helpers.cp.kubectl(["delete", "postgresclusterinstance", operatorNamespace, "--wait=false"]);
     await helpers.deleteDatabases(tenant);
+    await eventually(async () => {
+      const { items } = await client.list(PostgresClusterInstanceKind, {
+        fieldSelector: `metadata.name=${operatorNamespace}`,
+      });
+      expect(items).to.deep.equal([]);
+    }, 60_000);
     for (const controller of controllers) await controller.stop(10_000);
     await cache.stop();
     for (const run of shutdownTasks) await run();
@@ -125,34 +179,30 @@ describe("The operator's Secret cache (real API server and PostgreSQL)", functio
       metadata: { name: "pg-password", namespace: tenant },
       stringData: { DB_PASS: helpers.srv.superuser.password },
     });
-    await helpers.apply(
-      [
-        "apiVersion: kompost.chuge.li/v1alpha1",
-        "kind: PostgresInstance",
-        `metadata: {name: pg, namespace: ${tenant}}`,
-        "spec:",
-        `  hostname: ${helpers.srv.tlsServerName}`,
-        `  port: ${helpers.srv.port}`,
-        `  username: ${helpers.srv.superuser.user}`,
-        "  passwordSecretRef: {name: pg-password, key: DB_PASS}",
-        "  ssl: {enabled: true, verify: verify_peer, ca: " + JSON.stringify(helpers.srv.caPem) + "}",
-      ].join("\n"),
-    );
+    await helpers.apply(instanceSpec("PostgresInstance", tenant, "pg", "pg-password"));
     await helpers.database(tenant, "app", { instance: "pg" });
     const app = await helpers.ready(tenant, "app", 60_000);
     const owner = { name: "app", uid: app.metadata.uid! };
     await createAll([...junk(tenant, "watched", 60, owner), ...junk(operatorNamespace, "watched", 20, owner)]);
     await createAll(forged(tenant, "watched", 5));
+    await createFinalized("watched");
 
     // Each informer's watch delivers in order: once what came after the junk is cached, the junk was seen.
+    // The PostgresDatabase controller's informer shows "late"'s Secrets; each instance kind's shows
+    // the Secret a new instance of that kind holds (the hold is a write after the junk).
     await helpers.database(tenant, "late", { instance: "pg" });
-    await client.create<V1Secret>(secretKind, {
-      metadata: { name: "marker", namespace: operatorNamespace, finalizers: [MARKER_FINALIZER] },
-    });
+    const password = { stringData: { DB_PASS: helpers.srv.superuser.password } };
+    await createAll([
+      { metadata: { name: "late-password", namespace: tenant }, ...password },
+      { metadata: { name: "cluster-password", namespace: operatorNamespace }, ...password },
+    ]);
+    await helpers.apply(instanceSpec("PostgresInstance", tenant, "late-pg", "late-password"));
+    await helpers.apply(instanceSpec("PostgresClusterInstance", undefined, operatorNamespace, "cluster-password"));
     const owned = [
       `${tenant}/pg-password`,
+      `${tenant}/late-password`,
       ...["app", "late"].flatMap((db) => [`${tenant}/psql-${db}-app`, `${tenant}/psql-${db}-inspector`]),
-      `${operatorNamespace}/marker`,
+      `${operatorNamespace}/cluster-password`,
     ];
     await eventually(() => expect(cache.cachedKeys(secretKind)).to.include.members(owned), 60_000);
 
@@ -160,5 +210,23 @@ describe("The operator's Secret cache (real API server and PostgreSQL)", functio
       .cachedKeys(secretKind)
       .filter((key) => key.startsWith(`${tenant}/`) || key.startsWith(`${operatorNamespace}/`));
     expect(cached.sort()).to.deep.equal([...owned].sort());
+
+    // Each instance records the one Secret it holds (written after its release step), and the
+    // tenant's Secrets keep every finalizer: Kompost releases only what an instance recorded.
+    const recorded = async (kind: ResourceKind, key: ObjectKey) =>
+      (await client.get<PostgresInstance>(kind, key)).status?.heldPasswordSecrets;
+    await eventually(async () => {
+      expect(await recorded(PostgresInstanceKind, { namespace: tenant, name: "late-pg" })).to.deep.equal([
+        "late-password",
+      ]);
+      expect(await recorded(PostgresClusterInstanceKind, { name: operatorNamespace })).to.deep.equal([
+        "cluster-password",
+      ]);
+    }, 60_000);
+    for (const { metadata } of finalizedSecrets) {
+      const key = { namespace: metadata!.namespace!, name: metadata!.name! };
+      const stored = await client.get<V1Secret>(secretKind, key);
+      expect(stored.metadata?.finalizers, keyString(key)).to.deep.equal(metadata!.finalizers);
+    }
   });
 });

@@ -68,4 +68,8 @@ export interface PostgresInstanceStatus {
    * Items: One aspect of the resource's state.
    */
   conditions?: Condition[];
+  /**
+   * Names of the Secrets (in the namespace of spec.passwordSecretRef) that Kompost holds with its password finalizer for this instance; it releases each one the instance no longer references, and all of them when the instance is deleted. Written by Kompost only.
+   */
+  heldPasswordSecrets?: string[];
 }

@@ -159,6 +159,13 @@ export const instanceStatusSchema: SchemaNode = {
   properties: {
     observedGeneration: observedGenerationSchema,
     conditions: conditionsSchema,
+    heldPasswordSecrets: {
+      type: "array",
+      items: { type: "string", maxLength: 253 },
+      "x-kubernetes-list-type": "set",
+      description:
+        "Names of the Secrets (in the namespace of spec.passwordSecretRef) that Kompost holds with its password finalizer for this instance; it releases each one the instance no longer references, and all of them when the instance is deleted. Written by Kompost only.",
+    },
   },
 };
 
