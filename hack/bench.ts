@@ -5,12 +5,16 @@
  * through four phases — create until all Ready, restart until all re-verified, one idle resync,
  * delete until all gone — and then the floor script (hack/bench/floor.ts) replays the statements
  * Kompost sent for one database, N times with Kompost's concurrency, and creates the same Secrets.
+ * Then, on servers of its own, the Go peer (hack/bench/peer.ts: movetokube/postgres-operator built
+ * by hack/build-go-peer.sh) does the same work; without a peer source its column says so.
  * Figures, not assertions: the test suite never times anything.
  *
  *   BENCH_SIZES=100,300,1000      sizes N, one fresh run each ("20" for a quick look)
  *   BENCH_RESYNC_SECONDS=60       --resync-period after the restart: the idle phase lasts one period
  *   BENCH_PROFILE=1               node --cpu-prof for the operator (.kompost/bench/n<N>/profile)
  *   BENCH_REF=HEAD                build a commit (git archive) instead of the working tree
+ *   BENCH_PEER_SRC=dir            the Go peer's source, a checkout or a bare git dir (BENCH_PEER_REF: its tag or commit)
+ *   BENCH_PEER=0                  leave the peer out
  *
  * Writes bench/results/<timestamp>.md and .json.
  */
@@ -20,7 +24,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { format, resolveConfig } from "prettier";
-import { type BenchResult, type Machine, markdown, type SizeResult } from "./bench/result.js";
+import { type BenchResult, type Machine, markdown, type PeerFigures, type SizeResult } from "./bench/result.js";
 
 const run = promisify(execFile);
 const WORK = path.resolve(".kompost", "bench");
@@ -34,12 +38,16 @@ async function main(): Promise<void> {
     );
   const machine = await describeMachine();
   const main = await build();
+  const peer = await buildPeer();
   const results: SizeResult[] = [];
   try {
-    for (const n of sizes) results.push(await runSize(n, main));
+    for (const n of sizes) results.push({ ...(await runSize(n, main)), ...(await runPeer(n, peer)) });
   } finally {
     if (results.length > 0)
-      await report({ machine: { ...machine, postgres: results[0]!.postgresVersion }, sizes: results });
+      await report({
+        machine: { ...machine, postgres: results[0]!.postgresVersion, peer: peer.label },
+        sizes: results,
+      });
   }
 }
 
@@ -75,17 +83,57 @@ async function build(): Promise<string> {
   return path.join(source, "dist", "cmd", "main.js");
 }
 
+/** The Go peer's binary from hack/build-go-peer.sh, or why there is none. */
+interface Peer {
+  readonly binary?: string;
+  /** "movetokube/postgres-operator <commit>", or why there is no binary ("no peer source"). */
+  readonly label: string;
+}
+
+async function buildPeer(): Promise<Peer> {
+  if (process.env.BENCH_PEER === "0") return { label: "left out (BENCH_PEER=0)" };
+  try {
+    const binary = (await run("hack/build-go-peer.sh", [], { maxBuffer: 16 * 1024 * 1024 })).stdout.trim();
+    const commit = (await readFile(path.join(path.dirname(binary), "..", "commit"), "utf8")).trim();
+    return { binary, label: `movetokube/postgres-operator ${commit.slice(0, 12)}` };
+  } catch (err) {
+    const { code, stderr } = err as { code?: number; stderr?: string };
+    if (code === 3) return { label: "no peer source" };
+    console.error(`bench: the Go peer did not build, its column stays empty:\n${stderr ?? String(err)}`);
+    return { label: "peer build failed" };
+  }
+}
+
+/** The peer for one size in a child process of its own, on servers of its own; a failure leaves its column empty. */
+async function runPeer(n: number, peer: Peer): Promise<Pick<SizeResult, "peer" | "peerMissing">> {
+  if (!peer.binary) return { peerMissing: peer.label };
+  const resultPath = path.join(WORK, `peer-n${n}.json`);
+  await rm(resultPath, { force: true });
+  console.log(`bench: Go peer, N=${n} (load average ${os.loadavg()[0]!.toFixed(2)})`);
+  const code = await child("hack/bench/peer.ts", [String(n), resultPath], { BENCH_PEER_BIN: peer.binary });
+  if (code !== 0) {
+    console.error(`bench: the Go peer's run for N=${n} failed (exit ${code}); see its output above`);
+    return { peerMissing: "peer run failed" };
+  }
+  return { peer: JSON.parse(await readFile(resultPath, "utf8")) as PeerFigures };
+}
+
+/** Runs a bench script with tsx, its output shown; resolves with its exit code. */
+async function child(script: string, args: readonly string[], env: Record<string, string>): Promise<number | null> {
+  const proc = spawn(process.execPath, ["--import", "tsx", script, ...args], {
+    stdio: "inherit",
+    env: { ...process.env, ...env },
+  });
+  return new Promise<number | null>((resolve) => proc.once("exit", resolve));
+}
+
 /** One size in a child process of its own, so that its control plane and PostgreSQL are fresh. */
 async function runSize(n: number, main: string): Promise<SizeResult> {
   const resultPath = path.join(WORK, `n${n}.json`);
   await mkdir(WORK, { recursive: true });
   await rm(resultPath, { force: true });
   console.log(`bench: N=${n} (load average ${os.loadavg()[0]!.toFixed(2)})`);
-  const child = spawn(process.execPath, ["--import", "tsx", "hack/bench/run.ts", String(n), resultPath], {
-    stdio: "inherit",
-    env: { ...process.env, BENCH_MAIN: main },
-  });
-  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  const code = await child("hack/bench/run.ts", [String(n), resultPath], { BENCH_MAIN: main });
   if (code !== 0) throw new Error(`the bench for N=${n} failed (exit ${code}); see its output above`);
   return JSON.parse(await readFile(resultPath, "utf8")) as SizeResult;
 }

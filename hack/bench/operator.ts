@@ -32,12 +32,38 @@ export class BenchOperator {
    */
   static async start(deployment: OperatorDeployment, options: OperatorOptions): Promise<BenchOperator> {
     const profile = options.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`] : [];
-    const spawned = await spawnOperator({
-      entrypoint: [...nodeFlagsOfTree(options.main), ...profile, options.main],
-      args: [...deployment.args, ...options.extraArgs, `--kubeconfig=${deployment.kubeconfigPath}`],
-      cwd: process.cwd(),
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, POD_NAMESPACE: deployment.namespace },
-    });
+    return BenchOperator.whenReady(
+      await spawnOperator({
+        entrypoint: [...nodeFlagsOfTree(options.main), ...profile, options.main],
+        args: [...deployment.args, ...options.extraArgs, `--kubeconfig=${deployment.kubeconfigPath}`],
+        cwd: process.cwd(),
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, POD_NAMESPACE: deployment.namespace },
+      }),
+    );
+  }
+
+  /**
+   * Starts another operator's executable (the Go peer) with `args` and only `env` besides PATH and
+   * HOME, its probes and metrics on free loopback ports (--health-probe-bind-address and
+   * --metrics-bind-address, as controller-runtime's scaffold names them), and waits for /readyz.
+   */
+  static async startExecutable(
+    executable: string,
+    args: readonly string[],
+    env: Readonly<Record<string, string>>,
+  ): Promise<BenchOperator> {
+    return BenchOperator.whenReady(
+      await spawnOperator({
+        command: executable,
+        entrypoint: [],
+        args,
+        cwd: process.cwd(),
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+      }),
+    );
+  }
+
+  private static async whenReady(spawned: SpawnedOperator): Promise<BenchOperator> {
     const operator = new BenchOperator(spawned);
     await eventually(async () => {
       if (spawned.child.exitCode !== null)

@@ -13,6 +13,46 @@ export interface FloorFigures {
   readonly connections: number;
 }
 
+/** A create phase: N objects created at once, until all were ready. */
+export type CreateFigures<Reconciles> = ActivityFigures & {
+  seconds: number;
+  /** Seconds from the first create until a database was ready, over the N databases (the throughput curve): 10th, 50th, 90th percentile. */
+  readySeconds: { p10: number; p50: number; p90: number };
+  cpuSeconds: number;
+  reconciles: Reconciles;
+};
+
+/**
+ * The Go peer (movetokube/postgres-operator) doing the same work for N databases on servers of its
+ * own (hack/bench/peer.ts): done when all 2N PostgresUsers say status.succeeded, which the peer sets
+ * after it created the login role, granted its group and created its Secret.
+ */
+export interface PeerFigures {
+  /** The peer's source commit (hack/build-go-peer.sh). */
+  readonly commit: string;
+  /** The 1-minute load average when the peer began creating. */
+  readonly loadAverage: number;
+  /** The peer's RSS once ready, before any database. */
+  readonly baselineRssMiB: number;
+  /** Its VmHWM at the end. */
+  readonly peakRssMiB: number;
+  /**
+   * readySeconds: until both users of a database had succeeded; reconciles: controller_runtime_reconcile_total
+   * of its two controllers, and their errors (a user reconciled before its database has succeeded fails).
+   */
+  readonly create: CreateFigures<{ postgres: number; postgresuser: number; errors: number }> & {
+    /** Users whose Secret's ROLE and PASSWORD logged in to DATABASE_NAME after the phase (not timed). */
+    loginsChecked: number;
+  };
+  readonly deletion: ActivityFigures & {
+    seconds: number;
+    cpuSeconds: number;
+    /** Databases and login roles of the peer still on the server once every object was gone. */
+    databasesLeft: number;
+    rolesLeft: number;
+  };
+}
+
 /** One size N. */
 export interface SizeResult {
   readonly n: number;
@@ -24,13 +64,7 @@ export interface SizeResult {
   readonly baselineRssMiB: number;
   /** The highest VmHWM of both operator processes. */
   readonly peakRssMiB: number;
-  readonly create: ActivityFigures & {
-    seconds: number;
-    /** Seconds from the first create until a database was Ready, over the N databases (the throughput curve). */
-    readySeconds: { p10: number; p50: number; p90: number };
-    cpuSeconds: number;
-    reconciles: number;
-  };
+  readonly create: CreateFigures<number>;
   readonly restart: ActivityFigures & {
     reverifiedSeconds: number;
     cpuSeconds: number;
@@ -52,6 +86,10 @@ export interface SizeResult {
   readonly deletion: ActivityFigures & { seconds: number; cpuSeconds: number };
   readonly floor: FloorFigures;
   readonly floorWritesOnly: FloorFigures;
+  /** The Go peer for the same N; absent without a peer source (or when its run failed: see peerMissing). */
+  readonly peer?: PeerFigures;
+  /** Why there is no peer column: "no peer source", or what failed. */
+  readonly peerMissing?: string;
   /** Statements of the template the floor replays per database. */
   readonly templateStatements: number;
   readonly profileDir?: string;
@@ -69,6 +107,8 @@ export interface Machine {
   readonly loadAverageAtStart: readonly number[];
   readonly commit: string;
   readonly treeClean: boolean;
+  /** The Go peer's source ("movetokube/postgres-operator <commit>"), or why it has no column ("no peer source"). */
+  readonly peer?: string;
 }
 
 /** The whole run. */
@@ -79,6 +119,12 @@ export interface BenchResult {
 
 const s = (seconds: number) => `${seconds.toFixed(1)} s`;
 const perDb = (value: number, n: number) => (value / n).toFixed(1);
+
+/** The Go peer's cell of the main table: its time to all succeeded and its ratio to the floor, or why it has none. */
+export function peerCell(r: SizeResult, machine: Machine): string {
+  if (!r.peer) return r.peerMissing ?? machine.peer ?? "no peer source";
+  return `${s(r.peer.create.seconds)} (${(r.peer.create.seconds / r.floor.seconds).toFixed(2)}×)`;
+}
 
 /** The Markdown report: the main table, the phases in detail, and the request mix. */
 export function markdown(result: BenchResult): string {
@@ -93,13 +139,14 @@ export function markdown(result: BenchResult): string {
     "Figures from one run on a machine that may be shared: wall times and CPU are noisy (compare runs " +
       "made at a similar load average); counts of requests and statements are not.",
     "",
-    "| N | Kompost | floor | ratio | floor w/o reads | CPU s | API requests | SQL statements | peak RSS (with no database) | idle: SQL / conn per reconcile, API writes¹ | restart: DDL, status writes, Events, flaps, re-verified |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| N | Kompost | Go peer² | floor | ratio | floor w/o reads | CPU s | API requests | SQL statements | peak RSS (with no database) | idle: SQL / conn per reconcile, API writes¹ | restart: DDL, status writes, Events, flaps, re-verified |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...sizes
       .map((r) =>
         [
           r.n,
           s(r.create.seconds),
+          peerCell(r, machine),
           s(r.floor.seconds),
           `${(r.create.seconds / r.floor.seconds).toFixed(2)}×`,
           s(r.floorWritesOnly.seconds),
@@ -117,12 +164,25 @@ export function markdown(result: BenchResult): string {
       "(with the same concurrency) and creating the same Secrets; w/o reads: its writes only. CPU s: the " +
       "operator's utime+stime while creating. API requests and SQL statements: the operator's, while creating " +
       "(until its queues were empty). ¹ besides Lease renewals. restart: the operator replaced by a new process; " +
-      "re-verified: until the database controller had reconciled N times.",
+      "re-verified: until the database controller had reconciled N times. " +
+      `² ${machine.peer ?? "no peer source"}, the closest Go peer (a controller-runtime operator): for each ` +
+      "database a Postgres (dropOnDelete, schemas [public]) and a WRITE and a READ PostgresUser, on a fresh API " +
+      "server and PostgreSQL of its own, run under its ServiceAccount without leader election, each of its two " +
+      "controllers with controller-runtime's default of 1 worker; until every PostgresUser's status.succeeded " +
+      "(set once its login role, group grant and Secret exist; every Secret's login is then checked); " +
+      "its ratio is to the floor.",
     "",
     ...sizes.map(
       (r) =>
         `- N=${r.n}: 1-minute load average ${r.loadAverage.create.toFixed(1)} when Kompost began creating, ` +
-        `${r.loadAverage.floor.toFixed(1)} when the floor began.`,
+        `${r.loadAverage.floor.toFixed(1)} when the floor began` +
+        (r.peer
+          ? `, ${r.peer.loadAverage.toFixed(1)} when the Go peer began; the peer: peak RSS ` +
+            `${r.peer.peakRssMiB.toFixed(0)} MiB (${r.peer.baselineRssMiB.toFixed(0)} with no database), ` +
+            `${r.peer.create.reconciles.postgres} Postgres and ${r.peer.create.reconciles.postgresuser} PostgresUser ` +
+            `reconciles (${r.peer.create.reconciles.errors} errors), ${r.peer.create.loginsChecked} Secrets' logins ` +
+            `checked, ${r.peer.deletion.databasesLeft} databases and ${r.peer.deletion.rolesLeft} roles left after delete.`
+          : "."),
     ),
     "",
     "## Phases",
@@ -154,15 +214,36 @@ export function markdown(result: BenchResult): string {
         `| ${r.n} | ${name} | ${s(f.seconds)} | ${f.cpuSeconds.toFixed(1)} s | ${f.secrets} (${f.secrets}) | ` +
           `${f.sqlStatements} | ${f.connections} | |`,
       );
+    if (r.peer) {
+      const ready = r.peer.create.readySeconds;
+      for (const [name, f] of [
+        [
+          `Go peer: create → all succeeded (10/50/90 % after ${[ready.p10, ready.p50, ready.p90].map((v) => v.toFixed(1)).join(" / ")} s)`,
+          r.peer.create,
+        ],
+        ["Go peer: delete → all gone", r.peer.deletion],
+      ] as const)
+        lines.push(
+          `| ${r.n} | ${name} | ${s(f.seconds)} | ${f.cpuSeconds.toFixed(1)} s | ${f.apiRequests} (${f.apiWrites}) | ` +
+            `${f.sqlStatements} (${f.sqlWrites}) | ${f.connections} | ${f.peakStatementsPerSecond} |`,
+        );
+    }
   }
   lines.push("", "## Operator API requests by verb and resource", "");
   for (const r of sizes) {
-    for (const [phase, f] of [
+    const phases: [string, ActivityFigures][] = [
       ["create", r.create],
       ["restart", r.restart],
       ["idle", r.idle],
       ["delete", r.deletion],
-    ] as const) {
+      ...(r.peer
+        ? ([
+            ["Go peer create", r.peer.create],
+            ["Go peer delete", r.peer.deletion],
+          ] as [string, ActivityFigures][])
+        : []),
+    ];
+    for (const [phase, f] of phases) {
       const mix = Object.entries(f.apiByVerb).map(([key, count]) => `${key} ${count}`);
       lines.push(`- N=${r.n}, ${phase}: ${mix.join(", ") || "none"}`);
     }

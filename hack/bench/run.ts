@@ -8,34 +8,34 @@
  */
 import { CoreV1Api, CustomObjectsApi, type V1Secret } from "@kubernetes/client-node";
 import { execFile } from "node:child_process";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { parse } from "yaml";
-import { controlPlane, type ControlPlane } from "../../test/harness/control-plane.js";
+import type { ControlPlane } from "../../test/harness/control-plane.js";
 import { stopAll } from "../../test/harness/lifecycle.js";
-import { postgres, type PostgresServer } from "../../test/harness/postgres.js";
+import type { PostgresServer } from "../../test/harness/postgres.js";
 import { renderFixture, serverValues } from "../../test/e2e/fixtures.js";
 import { kubectl } from "../../test/e2e/kubectl.js";
 import { installOperator, type OperatorDeployment } from "../../test/e2e/operator-process.js";
 import { delay } from "../../test/support/eventually.js";
-import { DatabaseWatch } from "./database-watch.js";
 import { extractTemplate, probePattern, type Template, writesOnly } from "./floor-template.js";
 import type { FloorConfig } from "./floor.js";
 import { WRITE_VERBS } from "./audit-log.js";
-import { type Activity, BenchLogs, figures, type Mark } from "./logs.js";
+import { type BenchLogs, figures } from "./logs.js";
+import { CREATE_PARALLELISM, inParallel, measureEnd, measureStart, percentiles, settle, type Who } from "./measure.js";
 import { BenchOperator } from "./operator.js";
 import { loadAverage } from "./proc.js";
 import { summarizeProfiles } from "./profile.js";
+import { POSTGRES_DATABASES, ReadyWatch } from "./ready-watch.js";
 import type { FloorFigures, SizeResult } from "./result.js";
+import { serverVersion, startServers } from "./servers.js";
 
 const NAMESPACE = "bench";
 const FLOOR_NAMESPACE = "bench-floor";
 const INSTANCE = "bench";
 /** Kompost's default --max-concurrent-reconciles: the floor works with as many sessions. */
 const CONCURRENCY = 4;
-/** How many creates the bench itself sends at once (its own requests are not counted: it is not the operator). */
-const CREATE_PARALLELISM = 8;
 const MiB = 1024 * 1024;
 const run = promisify(execFile);
 
@@ -45,12 +45,12 @@ interface Env {
   readonly srv: PostgresServer;
   readonly deployment: OperatorDeployment;
   readonly logs: BenchLogs;
-  readonly watch: DatabaseWatch;
+  readonly watch: ReadyWatch;
   readonly dir: string;
   readonly main: string;
   readonly resyncSeconds: number;
   readonly profileDir: string | undefined;
-  readonly who: { apiUser: string; pgUser: string };
+  readonly who: Who;
 }
 
 async function main(n: number, resultPath: string): Promise<void> {
@@ -93,10 +93,7 @@ async function main(n: number, resultPath: string): Promise<void> {
 
 async function setUp(n: number): Promise<Env> {
   const dir = path.resolve(process.env.BENCH_WORK_DIR ?? path.join(".kompost", "bench", `n${n}`));
-  await rm(dir, { recursive: true, force: true });
-  await mkdir(dir, { recursive: true });
-  const [cp, srv] = await Promise.all([controlPlane({ auditLogPath: path.join(dir, "audit.log") }), postgres()]);
-  await logConnections(srv);
+  const { cp, srv, logs } = await startServers(dir);
   const deployment = await installOperator(cp);
   await cp.createNamespace(NAMESPACE);
   await cp.createNamespace(FLOOR_NAMESPACE);
@@ -114,8 +111,8 @@ async function setUp(n: number): Promise<Env> {
     cp,
     srv,
     deployment,
-    logs: new BenchLogs(path.join(dir, "audit.log"), srv.logPath),
-    watch: await DatabaseWatch.start(cp.kubeConfig, NAMESPACE),
+    logs,
+    watch: await ReadyWatch.start(cp.kubeConfig, POSTGRES_DATABASES.path(NAMESPACE), POSTGRES_DATABASES.isReady),
     dir,
     main: process.env.BENCH_MAIN ?? path.join("dist", "cmd", "main.js"),
     resyncSeconds: Number(process.env.BENCH_RESYNC_SECONDS ?? 60),
@@ -125,17 +122,6 @@ async function setUp(n: number): Promise<Env> {
       pgUser: srv.superuser.user,
     },
   };
-}
-
-/** The harness's server logs every statement; the bench also wants every session that logs in. */
-async function logConnections(srv: PostgresServer): Promise<void> {
-  const client = await srv.connect();
-  try {
-    await client.query("ALTER SYSTEM SET log_connections = 'on'");
-    await client.query("SELECT pg_catalog.pg_reload_conf()");
-  } finally {
-    await client.end();
-  }
 }
 
 async function startOperator(env: Env, extraArgs: readonly string[]): Promise<BenchOperator> {
@@ -155,27 +141,22 @@ async function createPhase(env: Env, operator: BenchOperator) {
   ) as { metadata: { name: string } };
   const api = env.cp.kubeConfig.makeApiClient(CustomObjectsApi);
   const names = Array.from({ length: env.n }, (_, i) => `db-${i}`);
-  const before = await measureStart(env, operator);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: CREATE_PARALLELISM }, async () => {
-      for (let i = next++; i < names.length; i = next++) {
-        const body = { ...manifest, metadata: { ...manifest.metadata, name: names[i]! } };
-        await api.createNamespacedCustomObject({
-          group: "kompost.chuge.li",
-          version: "v1alpha1",
-          namespace: NAMESPACE,
-          plural: "postgresdatabases",
-          body,
-        });
-      }
-    }),
-  );
+  const before = await measureStart(env.logs, operator);
+  await inParallel(names.length, CREATE_PARALLELISM, async (i) => {
+    const body = { ...manifest, metadata: { ...manifest.metadata, name: names[i]! } };
+    await api.createNamespacedCustomObject({
+      group: "kompost.chuge.li",
+      version: "v1alpha1",
+      namespace: NAMESPACE,
+      plural: "postgresdatabases",
+      body,
+    });
+  });
   await env.watch.until(`all ${env.n} PostgresDatabases Ready`, () => env.watch.readyCount === env.n, 30 * 60_000);
   const seconds = (Date.now() - before.time) / 1000;
   const readyAfter = names.map((name) => (env.watch.firstReady.get(name)! - before.time) / 1000);
   await settle(operator);
-  const activity = await measureEnd(env, operator, before);
+  const activity = await measureEnd(env.logs, env.who, operator, before);
   const template = extractTemplate(activity.statements, probePattern(0));
   const memory = await operator.memory();
   return {
@@ -208,7 +189,7 @@ async function restartPhase(env: Env, old: BenchOperator) {
   }
   const reverifiedSeconds = (Date.now() - started) / 1000;
   await settle(operator);
-  const activity = await measureEnd(env, operator, { mark, time: started, cpu: 0 });
+  const activity = await measureEnd(env.logs, env.who, operator, { mark, time: started, cpu: 0 });
   const fig = figures(activity);
   return {
     operator,
@@ -230,9 +211,9 @@ async function idlePhase(env: Env, operator: BenchOperator) {
   const reconcilesBefore = await operator.counter("controller_runtime_reconcile_total", {
     controller: "postgresdatabase",
   });
-  const before = await measureStart(env, operator);
+  const before = await measureStart(env.logs, operator);
   await delay(env.resyncSeconds * 1000);
-  const activity = await measureEnd(env, operator, before);
+  const activity = await measureEnd(env.logs, env.who, operator, before);
   const reconciles =
     (await operator.counter("controller_runtime_reconcile_total", { controller: "postgresdatabase" })) -
     reconcilesBefore;
@@ -250,12 +231,12 @@ async function idlePhase(env: Env, operator: BenchOperator) {
 
 /** Every PostgresDatabase deleted at once: until all are gone (databases and roles dropped). */
 async function deletionPhase(env: Env, operator: BenchOperator) {
-  const before = await measureStart(env, operator);
+  const before = await measureStart(env.logs, operator);
   await kubectl(env.cp, ["delete", "pgdb", "--all", "-n", NAMESPACE, "--wait=false"]);
   await env.watch.until("every PostgresDatabase gone", () => env.watch.ready.size === 0, 30 * 60_000);
   const seconds = (Date.now() - before.time) / 1000;
   await settle(operator);
-  const activity = await measureEnd(env, operator, before);
+  const activity = await measureEnd(env.logs, env.who, operator, before);
   return { seconds, cpuSeconds: activity.cpuSeconds, ...figures(activity) };
 }
 
@@ -315,50 +296,6 @@ async function secretsOf(env: Env, owner: string): Promise<V1Secret[]> {
   const core = env.cp.kubeConfig.makeApiClient(CoreV1Api);
   const { items } = await core.listNamespacedSecret({ namespace: NAMESPACE });
   return items.filter((secret) => secret.metadata?.ownerReferences?.some((ref) => ref.name === owner));
-}
-
-interface Start {
-  readonly mark: Mark;
-  readonly time: number;
-  readonly cpu: number;
-}
-
-async function measureStart(env: Env, operator: BenchOperator): Promise<Start> {
-  return { mark: await env.logs.mark(), time: Date.now(), cpu: await operator.cpuSeconds() };
-}
-
-async function measureEnd(env: Env, operator: BenchOperator, start: Start): Promise<Activity & { cpuSeconds: number }> {
-  const cpuSeconds = (await operator.cpuSeconds()) - start.cpu;
-  const activity = await env.logs.between(start.mark, await env.logs.mark(), env.who);
-  return { ...activity, cpuSeconds };
-}
-
-/** Waits until the operator's work queues are empty and no worker is busy, twice in a row. */
-async function settle(operator: BenchOperator): Promise<void> {
-  let quiet = 0;
-  while (quiet < 2) {
-    const busy =
-      (await operator.counter("workqueue_depth")) + (await operator.counter("controller_runtime_active_workers"));
-    quiet = busy === 0 ? quiet + 1 : 0;
-    await delay(500);
-  }
-}
-
-/** The 10th, 50th and 90th percentile (nearest rank) of `values`. */
-function percentiles(values: readonly number[]): { p10: number; p50: number; p90: number } {
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = (p: number) => sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
-  return { p10: rank(10), p50: rank(50), p90: rank(90) };
-}
-
-async function serverVersion(srv: PostgresServer): Promise<string> {
-  const client = await srv.connect();
-  try {
-    const { rows } = await client.query<{ v: string }>("SELECT pg_catalog.current_setting('server_version') AS v");
-    return rows[0]!.v;
-  } finally {
-    await client.end();
-  }
 }
 
 const [size, resultPath] = process.argv.slice(2);

@@ -15,6 +15,14 @@ describe("benchmark PostgreSQL log reading", () => {
     expect(counts.examples[0]).to.match(/^"GRANT/);
   });
 
+  it("counts a driver's empty ping statement as a statement but not as a write", () => {
+    const log = [
+      "2026-11-24 06:00:00.000 UTC [1] kompost_super@db LOG:  statement: ;",
+      '2026-11-24 06:00:00.000 UTC [1] kompost_super@db LOG:  statement: GRANT USAGE ON SCHEMA "public" TO "r"',
+    ].join("\n");
+    expect(classifyStatements(statementsIn(log))).to.deep.include({ reads: 1, writes: 1 });
+  });
+
   it("reads a statement that spans several lines as one", () => {
     const log = [
       "2026-11-24 06:00:00.000 UTC [1] kompost_super@postgres LOG:  execute <unnamed>: ",

@@ -109,8 +109,8 @@ export function statementsIn(log: string): string[] {
   return statementsOf(parseLog(log)).map((statement) => statement.sql);
 }
 
-/** Statements that only read, or only set up the session or a transaction. */
-const READ_ONLY = /^(SELECT|SHOW|SET|RESET|BEGIN|COMMIT|ROLLBACK|START TRANSACTION|DISCARD)\b/i;
+/** Statements that only read, or only set up the session or a transaction; or empty (a driver's ping, such as lib/pq's ";"). */
+const READ_ONLY = /^(?:;?\s*$|(SELECT|SHOW|SET|RESET|BEGIN|COMMIT|ROLLBACK|START TRANSACTION|DISCARD)\b)/i;
 
 /** True for a statement that changes something on the server (DDL, DCL or DML). */
 export function isWrite(sql: string): boolean {

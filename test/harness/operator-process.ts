@@ -18,6 +18,8 @@ export interface Exit {
 
 /** What to run. */
 export interface SpawnOptions {
+  /** The program: default node (process.execPath); make bench runs its Go peer's binary (entrypoint []). */
+  readonly command?: string;
   /** node's arguments before the flags: default SOURCE_ENTRYPOINT. */
   readonly entrypoint?: readonly string[];
   /** The operator's flags; the probe and metrics addresses are added after them (a later flag wins). */
@@ -48,7 +50,7 @@ export async function spawnOperator(options: SpawnOptions): Promise<SpawnedOpera
   const probes = `127.0.0.1:${await freePort()}`;
   const metrics = `127.0.0.1:${await freePort()}`;
   const args = [...options.args, `--health-probe-bind-address=${probes}`, `--metrics-bind-address=${metrics}`];
-  const child = spawn(process.execPath, [...(options.entrypoint ?? SOURCE_ENTRYPOINT), ...args], {
+  const child = spawn(options.command ?? process.execPath, [...(options.entrypoint ?? SOURCE_ENTRYPOINT), ...args], {
     cwd: options.cwd,
     env: options.env,
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,15 +1,27 @@
-/** Follows every PostgresDatabase of a namespace through one watch: which are Ready, since when, and Ready flaps. */
-import { type KubeConfig, Watch } from "@kubernetes/client-node";
+/**
+ * Follows every object of one resource in a namespace through one watch: which are ready (by the
+ * resource's own readiness test), since when, and flaps from ready to not.
+ */
+import { type KubeConfig, type KubernetesObject, Watch } from "@kubernetes/client-node";
 import type { PostgresDatabase } from "../../api/v1alpha1/index.js";
 import { isConditionTrue, READY } from "../../runtime/conditions.js";
 
+/** Whether an object of the watched resource counts as ready. */
+export type Readiness = (object: KubernetesObject & { status?: unknown }) => boolean;
+
+/** Kompost's PostgresDatabases: ready when their Ready condition is True. */
+export const POSTGRES_DATABASES = {
+  path: (namespace: string) => `/apis/kompost.chuge.li/v1alpha1/namespaces/${namespace}/postgresdatabases`,
+  isReady: ((db: PostgresDatabase) => isConditionTrue(db.status?.conditions, READY)) as Readiness,
+};
+
 /** What the watch has seen. */
-export class DatabaseWatch {
-  /** Name → whether Ready is True right now. */
+export class ReadyWatch {
+  /** Name → whether it is ready right now. */
   readonly ready = new Map<string, boolean>();
-  /** Name → when (ms since the epoch) the watch first saw it Ready. */
+  /** Name → when (ms since the epoch) the watch first saw it ready. */
   readonly firstReady = new Map<string, number>();
-  /** How often a database went from Ready True to anything else. */
+  /** How often an object went from ready to not ready. */
   flaps = 0;
   private waiters: (() => void)[] = [];
   private abort: AbortController | undefined;
@@ -17,12 +29,13 @@ export class DatabaseWatch {
 
   private constructor(
     private readonly kubeConfig: KubeConfig,
-    private readonly namespace: string,
+    private readonly apiPath: string,
+    private readonly isReady: Readiness,
   ) {}
 
-  /** Opens the watch (it starts with every existing PostgresDatabase) and keeps it open until stop(). */
-  static async start(kubeConfig: KubeConfig, namespace: string): Promise<DatabaseWatch> {
-    const watch = new DatabaseWatch(kubeConfig, namespace);
+  /** Opens a watch on `apiPath` (it starts with every existing object) and keeps it open until stop(). */
+  static async start(kubeConfig: KubeConfig, apiPath: string, isReady: Readiness): Promise<ReadyWatch> {
+    const watch = new ReadyWatch(kubeConfig, apiPath, isReady);
     await watch.open();
     return watch;
   }
@@ -39,7 +52,7 @@ export class DatabaseWatch {
     }
   }
 
-  /** How many databases are Ready right now. */
+  /** How many objects are ready right now. */
   get readyCount(): number {
     return [...this.ready.values()].filter(Boolean).length;
   }
@@ -50,11 +63,10 @@ export class DatabaseWatch {
   }
 
   private async open(): Promise<void> {
-    const apiPath = `/apis/kompost.chuge.li/v1alpha1/namespaces/${this.namespace}/postgresdatabases`;
     this.abort = await new Watch(this.kubeConfig).watch(
-      apiPath,
+      this.apiPath,
       { allowWatchBookmarks: false },
-      (type, object: PostgresDatabase) => this.onEvent(type, object),
+      (type, object: KubernetesObject) => this.onEvent(type, object),
       () => {
         // The API server ends watches after a while: open a new one (it lists every object again as ADDED).
         if (!this.stopped) void this.open();
@@ -62,12 +74,12 @@ export class DatabaseWatch {
     );
   }
 
-  private onEvent(type: string, db: PostgresDatabase): void {
-    const name = db.metadata?.name ?? "";
+  private onEvent(type: string, object: KubernetesObject): void {
+    const name = object.metadata?.name ?? "";
     const wasReady = this.ready.get(name) ?? false;
     if (type === "DELETED") this.ready.delete(name);
     else {
-      const isReady = isConditionTrue(db.status?.conditions, READY);
+      const isReady = this.isReady(object);
       if (wasReady && !isReady) this.flaps++;
       if (isReady && !this.firstReady.has(name)) this.firstReady.set(name, Date.now());
       this.ready.set(name, isReady);

@@ -1,0 +1,101 @@
+import { expect } from "chai";
+import type { ActivityFigures } from "./logs.js";
+import { type Machine, markdown, type PeerFigures, peerCell, type SizeResult } from "./result.js";
+
+const activity: ActivityFigures = {
+  apiRequests: 0,
+  apiWrites: 0,
+  apiByVerb: {},
+  sqlStatements: 0,
+  sqlWrites: 0,
+  connections: 0,
+  peakStatementsPerSecond: 0,
+};
+const floor = {
+  seconds: 10,
+  cpuSeconds: 1,
+  databases: 100,
+  statements: 1,
+  secrets: 200,
+  sqlStatements: 1,
+  connections: 1,
+};
+const percentiles = { p10: 1, p50: 2, p90: 3 };
+const size: SizeResult = {
+  n: 100,
+  postgresVersion: "15",
+  resyncSeconds: 60,
+  loadAverage: { create: 1, floor: 1 },
+  baselineRssMiB: 80,
+  peakRssMiB: 100,
+  create: { ...activity, seconds: 15, readySeconds: percentiles, cpuSeconds: 5, reconciles: 100 },
+  restart: {
+    ...activity,
+    reverifiedSeconds: 2,
+    cpuSeconds: 1,
+    ddl: 0,
+    statusWrites: 0,
+    events: 0,
+    readyFlaps: 0,
+    reconciles: 100,
+  },
+  idle: {
+    ...activity,
+    seconds: 60,
+    cpuSeconds: 0,
+    reconciles: 0,
+    apiWritesBesidesLease: 0,
+    statementsPerReconcile: 0,
+    connectionsPerReconcile: 0,
+  },
+  deletion: { ...activity, seconds: 5, cpuSeconds: 1 },
+  floor,
+  floorWritesOnly: floor,
+  templateStatements: 10,
+};
+const peer: PeerFigures = {
+  commit: "d11ec0760c24",
+  loadAverage: 1,
+  baselineRssMiB: 44,
+  peakRssMiB: 55,
+  create: {
+    ...activity,
+    apiByVerb: { "create secrets": 200 },
+    seconds: 12.5,
+    readySeconds: percentiles,
+    cpuSeconds: 2,
+    reconciles: { postgres: 200, postgresuser: 900, errors: 500 },
+    loginsChecked: 200,
+  },
+  deletion: { ...activity, seconds: 20, cpuSeconds: 1, databasesLeft: 0, rolesLeft: 0 },
+};
+const machine: Machine = {
+  startedAt: "2026-11-30T05:00:00.000Z",
+  cores: 2,
+  cpuModel: "cpu",
+  node: "v20",
+  postgres: "15",
+  loadAverageAtStart: [1, 1, 1],
+  commit: "abc",
+  treeClean: true,
+  peer: "movetokube/postgres-operator d11ec0760c24",
+};
+
+describe("benchmark result table", () => {
+  it("shows the Go peer's time with its ratio to the floor, its phases and its request mix", () => {
+    expect(peerCell({ ...size, peer }, machine)).to.equal("12.5 s (1.25×)");
+    const text = markdown({ machine, sizes: [{ ...size, peer }] });
+    expect(text).to.include("| 100 | 15.0 s | 12.5 s (1.25×) | 10.0 s | 1.50× |");
+    expect(text).to.include("| 100 | Go peer: delete → all gone | 20.0 s |");
+    expect(text).to.include("- N=100, Go peer create: create secrets 200");
+    expect(text).to.include("200 Postgres and 900 PostgresUser reconciles (500 errors)");
+  });
+
+  it('says why the peer has no column: "no peer source", or a failed run', () => {
+    const noSource = markdown({ machine: { ...machine, peer: "no peer source" }, sizes: [size] });
+    expect(noSource).to.include("| 100 | 15.0 s | no peer source | 10.0 s |");
+    expect(noSource).not.to.include("Go peer:");
+    expect(peerCell({ ...size, peerMissing: "peer run failed" }, machine)).to.equal("peer run failed");
+    expect(peerCell(size, { ...machine, peer: undefined })).to.equal("no peer source");
+  });
+});
