@@ -27,7 +27,12 @@ import { resolveCredentials } from "./credentials.js";
 import type { InstanceDirectory, UsableInstance } from "../instances/instance-directory.js";
 import { DATABASE_INDEXES, instanceKeyOf, objectKeyOf } from "../instances/resolution.js";
 import { dependentDatabases, deletionBlockedCondition, releaseInstance } from "./deletion.js";
-import { heldPasswordSecretsMutator, holdPasswordSecret, releasePasswordSecrets } from "./password-hold.js";
+import {
+  heldPasswordSecretsMutator,
+  holdPasswordSecret,
+  releasePasswordSecrets,
+  type HeldPasswordSecrets,
+} from "./password-hold.js";
 import type { AnyInstance, InstanceKindAdapter } from "./instance-kinds.js";
 import { forgetInstanceState, recordInstanceState } from "./instance-metrics.js";
 import { passwordSecretsOnly } from "./password-secret-watch.js";
@@ -174,7 +179,7 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
    * Holds the password Secret while the instance exists, and releases Secrets a changed reference
    * left held; the reconcile's status write records `held`. Returns the instance as stored now.
    */
-  private async holdPassword(instance: T): Promise<{ readonly instance: T; readonly held: readonly string[] }> {
+  private async holdPassword(instance: T): Promise<{ readonly instance: T; readonly held: HeldPasswordSecrets }> {
     const current = await holdPasswordSecret(this.client, this.adapter, instance, this.cacheOf(this.secretSource));
     const held = await releasePasswordSecrets(this.client, this.adapter, current, this.cache, false);
     return { instance: current, held };
@@ -206,7 +211,12 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
   }
 
   /** Step 7: writes the conditions, Ready and the held password Secrets (only when something changed) and records Events for changes. */
-  private async report(instance: T, findings: Findings, held: readonly string[], ctx: ReconcileContext): Promise<void> {
+  private async report(
+    instance: T,
+    findings: Findings,
+    held: HeldPasswordSecrets,
+    ctx: ReconcileContext,
+  ): Promise<void> {
     const mutators = [this.conditionsMutator(findings.conditions, true), heldPasswordSecretsMutator<T>(held)];
     await updateStatus(this.client, this.forKind, instance, mutators);
     const id = this.id(keyOf(instance));

@@ -109,6 +109,68 @@ describe("Deleting an instance (real API server and PostgreSQL)", function () {
     await eventually(async () => expect(await held("held-b")).to.equal(false));
   });
 
+  it("releases what a kill between hold and release or an older Kompost left held, but not a Secret another instance references", async () => {
+    const hold = "kompost.chuge.li/postgresinstance-password";
+    const held = async (name: string): Promise<boolean> => {
+      const secret = await env.admin.get<V1Secret>(secretKind, env.key(name));
+      return secret.metadata?.finalizers?.includes(hold) ?? false;
+    };
+    const recorded = async (name: string) =>
+      (await env.admin.get<PostgresInstance>(PostgresInstanceKind, env.key(name))).status?.heldPasswordSecrets;
+    const setRecorded = (name: string, secrets: string[] | null) =>
+      env.admin.patch(
+        PostgresInstanceKind,
+        env.key(name),
+        { status: { heldPasswordSecrets: secrets } },
+        {
+          subresource: "status",
+        },
+      );
+    const holdByHand = (name: string) =>
+      env.admin.patch(secretKind, env.key(name), { metadata: { finalizers: ["tenant.example/keep", hold] } });
+    const password = env.srv.superuser.password;
+    for (const name of ["kept-a", "kept-b", "left-c", "left-d"]) await env.putSecret(name, { password });
+    await env.createInstance("keeper", env.secretSpec("kept-a", "password"));
+    await env.createInstance("sharer", env.secretSpec("kept-a", "password"));
+    await eventually(async () =>
+      expect([await recorded("keeper"), await recorded("sharer")]).to.deep.equal([["kept-a"], ["kept-a"]]),
+    );
+
+    // Moving away from a Secret another instance uses keeps it held, and recorded until it is released.
+    await env.admin.patch(PostgresInstanceKind, env.key("keeper"), {
+      spec: { passwordSecretRef: { name: "kept-b", key: "password" } },
+    });
+    await eventually(async () => expect(await recorded("keeper")).to.deep.equal(["kept-b", "kept-a"]));
+    expect([await held("kept-a"), await held("kept-b")]).to.deep.equal([true, true]);
+
+    // A kill after holding a new Secret and before releasing the old one left both held and recorded.
+    await holdByHand("left-c");
+    await setRecorded("keeper", ["kept-b", "kept-a", "left-c"]);
+    await eventually(async () => {
+      expect(await held("left-c")).to.equal(false);
+      expect(await recorded("keeper")).to.have.members(["kept-b", "kept-a"]);
+    });
+
+    // An older Kompost recorded nothing and left a Secret held: the first reconcile finds it once.
+    await holdByHand("left-d");
+    await setRecorded("keeper", null);
+    await eventually(async () => {
+      expect(await held("left-d")).to.equal(false);
+      expect(await recorded("keeper")).to.have.members(["kept-b", "kept-a"]);
+    });
+    const other = await env.admin.get<V1Secret>(secretKind, env.key("left-d"));
+    expect(other.metadata?.finalizers, "only Kompost's finalizer goes").to.deep.equal(["tenant.example/keep"]);
+    await env.admin.patch(secretKind, env.key("left-c"), { metadata: { finalizers: null } });
+    await env.admin.patch(secretKind, env.key("left-d"), { metadata: { finalizers: null } });
+
+    await env.admin.delete(PostgresInstanceKind, env.key("sharer"));
+    await waitGone(PostgresInstanceKind, env.key("sharer"));
+    await eventually(async () => expect([await held("kept-a"), await held("kept-b")]).to.deep.equal([false, true]));
+    await env.admin.delete(PostgresInstanceKind, env.key("keeper"));
+    await waitGone(PostgresInstanceKind, env.key("keeper"));
+    await eventually(async () => expect(await held("kept-b")).to.equal(false));
+  });
+
   it("deletes an unused PostgresClusterInstance at once and closes its pool", async () => {
     await env.createClusterInstance("idle", env.goodSpec());
     const name = env.clusterName("idle");

@@ -55,8 +55,8 @@ export async function holdPasswordSecret<T extends AnyInstance>(
  * Releases the Secrets the instance holds and no longer needs: those recorded (or, for an
  * instance an older Kompost held, carrying the hold in the Secret's namespace) other than the
  * referenced one, or all of them when `deleting`, except those another live instance of the kind
- * references. Each is read by name and loses only the hold. Returns what the instance still holds,
- * for its status (see `heldPasswordSecretsMutator`).
+ * references. Each is read by name and loses only the hold. Returns what the instance still holds
+ * and what it released, for its status (see `heldPasswordSecretsMutator`).
  */
 export async function releasePasswordSecrets<T extends AnyInstance>(
   client: KubeClient,
@@ -64,27 +64,45 @@ export async function releasePasswordSecrets<T extends AnyInstance>(
   instance: T,
   instances: ReadonlyStore<T>,
   deleting: boolean,
-): Promise<string[]> {
+): Promise<HeldPasswordSecrets> {
   const namespace = adapter.secretNamespace(instance);
   const finalizer = passwordHoldFinalizer(adapter);
   const referenced = deleting ? undefined : instance.spec.passwordSecretRef?.name;
   const inUse = referencedByOthers(adapter, instance, instances);
-  const held = instance.status?.heldPasswordSecrets ?? (await legacyHeld(client, adapter, instance, finalizer));
+  const held = await heldSecrets(client, adapter, instance);
   const kept = referenced ? [referenced] : [];
+  const released: string[] = [];
   for (const name of new Set(held)) {
     if (name === referenced) continue;
     if (inUse.has(name)) kept.push(name);
-    else await releaseSecret(client, { namespace, name }, finalizer);
+    else {
+      await releaseSecret(client, { namespace, name }, finalizer);
+      released.push(name);
+    }
   }
-  return kept;
+  return { held: kept, released };
 }
 
-/** The status change that records `held` (what `releasePasswordSecrets` returned) as the instance's held Secrets. */
-export function heldPasswordSecretsMutator<T extends AnyInstance>(
-  held: readonly string[],
-): StatusMutator<StatusOf<T>, T> {
+/** What an instance holds after `releasePasswordSecrets`, and what that released. */
+export interface HeldPasswordSecrets {
+  readonly held: readonly string[];
+  readonly released: readonly string[];
+}
+
+/**
+ * The status change that records what `releasePasswordSecrets` left held: drops the names it
+ * released and adds those it holds. A name recorded since it read the instance stays, to be
+ * released by the next reconcile.
+ */
+export function heldPasswordSecretsMutator<T extends AnyInstance>({
+  held,
+  released,
+}: HeldPasswordSecrets): StatusMutator<StatusOf<T>, T> {
   return (status) => {
-    status.heldPasswordSecrets = [...held];
+    const others = (status.heldPasswordSecrets ?? []).filter(
+      (name) => !released.includes(name) && !held.includes(name),
+    );
+    status.heldPasswordSecrets = [...held, ...others];
   };
 }
 
@@ -97,12 +115,12 @@ async function recordHeld<T extends AnyInstance>(
 ): Promise<T> {
   let current = instance;
   for (let attempt = 1; ; attempt++) {
-    const recorded = current.status?.heldPasswordSecrets ?? [];
-    if (recorded.includes(name)) return current;
+    const recorded = await heldSecrets(client, adapter, current);
+    if (current.status?.heldPasswordSecrets && recorded.includes(name)) return current;
     // Only this list: observedGeneration is for the report to set, with the conditions it describes.
     const patch = {
       metadata: { resourceVersion: current.metadata.resourceVersion },
-      status: { heldPasswordSecrets: [...recorded, name] },
+      status: { heldPasswordSecrets: recorded.includes(name) ? recorded : [...recorded, name] },
     };
     try {
       return await client.patch<T>(adapter.kind, keyOf(current), patch, { subresource: "status" });
@@ -116,6 +134,18 @@ async function recordHeld<T extends AnyInstance>(
       current = await client.get<T>(adapter.kind, keyOf(current));
     }
   }
+}
+
+/**
+ * The Secrets the instance holds: those recorded in its status or, for an instance a Kompost
+ * that did not record them reconciled, those of its Secret namespace that carry the hold.
+ */
+async function heldSecrets<T extends AnyInstance>(
+  client: KubeClient,
+  adapter: InstanceKindAdapter<T>,
+  instance: T,
+): Promise<string[]> {
+  return instance.status?.heldPasswordSecrets ?? (await legacyHeld(client, adapter, instance));
 }
 
 /** The password Secret names that live instances of the kind other than `instance` reference in its Secret namespace. */
@@ -146,9 +176,9 @@ async function legacyHeld<T extends AnyInstance>(
   client: KubeClient,
   adapter: InstanceKindAdapter<T>,
   instance: T,
-  finalizer: string,
 ): Promise<string[]> {
   if (!instance.status?.conditions) return [];
+  const finalizer = passwordHoldFinalizer(adapter);
   const names: string[] = [];
   let page: string | undefined;
   do {
