@@ -19,8 +19,11 @@ import type { StatusMutator, StatusOf } from "../../runtime/status.js";
 import { FINALIZER } from "../constants.js";
 import type { AnyInstance, InstanceKindAdapter } from "./instance-kinds.js";
 
-/** Page size of the one-time search for Secrets an older Kompost held for an instance. */
-const LEGACY_PAGE_SIZE = 100;
+/**
+ * Page size of the one-time search for Secrets an older Kompost held for an instance: small, since
+ * each listed Secret's metadata (up to about 1.5 MB of a tenant's finalizers) is in memory at once.
+ */
+const LEGACY_PAGE_SIZE = 20;
 
 /** The finalizer one kind of instance puts on the password Secrets it uses, e.g. "kompost.chuge.li/postgresinstance-password". */
 export function passwordHoldFinalizer<T extends AnyInstance>(adapter: InstanceKindAdapter<T>): string {
