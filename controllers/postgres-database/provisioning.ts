@@ -128,8 +128,9 @@ async function grantsStep({ server, report }: ProvisionContext): Promise<void> {
   } else {
     report.condition(readOnly, "False", DatabaseReason.InspectorNotReadOnly, limitations.join("; "));
   }
-  if (missing.length === 0) return;
+  if (!outcome.applied) return;
   await faultPoint("grants-applied");
+  if (missing.length === 0) return;
   report.normal(
     DatabaseReason.GrantsRepaired,
     `Granted privileges in database "${server.names.database}" that were missing: ${missing.join("; ")}`,

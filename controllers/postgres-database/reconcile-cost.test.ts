@@ -136,16 +136,21 @@ describe("PostgresDatabase reconcile cost (issue 12)", function () {
       const key = `${namespace}/app`;
       try {
         const before = client.requests.length;
+        const logBefore = await env.srv.readLog();
         await env.database(namespace, "app", { instance: "pg" });
         await env.ready(namespace, "app");
         await settled(first, namespace, "app");
         await first.flushEvents();
         const requests = client.requests.slice(before);
         const events = await eventsAbout(namespace, "app");
+        const sent = statementsOf((await env.srv.readLog()).slice(logBefore.length), env.srv[kind].user);
 
         expect(first.reconciles.get(key), "reconciles of one new database").to.equal(1);
         expect(requests.length, requests.join("\n")).to.be.at.most(6);
         expect(events.map((e) => e.reason)).to.deep.equal(["Provisioned"]);
+        // A database it has just created holds none of the grant set: granted whole, without a look first.
+        const grantChecks = sent.filter((s) => /has_(database|schema)_privilege|pg_default_acl/.test(s.line));
+        expect(grantChecks.map((s) => s.line)).to.deep.equal([]);
 
         // Drift still reconciles: a label on the resource, and a Secret someone edited.
         await env.kubectl("label", "pgdb", "app", "-n", namespace, "team=payments");

@@ -70,6 +70,8 @@ export interface RoleOutcome {
  */
 export interface GrantsOutcome {
   readonly checked: boolean;
+  /** The set was applied in this reconcile: something was missing, or the database is new. */
+  readonly applied: boolean;
   readonly missing: readonly string[];
   readonly limitations: readonly string[];
 }
@@ -102,6 +104,8 @@ export class TenantServer {
   /** A fact showed something out of place: the units do the rest, and the in-database checks run. */
   private drifted = false;
   private inDatabaseChecked = false;
+  /** This reconcile created the database: it holds none of the grant set yet. */
+  private databaseCreated = false;
   private readonly confirmed = new Map<string, string>();
 
   constructor(
@@ -136,9 +140,11 @@ export class TenantServer {
       if (databaseFromFact(facts.database, this.marker).state === "ours") return "present";
       this.drifted = true;
     }
-    return this.maintenance((db) =>
+    const result = await this.maintenance((db) =>
       ensureDatabase(db, this.names.database, params, this.marker, this.allowedTemplates),
     );
+    this.databaseCreated = result === "created";
+    return result;
   }
 
   /** Throws a ForeignObjectError when a role of that name exists without our marker (a catalog read). */
@@ -181,7 +187,7 @@ export class TenantServer {
     if (!this.inDatabaseChecks) {
       const facts = await this.facts();
       if (facts !== undefined && this.sharedGrantsInPlace(facts))
-        return { checked: false, missing: [], limitations: [] };
+        return { checked: false, applied: false, missing: [], limitations: [] };
       this.drifted = true;
     }
     const outcome = await this.registry.withTenantClient(
@@ -189,9 +195,12 @@ export class TenantServer {
       this.instance.spec,
       this.names.database,
       async (db) => {
-        const missing = await checkGrants(db, this.names);
-        if (missing.length > 0) await applyGrants(db, this.names, this.marker);
-        return { checked: true, missing, limitations: await grantLimitations(db, this.names) };
+        // A new database gets the whole set without a look first: applying it is idempotent, so
+        // whatever its template holds, the outcome is the same, with 15 statements fewer.
+        const missing = this.databaseCreated ? [] : await checkGrants(db, this.names);
+        const applied = this.databaseCreated || missing.length > 0;
+        if (applied) await applyGrants(db, this.names, this.marker);
+        return { checked: true, applied, missing, limitations: await grantLimitations(db, this.names) };
       },
     );
     this.inDatabaseChecked = true;
