@@ -1,4 +1,8 @@
 /** What an operator process did in one phase of the bench: its CPU, its API requests and SQL statements, its queues. */
+import type { KubernetesObject } from "@kubernetes/client-node";
+import { KubeClient } from "../../runtime/kube-client.js";
+import type { ResourceKind } from "../../runtime/resource-kind.js";
+import type { ControlPlane } from "../../test/harness/control-plane.js";
 import { delay } from "../../test/support/eventually.js";
 import type { Activity, BenchLogs, Mark } from "./logs.js";
 import type { BenchOperator } from "./operator.js";
@@ -62,6 +66,23 @@ export async function inParallel(
       for (let i = next++; i < count; i = next++) await task(i);
     }),
   );
+}
+
+/**
+ * Creates `objects` (each of the kind `kindOf` gives), CREATE_PARALLELISM at a time, over
+ * keep-alive connections as kubectl or a GitOps tool would: the generated clients of
+ * @kubernetes/client-node open a new TLS connection per request, whose handshakes would load
+ * the API server and the machine during the operator's phase and count against it.
+ */
+export async function createAll(
+  cp: ControlPlane,
+  objects: readonly KubernetesObject[],
+  kindOf: (object: KubernetesObject) => ResourceKind,
+): Promise<void> {
+  const client = new KubeClient(cp.kubeConfig, { userAgent: "kompost-bench" });
+  await inParallel(objects.length, CREATE_PARALLELISM, async (i) => {
+    await client.create(kindOf(objects[i]!), objects[i]!);
+  });
 }
 
 /** The 10th, 50th and 90th percentile (nearest rank) of `values`. */

@@ -6,7 +6,8 @@
  *   node --import tsx hack/bench/run.ts <N> <result.json>      (hack/bench.ts runs it)
  *   env: BENCH_MAIN (compiled entrypoint), BENCH_RESYNC_SECONDS, BENCH_PROFILE=1, BENCH_WORK_DIR
  */
-import { CoreV1Api, CustomObjectsApi, type V1Secret } from "@kubernetes/client-node";
+import { CoreV1Api, type V1Secret } from "@kubernetes/client-node";
+import { PostgresDatabaseKind } from "../../api/v1alpha1/index.js";
 import { execFile } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -23,7 +24,7 @@ import { extractTemplate, probePattern, type Template, writesOnly } from "./floo
 import type { FloorConfig } from "./floor.js";
 import { WRITE_VERBS } from "./audit-log.js";
 import { type BenchLogs, figures } from "./logs.js";
-import { CREATE_PARALLELISM, inParallel, measureEnd, measureStart, percentiles, settle, type Who } from "./measure.js";
+import { createAll, measureEnd, measureStart, percentiles, settle, type Who } from "./measure.js";
 import { BenchOperator } from "./operator.js";
 import { loadAverage } from "./proc.js";
 import { summarizeProfiles } from "./profile.js";
@@ -139,19 +140,10 @@ async function createPhase(env: Env, operator: BenchOperator) {
   const manifest = parse(
     await renderFixture("database-on-instance.yaml", { name: "NAME", namespace: NAMESPACE, instance: INSTANCE }),
   ) as { metadata: { name: string } };
-  const api = env.cp.kubeConfig.makeApiClient(CustomObjectsApi);
   const names = Array.from({ length: env.n }, (_, i) => `db-${i}`);
+  const bodies = names.map((name) => ({ ...manifest, metadata: { ...manifest.metadata, name, namespace: NAMESPACE } }));
   const before = await measureStart(env.logs, operator);
-  await inParallel(names.length, CREATE_PARALLELISM, async (i) => {
-    const body = { ...manifest, metadata: { ...manifest.metadata, name: names[i]! } };
-    await api.createNamespacedCustomObject({
-      group: "kompost.chuge.li",
-      version: "v1alpha1",
-      namespace: NAMESPACE,
-      plural: "postgresdatabases",
-      body,
-    });
-  });
+  await createAll(env.cp, bodies, () => PostgresDatabaseKind);
   await env.watch.until(`all ${env.n} PostgresDatabases Ready`, () => env.watch.readyCount === env.n, 30 * 60_000);
   const seconds = (Date.now() - before.time) / 1000;
   const readyAfter = names.map((name) => (env.watch.firstReady.get(name)! - before.time) / 1000);
