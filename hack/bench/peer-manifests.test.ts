@@ -15,6 +15,14 @@ describe("benchmark Go peer manifests", () => {
     expect([write, read].map((user) => user!.spec.privileges)).to.deep.equal(["WRITE", "READ"]);
     expect([write, read].map((user) => user!.spec.database)).to.deep.equal(["db-7", "db-7"]);
     expect([write, read].map((user) => user!.metadata.name)).to.deep.equal(manifests.peerUserNames(7));
+    expect(manifests.peerSecretName("db-7-write")).to.equal("peer-db-7-write");
+  });
+
+  it("keeps the objects and databases of two runs apart by their stem", () => {
+    const [database] = manifests.peerDatabase(7, "bench-peer", "dbf") as { metadata: { name: string }; spec: object }[];
+    expect(database!.metadata.name).to.equal("dbf-7");
+    expect(database!.spec).to.deep.include({ database: "peer_dbf_7" });
+    expect(manifests.peerUserNames(7, "dbf")).to.deep.equal(["dbf-7-write", "dbf-7-read"]);
   });
 
   it("points the peer at the server over verified TLS and limits it to one namespace", () => {

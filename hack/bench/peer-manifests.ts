@@ -48,34 +48,42 @@ export function peerEnvironment(target: PeerTarget): Record<string, string> {
   };
 }
 
-/** The objects of database `index`: a `Postgres` (dropped on delete, with rights on schema public) and its two users. */
-export function peerDatabase(index: number, namespace: string): KubernetesObject[] {
-  const name = peerDatabaseName(index);
+/**
+ * The objects of database `index`: a `Postgres` (dropped on delete, with rights on schema public)
+ * and its two users. `stem` tells the objects of one run from another's (the database is peer_<stem>_<index>).
+ */
+export function peerDatabase(index: number, namespace: string, stem = "db"): KubernetesObject[] {
+  const name = peerDatabaseName(index, stem);
   const database = {
     apiVersion: `${PEER_API.group}/${PEER_API.version}`,
     kind: "Postgres",
     metadata: { name, namespace },
     // schemas: the peer grants its reader and writer group roles rights only in the schemas listed;
     // without one, the read-write user could not create a table (PUBLIC lost CREATE on public in 15).
-    spec: { database: `peer_db_${index}`, dropOnDelete: true, schemas: ["public"] },
+    spec: { database: `peer_${stem}_${index}`, dropOnDelete: true, schemas: ["public"] },
   };
   const users = PEER_USERS.map(({ suffix, privileges }) => ({
     apiVersion: `${PEER_API.group}/${PEER_API.version}`,
     kind: "PostgresUser",
     metadata: { name: `${name}-${suffix}`, namespace },
-    spec: { role: `peer_db_${index}_${suffix}`, database: name, secretName: PEER_SECRET_PREFIX, privileges },
+    spec: { role: `peer_${stem}_${index}_${suffix}`, database: name, secretName: PEER_SECRET_PREFIX, privileges },
   }));
   return [database, ...users];
 }
 
 /** The `Postgres` object's name of database `index`. */
-export function peerDatabaseName(index: number): string {
-  return `db-${index}`;
+export function peerDatabaseName(index: number, stem = "db"): string {
+  return `${stem}-${index}`;
 }
 
 /** The names of the PostgresUsers of database `index`, in PEER_USERS order. */
-export function peerUserNames(index: number): string[] {
-  return PEER_USERS.map(({ suffix }) => `${peerDatabaseName(index)}-${suffix}`);
+export function peerUserNames(index: number, stem = "db"): string[] {
+  return PEER_USERS.map(({ suffix }) => `${peerDatabaseName(index, stem)}-${suffix}`);
+}
+
+/** The name the peer gives the Secret of a PostgresUser (`<secretName>-<name>`, KEEP_SECRET_NAME unset). */
+export function peerSecretName(userName: string): string {
+  return `${PEER_SECRET_PREFIX}-${userName}`;
 }
 
 /** True once the peer says it is done with a Postgres or PostgresUser (`status.succeeded`). */

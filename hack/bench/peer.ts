@@ -4,13 +4,16 @@
  * read-only login role, and a Secret for each — on a fresh API server (audit log on) and a fresh
  * PostgreSQL of its own. Its CRDs and RBAC come from its source tree at run time (beside the binary
  * hack/build-go-peer.sh built); it runs as its own process under its ServiceAccount, without leader
- * election (it cannot elect out of a cluster). Create until every PostgresUser has succeeded, then
- * delete until every object is gone. Writes the figures as JSON.
+ * election (it cannot elect out of a cluster). Two runs, each created until every PostgresUser has
+ * succeeded, its Secrets' logins checked, then deleted until every object is gone: first everything
+ * at once, as Kompost's PostgresDatabases are created (a user reconciled before its database has
+ * succeeded fails and is retried with controller-runtime's backoff), then every Postgres first and
+ * the users once all have succeeded. Writes the figures as JSON.
  *
  *   node --import tsx hack/bench/peer.ts <N> <result.json>      (hack/bench.ts runs it)
  *   env: BENCH_PEER_BIN (the binary), BENCH_WORK_DIR
  */
-import { CoreV1Api, CustomObjectsApi, type KubernetesObject } from "@kubernetes/client-node";
+import { CoreV1Api, type KubernetesObject } from "@kubernetes/client-node";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parse } from "yaml";
@@ -18,7 +21,17 @@ import { stopAll } from "../../test/harness/lifecycle.js";
 import { parseManifests } from "../../test/deploy/manifests.js";
 import { kubectl } from "../../test/e2e/kubectl.js";
 import { figures } from "./logs.js";
-import { CREATE_PARALLELISM, inParallel, measureEnd, measureStart, percentiles, settle, type Who } from "./measure.js";
+import {
+  CREATE_PARALLELISM,
+  createAll,
+  inParallel,
+  measureEnd,
+  measureStart,
+  percentiles,
+  settle,
+  type Who,
+} from "./measure.js";
+import type { ResourceKind } from "../../runtime/resource-kind.js";
 import { BenchOperator } from "./operator.js";
 import {
   inNamespace,
@@ -28,12 +41,13 @@ import {
   peerDatabase,
   peerEnvironment,
   peerSucceeded,
+  peerSecretName,
   peerUserNames,
   serviceAccountOf,
 } from "./peer-manifests.js";
 import { loadAverage } from "./proc.js";
 import { ReadyWatch } from "./ready-watch.js";
-import type { PeerFigures } from "./result.js";
+import type { PeerFigures, PeerRun } from "./result.js";
 import { type BenchServers, startServers } from "./servers.js";
 
 /** Where the peer's objects live, and where its ServiceAccount does. */
@@ -60,9 +74,8 @@ async function main(n: number, resultPath: string): Promise<void> {
   const env = await startPeer(n, binary, home, dir, servers);
   const baselineRss = (await env.operator.memory()).rss;
   const load = await loadAverage();
-  const create = await createPhase(env);
-  const loginsChecked = await checkLogins(env);
-  const deletion = await deletionPhase(env);
+  const together = await peerRun(env, "together");
+  const databasesFirst = await peerRun(env, "databasesFirst");
   const peak = (await env.operator.memory()).peak;
   await env.operator.stop();
   env.users.stop();
@@ -72,8 +85,8 @@ async function main(n: number, resultPath: string): Promise<void> {
     loadAverage: load,
     baselineRssMiB: baselineRss / MiB,
     peakRssMiB: peak / MiB,
-    create: { ...create, loginsChecked },
-    deletion,
+    ...together,
+    databasesFirst,
   };
   await writeFile(resultPath, JSON.stringify(result, null, 2));
 }
@@ -132,51 +145,80 @@ async function rbacObjects(rbacDir: string): Promise<KubernetesObject[]> {
   return texts.flatMap((text) => parseManifests(text));
 }
 
-/** N Postgres and 2N PostgresUsers created as Kompost's PostgresDatabases are; until every user has succeeded. */
-async function createPhase(env: PeerEnv) {
-  const api = env.cp.kubeConfig.makeApiClient(CustomObjectsApi);
-  const objects = Array.from({ length: env.n }, (_, i) => peerDatabase(i, NAMESPACE)).flat();
+/** How the bench hands the peer a run's objects, and the stem of their names. */
+const ORDERS = { together: "db", databasesFirst: "dbf" } as const;
+type Order = keyof typeof ORDERS;
+
+/** One run: create, check every Secret's login, delete. */
+async function peerRun(env: PeerEnv, order: Order): Promise<PeerRun> {
+  const create = await createPhase(env, order);
+  const loginsChecked = await checkLogins(env, ORDERS[order]);
+  return { create: { ...create, loginsChecked }, deletion: await deletionPhase(env) };
+}
+
+/** N Postgres and 2N PostgresUsers created with Kompost's client concurrency, in `order`; until every user has succeeded. */
+async function createPhase(env: PeerEnv, order: Order) {
+  const stem = ORDERS[order];
+  const sets = Array.from({ length: env.n }, (_, i) => peerDatabase(i, NAMESPACE, stem));
+  const kindOf = (object: KubernetesObject): ResourceKind => {
+    const database = object.kind === "Postgres";
+    const plural = database ? PEER_PLURALS.database : PEER_PLURALS.user;
+    return { ...PEER_API, kind: object.kind!, plural, namespaced: true };
+  };
+  const create = (objects: readonly KubernetesObject[]) => createAll(env.cp, objects, kindOf);
+  const counters = await reconcileCounters(env.operator);
   const before = await measureStart(env.logs, env.operator);
-  await inParallel(objects.length, CREATE_PARALLELISM, async (i) => {
-    const body = objects[i]!;
-    await api.createNamespacedCustomObject({
-      group: PEER_API.group,
-      version: PEER_API.version,
-      namespace: NAMESPACE,
-      plural: body.kind === "Postgres" ? PEER_PLURALS.database : PEER_PLURALS.user,
-      body,
-    });
-  });
+  if (order === "together") await create(sets.flat());
+  else {
+    await create(sets.map(([database]) => database!));
+    const all = () => env.databases.readyCount === env.n;
+    await env.databases.until(`all ${env.n} Postgres succeeded`, all, TIMEOUT);
+    await create(sets.flatMap(([, ...users]) => users));
+  }
   const users = env.n * PEER_USERS.length;
   await env.users.until(`all ${users} PostgresUsers succeeded`, () => env.users.readyCount === users, TIMEOUT);
   const seconds = (Date.now() - before.time) / 1000;
   const readyAfter = Array.from({ length: env.n }, (_, i) =>
-    Math.max(...peerUserNames(i).map((name) => env.users.firstReady.get(name)! - before.time)),
+    Math.max(...peerUserNames(i, stem).map((name) => env.users.firstReady.get(name)! - before.time)),
   ).map((ms) => ms / 1000);
   await settle(env.operator);
   const activity = await measureEnd(env.logs, env.who, env.operator, before);
   // What the peer sent, to read: one line per statement, session and database first.
   await writeFile(
-    path.join(env.dir, "create-statements.log"),
+    path.join(env.dir, `create-${order}-statements.log`),
     activity.statements.map((statement) => `[${statement.pid}] ${statement.database}: ${statement.sql}\n`).join(""),
   );
+  const after = await reconcileCounters(env.operator);
   return {
     seconds,
     readySeconds: percentiles(readyAfter),
     cpuSeconds: activity.cpuSeconds,
     reconciles: {
-      postgres: await env.operator.counter("controller_runtime_reconcile_total", { controller: "postgres" }),
-      postgresuser: await env.operator.counter("controller_runtime_reconcile_total", { controller: "postgresuser" }),
-      errors: await env.operator.counter("controller_runtime_reconcile_errors_total"),
+      postgres: after.postgres - counters.postgres,
+      postgresuser: after.postgresuser - counters.postgresuser,
+      errors: after.errors - counters.errors,
     },
     ...figures(activity),
   };
 }
 
+/** controller_runtime_reconcile_total of the peer's two controllers, and their errors, so far. */
+async function reconcileCounters(operator: BenchOperator) {
+  return {
+    postgres: await operator.counter("controller_runtime_reconcile_total", { controller: "postgres" }),
+    postgresuser: await operator.counter("controller_runtime_reconcile_total", { controller: "postgresuser" }),
+    errors: await operator.counter("controller_runtime_reconcile_errors_total"),
+  };
+}
+
 /** Logs in with every Secret's ROLE and PASSWORD to its DATABASE_NAME (after the timed phase): "succeeded" means usable. */
-async function checkLogins(env: PeerEnv): Promise<number> {
+async function checkLogins(env: PeerEnv, stem: string): Promise<number> {
   const core = env.cp.kubeConfig.makeApiClient(CoreV1Api);
-  const { items } = await core.listNamespacedSecret({ namespace: NAMESPACE });
+  // The Secrets of an earlier run may linger until the garbage collector has deleted them.
+  const names = new Set(Array.from({ length: env.n }, (_, i) => peerUserNames(i, stem).map(peerSecretName)).flat());
+  const items = (await core.listNamespacedSecret({ namespace: NAMESPACE })).items.filter((secret) =>
+    names.has(secret.metadata?.name ?? ""),
+  );
   const field = (data: Record<string, string> | undefined, key: string) =>
     Buffer.from(data?.[key] ?? "", "base64").toString();
   const logins = items.map((secret) => ({
@@ -218,8 +260,8 @@ async function leftovers(env: PeerEnv): Promise<{ databasesLeft: number; rolesLe
   try {
     const count = async (sql: string) => Number((await client.query<{ n: string }>(sql)).rows[0]!.n);
     return {
-      databasesLeft: await count("SELECT count(*) AS n FROM pg_catalog.pg_database WHERE datname LIKE 'peer\\_db\\_%'"),
-      rolesLeft: await count("SELECT count(*) AS n FROM pg_catalog.pg_roles WHERE rolname LIKE 'peer\\_db\\_%'"),
+      databasesLeft: await count("SELECT count(*) AS n FROM pg_catalog.pg_database WHERE datname LIKE 'peer\\_%'"),
+      rolesLeft: await count("SELECT count(*) AS n FROM pg_catalog.pg_roles WHERE rolname LIKE 'peer\\_%'"),
     };
   } finally {
     await client.end();

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import type { ActivityFigures } from "./logs.js";
-import { type Machine, markdown, type PeerFigures, peerCell, type SizeResult } from "./result.js";
+import { type Machine, markdown, type PeerFigures, peerCell, type PeerRun, type SizeResult } from "./result.js";
 
 const activity: ActivityFigures = {
   apiRequests: 0,
@@ -53,11 +53,7 @@ const size: SizeResult = {
   floorWritesOnly: floor,
   templateStatements: 10,
 };
-const peer: PeerFigures = {
-  commit: "d11ec0760c24",
-  loadAverage: 1,
-  baselineRssMiB: 44,
-  peakRssMiB: 55,
+const together: PeerRun = {
   create: {
     ...activity,
     apiByVerb: { "create secrets": 200 },
@@ -68,6 +64,14 @@ const peer: PeerFigures = {
     loginsChecked: 200,
   },
   deletion: { ...activity, seconds: 20, cpuSeconds: 1, databasesLeft: 0, rolesLeft: 0 },
+};
+const peer: PeerFigures = {
+  ...together,
+  commit: "d11ec0760c24",
+  loadAverage: 1,
+  baselineRssMiB: 44,
+  peakRssMiB: 55,
+  databasesFirst: { ...together, create: { ...together.create, seconds: 8 } },
 };
 const machine: Machine = {
   startedAt: "2026-11-30T05:00:00.000Z",
@@ -82,12 +86,16 @@ const machine: Machine = {
 };
 
 describe("benchmark result table", () => {
-  it("shows the Go peer's time with its ratio to the floor, its phases and its request mix", () => {
-    expect(peerCell({ ...size, peer }, machine)).to.equal("12.5 s (1.25×)");
+  it("shows the Go peer's times of both runs with their ratios to the floor, its phases and its request mix", () => {
+    expect(peerCell({ ...size, peer }, machine)).to.equal("12.5 s (1.25×); databases first 8.0 s (0.80×)");
     const text = markdown({ machine, sizes: [{ ...size, peer }] });
-    expect(text).to.include("| 100 | 15.0 s | 12.5 s (1.25×) | 10.0 s | 1.50× |");
+    expect(text).to.include("| 100 | 15.0 s | 12.5 s (1.25×); databases first 8.0 s (0.80×) | 10.0 s | 1.50× |");
     expect(text).to.include("| 100 | Go peer: delete → all gone | 20.0 s |");
+    expect(text).to.include(
+      "| 100 | Go peer, databases first: create → all succeeded (10/50/90 % after 1.0 / 2.0 / 3.0 s) | 8.0 s |",
+    );
     expect(text).to.include("- N=100, Go peer create: create secrets 200");
+    expect(text).to.include("- N=100, Go peer, databases first delete: none");
     expect(text).to.include("200 Postgres and 900 PostgresUser reconciles (500 errors)");
   });
 

@@ -27,7 +27,7 @@ export type CreateFigures<Reconciles> = ActivityFigures & {
  * own (hack/bench/peer.ts): done when all 2N PostgresUsers say status.succeeded, which the peer sets
  * after it created the login role, granted its group and created its Secret.
  */
-export interface PeerFigures {
+export interface PeerFigures extends PeerRun {
   /** The peer's source commit (hack/build-go-peer.sh). */
   readonly commit: string;
   /** The 1-minute load average when the peer began creating. */
@@ -36,6 +36,12 @@ export interface PeerFigures {
   readonly baselineRssMiB: number;
   /** Its VmHWM at the end. */
   readonly peakRssMiB: number;
+  /** The second run: every Postgres created first, the users once all had succeeded (no retries). */
+  readonly databasesFirst: PeerRun;
+}
+
+/** One run of the peer (its create and deletion figures); PeerFigures' own are the run with everything created at once. */
+export interface PeerRun {
   /**
    * readySeconds: until both users of a database had succeeded; reconciles: controller_runtime_reconcile_total
    * of its two controllers, and their errors (a user reconciled before its database has succeeded fails).
@@ -47,7 +53,7 @@ export interface PeerFigures {
   readonly deletion: ActivityFigures & {
     seconds: number;
     cpuSeconds: number;
-    /** Databases and login roles of the peer still on the server once every object was gone. */
+    /** Databases and roles of the peer still on the server once every object was gone. */
     databasesLeft: number;
     rolesLeft: number;
   };
@@ -120,10 +126,24 @@ export interface BenchResult {
 const s = (seconds: number) => `${seconds.toFixed(1)} s`;
 const perDb = (value: number, n: number) => (value / n).toFixed(1);
 
-/** The Go peer's cell of the main table: its time to all succeeded and its ratio to the floor, or why it has none. */
+/**
+ * The Go peer's cell of the main table: its time to all succeeded with its ratio to the floor, with
+ * everything created at once and with the databases first; or why it has none.
+ */
 export function peerCell(r: SizeResult, machine: Machine): string {
   if (!r.peer) return r.peerMissing ?? machine.peer ?? "no peer source";
-  return `${s(r.peer.create.seconds)} (${(r.peer.create.seconds / r.floor.seconds).toFixed(2)}×)`;
+  const time = (run: PeerRun) => `${s(run.create.seconds)} (${(run.create.seconds / r.floor.seconds).toFixed(2)}×)`;
+  return `${time(r.peer)}; databases first ${time(r.peer.databasesFirst)}`;
+}
+
+/** The peer's runs under their names in the tables. */
+function peerRuns(r: SizeResult): [string, PeerRun][] {
+  return r.peer
+    ? [
+        ["Go peer", r.peer],
+        ["Go peer, databases first", r.peer.databasesFirst],
+      ]
+    : [];
 }
 
 /** The Markdown report: the main table, the phases in detail, and the request mix. */
@@ -170,7 +190,9 @@ export function markdown(result: BenchResult): string {
       "server and PostgreSQL of its own, run under its ServiceAccount without leader election, each of its two " +
       "controllers with controller-runtime's default of 1 worker; until every PostgresUser's status.succeeded " +
       "(set once its login role, group grant and Secret exist; every Secret's login is then checked); " +
-      "its ratio is to the floor.",
+      "its ratio is to the floor. First everything created at once, as Kompost's PostgresDatabases are (a user " +
+      "reconciled before its Postgres has succeeded fails and waits for controller-runtime's backoff), then, " +
+      "after deleting all, every Postgres first and the users once all had succeeded.",
     "",
     ...sizes.map(
       (r) =>
@@ -179,9 +201,16 @@ export function markdown(result: BenchResult): string {
         (r.peer
           ? `, ${r.peer.loadAverage.toFixed(1)} when the Go peer began; the peer: peak RSS ` +
             `${r.peer.peakRssMiB.toFixed(0)} MiB (${r.peer.baselineRssMiB.toFixed(0)} with no database), ` +
-            `${r.peer.create.reconciles.postgres} Postgres and ${r.peer.create.reconciles.postgresuser} PostgresUser ` +
-            `reconciles (${r.peer.create.reconciles.errors} errors), ${r.peer.create.loginsChecked} Secrets' logins ` +
-            `checked, ${r.peer.deletion.databasesLeft} databases and ${r.peer.deletion.rolesLeft} roles left after delete.`
+            peerRuns(r)
+              .map(
+                ([name, run]) =>
+                  `${name}: ${run.create.reconciles.postgres} Postgres and ${run.create.reconciles.postgresuser} ` +
+                  `PostgresUser reconciles (${run.create.reconciles.errors} errors), ${run.create.loginsChecked} ` +
+                  `Secrets' logins checked, ${run.deletion.databasesLeft} databases and ${run.deletion.rolesLeft} ` +
+                  "roles left after delete",
+              )
+              .join("; ") +
+            "."
           : "."),
     ),
     "",
@@ -214,14 +243,14 @@ export function markdown(result: BenchResult): string {
         `| ${r.n} | ${name} | ${s(f.seconds)} | ${f.cpuSeconds.toFixed(1)} s | ${f.secrets} (${f.secrets}) | ` +
           `${f.sqlStatements} | ${f.connections} | |`,
       );
-    if (r.peer) {
-      const ready = r.peer.create.readySeconds;
+    for (const [peer, run] of peerRuns(r)) {
+      const ready = run.create.readySeconds;
       for (const [name, f] of [
         [
-          `Go peer: create → all succeeded (10/50/90 % after ${[ready.p10, ready.p50, ready.p90].map((v) => v.toFixed(1)).join(" / ")} s)`,
-          r.peer.create,
+          `${peer}: create → all succeeded (10/50/90 % after ${[ready.p10, ready.p50, ready.p90].map((v) => v.toFixed(1)).join(" / ")} s)`,
+          run.create,
         ],
-        ["Go peer: delete → all gone", r.peer.deletion],
+        [`${peer}: delete → all gone`, run.deletion],
       ] as const)
         lines.push(
           `| ${r.n} | ${name} | ${s(f.seconds)} | ${f.cpuSeconds.toFixed(1)} s | ${f.apiRequests} (${f.apiWrites}) | ` +
@@ -236,12 +265,10 @@ export function markdown(result: BenchResult): string {
       ["restart", r.restart],
       ["idle", r.idle],
       ["delete", r.deletion],
-      ...(r.peer
-        ? ([
-            ["Go peer create", r.peer.create],
-            ["Go peer delete", r.peer.deletion],
-          ] as [string, ActivityFigures][])
-        : []),
+      ...peerRuns(r).flatMap(([name, run]): [string, ActivityFigures][] => [
+        [`${name} create`, run.create],
+        [`${name} delete`, run.deletion],
+      ]),
     ];
     for (const [phase, f] of phases) {
       const mix = Object.entries(f.apiByVerb).map(([key, count]) => `${key} ${count}`);
