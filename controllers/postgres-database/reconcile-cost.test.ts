@@ -151,6 +151,9 @@ describe("PostgresDatabase reconcile cost (issue 12)", function () {
         // A database it has just created holds none of the grant set: granted whole, without a look first.
         const grantChecks = sent.filter((s) => /has_(database|schema)_privilege|pg_default_acl/.test(s.line));
         expect(grantChecks.map((s) => s.line)).to.deep.equal([]);
+        // Each role is looked up once before its Secret is written and once before the grants, never twice in a row.
+        const roleLookups = sent.filter((s) => s.line.includes("r.rolcanlogin AS login"));
+        expect(roleLookups, roleLookups.map((s) => s.line).join("\n")).to.have.length(4);
 
         // Drift still reconciles: a label on the resource, and a Secret someone edited.
         await env.kubectl("label", "pgdb", "app", "-n", namespace, "team=payments");

@@ -40,6 +40,7 @@ import {
 import { missingHoldsFromFact } from "../../services/postgres/objects/membership.js";
 import {
   dropRole,
+  createRole,
   ensureRole,
   inspectRole,
   passwordAcceptedBy,
@@ -106,6 +107,8 @@ export class TenantServer {
   private inDatabaseChecked = false;
   /** This reconcile created the database: it holds none of the grant set yet. */
   private databaseCreated = false;
+  /** Roles this reconcile found missing a moment ago: created without a second look. */
+  private readonly missingRoles = new Set<string>();
   private readonly confirmed = new Map<string, string>();
 
   constructor(
@@ -153,7 +156,11 @@ export class TenantServer {
     const facts = await this.facts();
     if (facts !== undefined)
       return requireOurs(roleFromFact(this.roleFact(facts, role), this.marker), "role", role, doing);
-    return this.maintenance(async (db) => requireOurs(await inspectRole(db, role, this.marker), "role", role, doing));
+    return this.maintenance(async (db) => {
+      const found = await inspectRole(db, role, this.marker);
+      requireOurs(found, "role", role, doing);
+      if (found.state === "missing") this.missingRoles.add(role);
+    });
   }
 
   /**
@@ -240,7 +247,10 @@ export class TenantServer {
   /** The role unit's own path: reads, creates or repairs, and checks the password (a login for a limited admin). */
   private roleThroughUnit(role: string, password: string): Promise<RoleOutcome> {
     return this.maintenance(async (db) => {
-      const result = await ensureRole(db, role, password, this.marker);
+      // Should the role have appeared since, CREATE ROLE fails and the next reconcile looks again.
+      const result = this.missingRoles.delete(role)
+        ? await createRole(db, role, password, this.marker).then(() => "created" as const)
+        : await ensureRole(db, role, password, this.marker);
       const inSync = result === "created" || (await rolePasswordInSync(db, role, password, this.loginProbe()));
       if (inSync) return { role: result, passwordReset: false };
       await setRolePassword(db, role, password, this.marker);
