@@ -48,6 +48,19 @@ describe("TLS options for PostgreSQL connections", () => {
       expect(options.checkServerIdentity!("db.example.org", {} as tls.PeerCertificate)).to.equal(undefined);
     });
 
+    it("builds the TLS context of a CA bundle once and shares it between connections, one per bundle", () => {
+      const one = optionsFor({ enabled: true, verify: "verify_ca", ca: caPem });
+      const again = optionsFor({ enabled: true, verify: "verify_peer", ca: caPem }, "db.example.org");
+      const other = optionsFor({ enabled: true, verify: "verify_ca", ca: otherCaPem });
+      const system = optionsFor({ enabled: true, verify: "verify_peer" }, "db.example.org");
+      expect(one.secureContext).to.be.an("object").and.to.equal(again.secureContext);
+      expect(other.secureContext).to.be.an("object").and.not.to.equal(one.secureContext);
+      expect(system.secureContext).to.be.an("object").and.not.to.equal(one.secureContext);
+      expect(optionsFor({ enabled: true, verify: "verify_ca", ca: "  \n" }).secureContext).to.equal(
+        system.secureContext,
+      );
+    });
+
     it("checks the chain and the host name under verify_peer, naming the host for SNI", () => {
       const options = optionsFor({ enabled: true, verify: "verify_peer", ca: caPem }, "db.example.org");
       expect(options.rejectUnauthorized).to.equal(true);

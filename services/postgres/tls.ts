@@ -107,11 +107,32 @@ export function loadSystemCaCertificates(
   return [];
 }
 
-function trustedCas(ca: string | undefined): { ca?: string[] } {
-  if (ca !== undefined && ca.trim() !== "") return { ca: parseCaBundle(ca) };
-  const system = systemCaCertificates();
+/** The trusted certificates, and the TLS context built from them that every connection with them shares. */
+interface TrustedCas {
+  readonly ca?: string[];
+  readonly secureContext: tls.SecureContext;
+}
+
+/** How many CA bundles keep their built context; an edited ssl.ca adds one, the oldest goes. */
+const TRUSTED_CACHE_LIMIT = 32;
+const trustedByBundle = new Map<string, TrustedCas>();
+
+/**
+ * The certificates `ca` names (blank: the system store), with their TLS context. Built once per
+ * bundle, not per connection: a context of the system store's 140-odd roots costs about 20 ms of
+ * CPU, one of a single CA about 1 ms, and every tenant database needs a new connection.
+ */
+function trustedCas(ca: string | undefined): TrustedCas {
+  const key = ca !== undefined && ca.trim() !== "" ? ca : "";
+  const known = trustedByBundle.get(key);
+  if (known) return known;
+  const certificates = key !== "" ? parseCaBundle(key) : [...systemCaCertificates()];
   // With no system store found, node's bundled roots (its default) are the best left.
-  return system.length > 0 ? { ca: [...system] } : {};
+  const trusted = certificates.length > 0 ? { ca: certificates } : {};
+  const built: TrustedCas = { ...trusted, secureContext: tls.createSecureContext(trusted) };
+  if (trustedByBundle.size >= TRUSTED_CACHE_LIMIT) trustedByBundle.delete(trustedByBundle.keys().next().value!);
+  trustedByBundle.set(key, built);
+  return built;
 }
 
 function readBundle(file: string): string[] {
