@@ -24,7 +24,7 @@ import { extractTemplate, probePattern, type Template, writesOnly } from "./floo
 import type { FloorConfig } from "./floor.js";
 import { WRITE_VERBS } from "./audit-log.js";
 import { type BenchLogs, figures } from "./logs.js";
-import { createAll, measureEnd, measureStart, percentiles, settle, type Who } from "./measure.js";
+import { createAll, flushDirtyPages, measureEnd, measureStart, percentiles, settle, type Who } from "./measure.js";
 import { BenchOperator } from "./operator.js";
 import { loadAverage } from "./proc.js";
 import { summarizeProfiles } from "./profile.js";
@@ -275,6 +275,7 @@ async function floorPhase(
   };
   const configPath = path.join(env.dir, `${stem}.json`);
   await writeFile(configPath, JSON.stringify(config));
+  await flushDirtyPages();
   const mark = await env.logs.mark();
   const { stdout } = await run(process.execPath, ["--import", "tsx", "hack/bench/floor.ts", configPath], {
     maxBuffer: 16 * MiB,
