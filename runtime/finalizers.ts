@@ -1,7 +1,8 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { errorMessage, isConflict, isNotFound, type ReconcileResult } from "./errors.js";
 import type { KubeClient } from "./kube-client.js";
-import { keyOf, keyString, type ResourceKind } from "./resource-kind.js";
+import { keyOf, keyString, type ObjectKey, type ResourceKind } from "./resource-kind.js";
+import { finalizersCut } from "./slim-object.js";
 
 /** True when `obj` lists `finalizer`. */
 export function hasFinalizer(obj: KubernetesObject, finalizer: string): boolean {
@@ -124,6 +125,13 @@ async function patchFinalizers<T extends KubernetesObject>(
   for (let attempt = 1; ; attempt++) {
     const finalizers = change(current.metadata?.finalizers ?? []);
     if (!finalizers) return current;
+    if (finalizersCut(current)) {
+      // A cache's slim copy holds only some of a long list: compute the list written from the whole one.
+      const whole = await read<T>(client, kind, key, doing);
+      if (!whole) return undefined;
+      current = whole;
+      continue;
+    }
     const patch = { metadata: { resourceVersion: current.metadata?.resourceVersion, finalizers } };
     try {
       return await client.patch<T>(kind, key, patch);
@@ -133,11 +141,23 @@ async function patchFinalizers<T extends KubernetesObject>(
         throw new Error(`while ${doing} to ${kind.kind} "${keyString(key)}": ${errorMessage(err)}`, { cause: err });
       }
     }
-    try {
-      current = await client.get<T>(kind, key);
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw new Error(`while ${doing} to ${kind.kind} "${keyString(key)}": ${errorMessage(err)}`, { cause: err });
-    }
+    const stored = await read<T>(client, kind, key, doing);
+    if (!stored) return undefined;
+    current = stored;
+  }
+}
+
+/** The object as stored now; undefined when it is gone. */
+async function read<T extends KubernetesObject>(
+  client: KubeClient,
+  kind: ResourceKind,
+  key: ObjectKey,
+  doing: string,
+): Promise<T | undefined> {
+  try {
+    return await client.get<T>(kind, key);
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw new Error(`while ${doing} to ${kind.kind} "${keyString(key)}": ${errorMessage(err)}`, { cause: err });
   }
 }

@@ -80,10 +80,18 @@ export class InformerCache {
 
   /** The keys ("namespace/name") of the objects of `kind` that any informer of the cache holds now. */
   cachedKeys(kind: ResourceKind): string[] {
-    const sameKind = [...this.informers.values()].filter(
+    return [...new Set(this.informersOf(kind).flatMap((informer) => informer.store.keys()))];
+  }
+
+  /** Every object of `kind` that the informers of the cache hold now, once per informer holding it, as cached. */
+  cachedObjects(kind: ResourceKind): KubernetesObject[] {
+    return this.informersOf(kind).flatMap((informer) => informer.store.list());
+  }
+
+  private informersOf(kind: ResourceKind): Informer<KubernetesObject>[] {
+    return [...this.informers.values()].filter(
       (informer) => informer.kind.group === kind.group && informer.kind.plural === kind.plural,
     );
-    return [...new Set(sameKind.flatMap((informer) => informer.store.keys()))];
   }
 
   /** Stops every informer and waits for their loops to end; the cache makes no new ones after this. */

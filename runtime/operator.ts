@@ -103,6 +103,13 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
   protected readonly forFilter?: EventFilter<T>;
   /** Indexes on the reconciled kind's cache, read with `this.cache.byIndex` (see InformerSource.indexes). */
   protected readonly forIndexes?: Readonly<Record<string, IndexFunc>>;
+  /**
+   * What the reconciled kind's cache keeps of each object (see WatchSource.retain), e.g. a slim
+   * copy (runtime/slim-object.ts); every controller of the kind must share one function object.
+   */
+  protected readonly forRetain?: (obj: KubernetesObject) => KubernetesObject | undefined;
+  /** LIST page size of the reconciled kind (see WatchSource.pageSize); default 500. */
+  protected readonly forPageSize?: number;
   /** Kinds this controller creates with a controller ownerReference to its objects (e.g. Secrets). */
   protected readonly owns: readonly WatchSource[] = [];
   /** Other kinds whose changes map to objects of `forKind`. */
@@ -200,7 +207,13 @@ export abstract class Operator<T extends KubernetesObject> implements ManagedCon
     this.queue = queue;
     const enqueue = (key: string): void => queue.add(key);
     this.primary = this.informer<T>(
-      { kind: this.forKind, labelSelector: this.labelSelector, indexes: this.forIndexes },
+      {
+        kind: this.forKind,
+        labelSelector: this.labelSelector,
+        indexes: this.forIndexes,
+        retain: this.forRetain,
+        pageSize: this.forPageSize,
+      },
       enqueueFor((obj) => [keyOf(obj)], enqueue, this.forFilter),
     );
     const owned = this.owns.map((source) =>

@@ -16,7 +16,8 @@ export interface EventFilter<O extends KubernetesObject = KubernetesObject> {
 /**
  * Updates pass when the spec (metadata.generation), the labels, the annotations or the
  * deletionTimestamp changed; not for status, finalizer or resourceVersion-only writes
- * (GenerationChangedPredicate or LabelChangedPredicate or AnnotationChangedPredicate).
+ * (GenerationChangedPredicate or LabelChangedPredicate or AnnotationChangedPredicate). On a
+ * cache's slim copies (slim-object.ts), the digest annotation stands for what was dropped.
  */
 export const specOrMetadataChanged: EventFilter = {
   update: (oldObj, newObj) => {

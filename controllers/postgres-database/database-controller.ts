@@ -56,6 +56,7 @@ import {
 } from "../instances/resolution.js";
 import { isAbandoned, markerOf, namesOf } from "./naming.js";
 import { provision } from "./provisioning.js";
+import { CACHED_KIND_PAGE_SIZE, retainDatabase, retainInstance } from "../shared/cached-objects.js";
 import { ConditionChanges } from "../shared/condition-events.js";
 import { publishReport, recordEvents, Report, type StatusWriter } from "./report.js";
 import { extensionsAllowedBy, TenantServer, templatesAllowedBy } from "./server.js";
@@ -99,6 +100,9 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
   protected override readonly forFilter = specOrMetadataChanged;
   /** Which databases use an instance: an index on the cache the instance controllers share. */
   protected override readonly forIndexes = DATABASE_INDEXES;
+  /** A slim copy of each database, the same for every controller that caches them (see cached-objects.ts). */
+  protected override readonly forRetain = retainDatabase;
+  protected override readonly forPageSize = CACHED_KIND_PAGE_SIZE;
   /**
    * Owned Secrets: labelled ones only, and of those only what the retainer keeps (the Secrets of
    * the databases this controller's cache holds); listed in small pages, since anyone may label
@@ -117,11 +121,13 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
     // Not for an instance's status writes: whether it is usable comes through the directory.
     {
       kind: PostgresInstanceKind,
+      retain: retainInstance,
       map: (obj) => this.usersOf(instanceKeyFor("PostgresInstance", keyOf(obj))),
       filter: specOrMetadataChanged,
     },
     {
       kind: PostgresClusterInstanceKind,
+      retain: retainInstance,
       map: (obj) => this.usersOf(instanceKeyFor("PostgresClusterInstance", keyOf(obj))),
       filter: specOrMetadataChanged,
     },
@@ -174,8 +180,11 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
       if (step.released) ctx.logger.info("Released PostgresDatabase", { database: namesOf(obj).database });
       return step.result;
     }
-    if (!resolution.usable) return this.waitForInstance(step.object, resolution, ctx);
-    return this.apply(step.object, resolution, ctx);
+    // A finalizer write returns the whole object: read it as the cache keeps it (a long rotation
+    // token by its digest), so that this reconcile and the next see the same annotations.
+    const db = retainDatabase(step.object) as PostgresDatabase;
+    if (!resolution.usable) return this.waitForInstance(db, resolution, ctx);
+    return this.apply(db, resolution, ctx);
   }
 
   /** Drops everything on the server, so that the finalizer can go; or waits, saying why. */
@@ -298,8 +307,8 @@ export class PostgresDatabaseController extends Operator<PostgresDatabase> {
 
   private sources(): InstanceSources {
     return {
-      instances: this.cacheOf({ kind: PostgresInstanceKind }),
-      clusterInstances: this.cacheOf({ kind: PostgresClusterInstanceKind }),
+      instances: this.cacheOf({ kind: PostgresInstanceKind, retain: retainInstance }),
+      clusterInstances: this.cacheOf({ kind: PostgresClusterInstanceKind, retain: retainInstance }),
       directory: this.options.directory,
       clusterInstanceDefault: this.options.clusterInstanceDefault,
     };

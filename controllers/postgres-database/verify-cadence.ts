@@ -10,6 +10,7 @@
 import { createHash } from "node:crypto";
 import type { PostgresDatabase } from "../../api/v1alpha1/index.js";
 import { isConditionTrue, READY } from "../../runtime/conditions.js";
+import { metadataDigestOf } from "../../runtime/slim-object.js";
 
 /** A password's digest: the cadence remembers which password it saw in sync, never the password. */
 function digest(password: string): string {
@@ -96,14 +97,12 @@ export class VerifyCadence {
   }
 }
 
-/** What a change of which checks at once: the spec (generation), the labels and the annotations. */
+/**
+ * What a change of which checks at once: the spec (generation), the labels and the annotations,
+ * by their digest, the same for the cache's slim copy and the object a write returned.
+ */
 function versionOf(db: PostgresDatabase): string {
-  const { generation, labels, annotations } = db.metadata;
-  return digest(JSON.stringify([generation ?? 0, sorted(labels), sorted(annotations)]));
-}
-
-function sorted(map: Readonly<Record<string, string>> | undefined): [string, string][] {
-  return Object.entries(map ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return digest(JSON.stringify([db.metadata.generation ?? 0, metadataDigestOf(db)]));
 }
 
 /** The status shows the database Ready for its current spec: provisioned and checked before this process. */

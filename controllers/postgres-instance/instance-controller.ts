@@ -21,6 +21,7 @@ import {
 } from "../constants.js";
 import { conditionsMutator } from "../shared/status-conditions.js";
 import { allowedNamespacesCondition } from "./access-condition.js";
+import { CACHED_KIND_PAGE_SIZE, retainDatabase, retainInstance } from "../shared/cached-objects.js";
 import { ConditionAnnouncer } from "../shared/condition-events.js";
 import { checkConnection, connectionSpecOf, notChecked } from "./connection-check.js";
 import { resolveCredentials } from "./credentials.js";
@@ -79,6 +80,9 @@ const PLAIN_PASSWORD_WARNING =
 export class InstanceController<T extends AnyInstance> extends Operator<T> {
   readonly name: string;
   protected readonly forKind: ResourceKind;
+  /** A slim copy of each instance, the same as the database controller's watch keeps (see cached-objects.ts). */
+  protected override readonly forRetain = retainInstance;
+  protected override readonly forPageSize = CACHED_KIND_PAGE_SIZE;
   protected override readonly watches: readonly MappedWatch[];
   private readonly secretSource: MappedWatch;
   private readonly databaseSource: MappedWatch;
@@ -109,6 +113,7 @@ export class InstanceController<T extends AnyInstance> extends Operator<T> {
     };
     this.databaseSource = {
       kind: PostgresDatabaseKind,
+      retain: retainDatabase,
       // The same index as the database controller's, on the one PostgresDatabase cache they share.
       indexes: DATABASE_INDEXES,
       map: (database) => this.deletingInstanceOf(database),

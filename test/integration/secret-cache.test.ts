@@ -6,20 +6,16 @@
  */
 import { expect } from "chai";
 import type { V1Secret } from "@kubernetes/client-node";
-import { parseConfig } from "../../cmd/config.js";
-import { createControllers } from "../../controllers/index.js";
 import { clusterInstance, namespacedInstance } from "../../controllers/postgres-instance/instance-kinds.js";
 import { passwordHoldFinalizer } from "../../controllers/postgres-instance/password-hold.js";
 import type { PostgresInstance } from "../../api/v1alpha1/index.js";
 import { PostgresClusterInstanceKind, PostgresInstanceKind } from "../../api/v1alpha1/index.js";
 import { DATABASE_LABEL, EXTRA_KEYS_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL } from "../../controllers/constants.js";
 import { isNotFound } from "../../runtime/errors.js";
-import { InformerCache } from "../../runtime/informer-cache.js";
 import { KubeClient } from "../../runtime/kube-client.js";
-import type { ManagedController } from "../../runtime/managed-controller.js";
 import { keyString, secretKind, type ObjectKey, type ResourceKind } from "../../runtime/resource-kind.js";
-import { testLogger } from "../../runtime/testing/fixtures.js";
 import { DatabaseTestEnv } from "../env/database-env.js";
+import { startProductControllers, type ProductControllers } from "../env/product-controllers.js";
 import { eventually } from "../support/eventually.js";
 
 /** Kompost's own finalizer names a tenant can put on its Secrets: both kinds' password holds and any other. */
@@ -95,9 +91,7 @@ describe("The operator's Secret cache (real API server and PostgreSQL)", functio
   this.timeout(180_000);
   let helpers: DatabaseTestEnv;
   let client: KubeClient;
-  let cache: InformerCache;
-  let controllers: readonly ManagedController[] = [];
-  const shutdownTasks: (() => Promise<void>)[] = [];
+  let product: ProductControllers | undefined;
   let tenant: string;
   let operatorNamespace: string;
   /** The Secrets with finalizers the test made; the after hook removes their finalizers so their namespaces can go. */
@@ -134,23 +128,7 @@ describe("The operator's Secret cache (real API server and PostgreSQL)", functio
     await createAll([...junk(tenant, "listed", 60, someone), ...junk(operatorNamespace, "listed", 20, someone)]);
     await createAll(forged(tenant, "listed", 5));
     await createFinalized("listed");
-    const config = parseConfig(["--resync-period=60s", `--operator-namespace=${operatorNamespace}`], {
-      env: {},
-      serviceAccountNamespaceFile: "/nonexistent",
-    });
-    cache = new InformerCache(client, { logger: testLogger() });
-    const onShutdown = (_name: string, run: () => Promise<void>): void => {
-      shutdownTasks.push(run);
-    };
-    controllers = createControllers({
-      kubeConfig: helpers.cp.kubeConfig,
-      client,
-      config,
-      logger: testLogger(),
-      onShutdown,
-      cache,
-    });
-    for (const controller of controllers) await controller.start();
+    product = await startProductControllers(helpers, client, operatorNamespace);
   });
 
   after(async () => {
@@ -169,9 +147,7 @@ describe("The operator's Secret cache (real API server and PostgreSQL)", functio
       });
       expect(items).to.deep.equal([]);
     }, 60_000);
-    for (const controller of controllers) await controller.stop(10_000);
-    await cache.stop();
-    for (const run of shutdownTasks) await run();
+    await product?.stop();
   });
 
   it("holds only the Secrets Kompost owns or an instance references, whatever others create or forge, listed or watched", async () => {
@@ -204,9 +180,9 @@ describe("The operator's Secret cache (real API server and PostgreSQL)", functio
       ...["app", "late"].flatMap((db) => [`${tenant}/psql-${db}-app`, `${tenant}/psql-${db}-inspector`]),
       `${operatorNamespace}/cluster-password`,
     ];
-    await eventually(() => expect(cache.cachedKeys(secretKind)).to.include.members(owned), 60_000);
+    await eventually(() => expect(product!.cache.cachedKeys(secretKind)).to.include.members(owned), 60_000);
 
-    const cached = cache
+    const cached = product!.cache
       .cachedKeys(secretKind)
       .filter((key) => key.startsWith(`${tenant}/`) || key.startsWith(`${operatorNamespace}/`));
     expect(cached.sort()).to.deep.equal([...owned].sort());

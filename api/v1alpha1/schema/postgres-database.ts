@@ -111,6 +111,10 @@ export const postgresDatabase: CrdSource = {
             type: "object",
             maxProperties: 32,
             additionalProperties: { type: "string", maxLength: 8192 },
+            // The schema cannot bound a map's keys but by a rule; a longer one is no Secret key.
+            "x-kubernetes-validations": [
+              { rule: "self.all(k, size(k) <= 253)", message: "a key is at most 253 characters" },
+            ],
             description:
               "Secret key → template. {{host}}, {{port}}, {{database}}, {{user}}, {{password}}, {{sslmode}} and {{ca}} are replaced by the role's values (plain substitution, no escaping); any other {{...}} is refused.",
           },
@@ -118,12 +122,18 @@ export const postgresDatabase: CrdSource = {
             type: "object",
             maxProperties: 32,
             additionalProperties: { type: "string", maxLength: 63 },
+            "x-kubernetes-validations": [
+              { rule: "self.all(k, size(k) <= 317)", message: "a key is at most 317 characters" },
+            ],
             description: "Extra labels on the Secrets.",
           },
           annotations: {
             type: "object",
             maxProperties: 32,
             additionalProperties: { type: "string", maxLength: 8192 },
+            "x-kubernetes-validations": [
+              { rule: "self.all(k, size(k) <= 317)", message: "a key is at most 317 characters" },
+            ],
             description: "Extra annotations on the Secrets.",
           },
         },
