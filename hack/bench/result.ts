@@ -115,6 +115,8 @@ export interface Machine {
   readonly treeClean: boolean;
   /** The Go peer's source ("movetokube/postgres-operator <commit>"), or why it has no column ("no peer source"). */
   readonly peer?: string;
+  /** Where the servers kept their files (BENCH_TMPDIR), e.g. "/dev/shm". */
+  readonly serversDir?: string;
 }
 
 /** The whole run. */
@@ -154,7 +156,8 @@ export function markdown(result: BenchResult): string {
     "",
     `${machine.cores} cores (${machine.cpuModel}), Node ${machine.node}, PostgreSQL ${machine.postgres}, ` +
       `commit ${machine.commit}${machine.treeClean ? "" : " with uncommitted changes"}, ` +
-      `load average at start ${machine.loadAverageAtStart.join(" / ")}.`,
+      `load average at start ${machine.loadAverageAtStart.join(" / ")}` +
+      `${machine.serversDir ? `; the servers' files in ${machine.serversDir}` : ""}.`,
     "",
     "Figures from one run on a machine that may be shared: wall times and CPU are noisy (compare runs " +
       "made at a similar load average); counts of requests and statements are not.",
