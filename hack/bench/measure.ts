@@ -8,6 +8,7 @@ import type { ControlPlane } from "../../test/harness/control-plane.js";
 import { delay } from "../../test/support/eventually.js";
 import type { Activity, BenchLogs, Mark } from "./logs.js";
 import type { BenchOperator } from "./operator.js";
+import { machineBusySeconds } from "./proc.js";
 
 /** How many creates the bench itself sends at once, for Kompost and its peer (its own requests are not counted: it is not the operator). */
 export const CREATE_PARALLELISM = 8;
@@ -23,12 +24,24 @@ export interface Start {
   readonly mark: Mark;
   readonly time: number;
   readonly cpu: number;
+  /** The whole machine's busy CPU seconds so far. */
+  readonly machine: number;
 }
 
 /** Flushes the page cache's dirty pages, then marks both logs and reads the operator's CPU time. */
 export async function measureStart(logs: BenchLogs, operator: BenchOperator): Promise<Start> {
   await flushDirtyPages();
-  return { mark: await logs.mark(), time: Date.now(), cpu: await operator.cpuSeconds() };
+  return {
+    mark: await logs.mark(),
+    time: Date.now(),
+    cpu: await operator.cpuSeconds(),
+    machine: await machineBusySeconds(),
+  };
+}
+
+/** The whole machine's busy CPU seconds since `start` (read when the timed part ends, before settling). */
+export async function machineSince(start: Start): Promise<number> {
+  return (await machineBusySeconds()) - start.machine;
 }
 
 /**

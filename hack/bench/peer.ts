@@ -25,6 +25,7 @@ import {
   CREATE_PARALLELISM,
   createAll,
   inParallel,
+  machineSince,
   measureEnd,
   measureStart,
   percentiles,
@@ -178,6 +179,7 @@ async function createPhase(env: PeerEnv, order: Order) {
   const users = env.n * PEER_USERS.length;
   await env.users.until(`all ${users} PostgresUsers succeeded`, () => env.users.readyCount === users, TIMEOUT);
   const seconds = (Date.now() - before.time) / 1000;
+  const machineCpuSeconds = await machineSince(before);
   const readyAfter = Array.from({ length: env.n }, (_, i) =>
     Math.max(...peerUserNames(i, stem).map((name) => env.users.firstReady.get(name)! - before.time)),
   ).map((ms) => ms / 1000);
@@ -193,6 +195,7 @@ async function createPhase(env: PeerEnv, order: Order) {
     seconds,
     readySeconds: percentiles(readyAfter),
     cpuSeconds: activity.cpuSeconds,
+    machineCpuSeconds,
     reconciles: {
       postgres: after.postgres - counters.postgres,
       postgresuser: after.postgresuser - counters.postgresuser,

@@ -23,3 +23,16 @@ export async function memory(pid: number): Promise<{ rss: number; peak: number }
 export async function loadAverage(): Promise<number> {
   return Number((await readFile("/proc/loadavg", "utf8")).split(" ")[0]);
 }
+
+/**
+ * CPU seconds the whole machine has been busy so far, over all cores (/proc/stat: user, nice,
+ * system, irq, softirq and steal; not idle or iowait). Its rise over a phase, divided by the
+ * phase's wall time, is how many cores were busy: near the core count, the phase was bound by CPU.
+ */
+export async function machineBusySeconds(): Promise<number> {
+  const line = (await readFile("/proc/stat", "utf8")).split("\n", 1)[0]!;
+  const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+  // user, nice, system, (idle, iowait,) irq, softirq, steal
+  const busy = [0, 1, 2, 5, 6, 7].reduce((sum, field) => sum + (ticks[field] ?? 0), 0);
+  return busy / CLOCK_TICKS;
+}

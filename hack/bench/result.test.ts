@@ -106,4 +106,16 @@ describe("benchmark result table", () => {
     expect(peerCell({ ...size, peerMissing: "peer run failed" }, machine)).to.equal("peer run failed");
     expect(peerCell(size, { ...machine, peer: undefined })).to.equal("no peer source");
   });
+
+  it("shows how many cores the machine kept busy where it was measured, and nothing where it was not", () => {
+    const measured = {
+      ...size,
+      create: { ...size.create, machineCpuSeconds: 27 },
+      floor: { ...floor, machineCpuSeconds: 18 },
+    };
+    const text = markdown({ machine, sizes: [measured] });
+    expect(text).to.match(/\| 100 \| create → all Ready [^|]* \| 15\.0 s \| 5\.0 s \| 27\.0 s \(1\.80\) \|/);
+    expect(text).to.include("| 100 | floor (same SQL) | 10.0 s | 1.0 s | 18.0 s (1.80) |");
+    expect(text).to.include("| 100 | restart → all re-verified | 2.0 s | 1.0 s |  |");
+  });
 });

@@ -6,6 +6,8 @@ import type { ProfileSummary, Share } from "./profile.js";
 export interface FloorFigures {
   readonly seconds: number;
   readonly cpuSeconds: number;
+  /** The whole machine's busy CPU seconds while the floor ran (absent in results from before it was measured). */
+  readonly machineCpuSeconds?: number;
   readonly databases: number;
   readonly statements: number;
   readonly secrets: number;
@@ -19,6 +21,8 @@ export type CreateFigures<Reconciles> = ActivityFigures & {
   /** Seconds from the first create until a database was ready, over the N databases (the throughput curve): 10th, 50th, 90th percentile. */
   readySeconds: { p10: number; p50: number; p90: number };
   cpuSeconds: number;
+  /** The whole machine's busy CPU seconds from the first create until all were ready (absent in older results). */
+  machineCpuSeconds?: number;
   reconciles: Reconciles;
 };
 
@@ -126,6 +130,11 @@ export interface BenchResult {
 }
 
 const s = (seconds: number) => `${seconds.toFixed(1)} s`;
+/** The machine's busy CPU seconds in a phase and the cores that makes on average; blank where not measured. */
+const machineCell = (f: object, wall: number) =>
+  !("machineCpuSeconds" in f) || typeof f.machineCpuSeconds !== "number"
+    ? ""
+    : `${f.machineCpuSeconds.toFixed(1)} s (${(f.machineCpuSeconds / wall).toFixed(2)})`;
 const perDb = (value: number, n: number) => (value / n).toFixed(1);
 
 /**
@@ -219,8 +228,8 @@ export function markdown(result: BenchResult): string {
     "",
     "## Phases",
     "",
-    "| N | phase | wall | operator CPU | API requests (writes) | SQL statements (writes) | connections | peak statements/s |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| N | phase | wall | operator CPU | machine CPU (cores busy)³ | API requests (writes) | SQL statements (writes) | connections | peak statements/s |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
   for (const r of sizes) {
     const phases = [
@@ -235,7 +244,7 @@ export function markdown(result: BenchResult): string {
     ] as const;
     for (const [name, wall, f] of phases)
       lines.push(
-        `| ${r.n} | ${name} | ${s(wall)} | ${f.cpuSeconds.toFixed(1)} s | ${f.apiRequests} (${f.apiWrites}) | ` +
+        `| ${r.n} | ${name} | ${s(wall)} | ${f.cpuSeconds.toFixed(1)} s | ${machineCell(f, wall)} | ${f.apiRequests} (${f.apiWrites}) | ` +
           `${f.sqlStatements} (${f.sqlWrites}) | ${f.connections} | ${f.peakStatementsPerSecond} |`,
       );
     for (const [name, f] of [
@@ -243,7 +252,7 @@ export function markdown(result: BenchResult): string {
       ["floor without reads", r.floorWritesOnly],
     ] as const)
       lines.push(
-        `| ${r.n} | ${name} | ${s(f.seconds)} | ${f.cpuSeconds.toFixed(1)} s | ${f.secrets} (${f.secrets}) | ` +
+        `| ${r.n} | ${name} | ${s(f.seconds)} | ${f.cpuSeconds.toFixed(1)} s | ${machineCell(f, f.seconds)} | ${f.secrets} (${f.secrets}) | ` +
           `${f.sqlStatements} | ${f.connections} | |`,
       );
     for (const [peer, run] of peerRuns(r)) {
@@ -256,11 +265,16 @@ export function markdown(result: BenchResult): string {
         [`${peer}: delete → all gone`, run.deletion],
       ] as const)
         lines.push(
-          `| ${r.n} | ${name} | ${s(f.seconds)} | ${f.cpuSeconds.toFixed(1)} s | ${f.apiRequests} (${f.apiWrites}) | ` +
+          `| ${r.n} | ${name} | ${s(f.seconds)} | ${f.cpuSeconds.toFixed(1)} s | ${machineCell(f, f.seconds)} | ${f.apiRequests} (${f.apiWrites}) | ` +
             `${f.sqlStatements} (${f.sqlWrites}) | ${f.connections} | ${f.peakStatementsPerSecond} |`,
         );
     }
   }
+  lines.push(
+    "",
+    `³ every process on the machine (/proc/stat), and in brackets that over the wall time: how many of the ${machine.cores} ` +
+      "cores were busy on average; near their number, the phase was bound by CPU. Measured for the create phases and the floor.",
+  );
   lines.push("", "## Operator API requests by verb and resource", "");
   for (const r of sizes) {
     const phases: [string, ActivityFigures][] = [

@@ -24,7 +24,16 @@ import { extractTemplate, probePattern, type Template, writesOnly } from "./floo
 import type { FloorConfig } from "./floor.js";
 import { WRITE_VERBS } from "./audit-log.js";
 import { type BenchLogs, figures } from "./logs.js";
-import { createAll, flushDirtyPages, measureEnd, measureStart, percentiles, settle, type Who } from "./measure.js";
+import {
+  createAll,
+  flushDirtyPages,
+  machineSince,
+  measureEnd,
+  measureStart,
+  percentiles,
+  settle,
+  type Who,
+} from "./measure.js";
 import { BenchOperator } from "./operator.js";
 import { loadAverage } from "./proc.js";
 import { summarizeProfiles } from "./profile.js";
@@ -146,6 +155,7 @@ async function createPhase(env: Env, operator: BenchOperator) {
   await createAll(env.cp, bodies, () => PostgresDatabaseKind);
   await env.watch.until(`all ${env.n} PostgresDatabases Ready`, () => env.watch.readyCount === env.n, 30 * 60_000);
   const seconds = (Date.now() - before.time) / 1000;
+  const machineCpuSeconds = await machineSince(before);
   const readyAfter = names.map((name) => (env.watch.firstReady.get(name)! - before.time) / 1000);
   await settle(operator);
   const activity = await measureEnd(env.logs, env.who, operator, before);
@@ -158,6 +168,7 @@ async function createPhase(env: Env, operator: BenchOperator) {
       seconds,
       readySeconds: percentiles(readyAfter),
       cpuSeconds: activity.cpuSeconds,
+      machineCpuSeconds,
       reconciles: await operator.counter("controller_runtime_reconcile_total", { controller: "postgresdatabase" }),
       ...figures(activity),
     },
@@ -181,7 +192,7 @@ async function restartPhase(env: Env, old: BenchOperator) {
   }
   const reverifiedSeconds = (Date.now() - started) / 1000;
   await settle(operator);
-  const activity = await measureEnd(env.logs, env.who, operator, { mark, time: started, cpu: 0 });
+  const activity = await measureEnd(env.logs, env.who, operator, { mark, time: started, cpu: 0, machine: 0 });
   const fig = figures(activity);
   return {
     operator,
