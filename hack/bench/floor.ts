@@ -6,13 +6,13 @@
  *
  *   node --import tsx hack/bench/floor.ts <config.json>      (written by hack/bench/run.ts)
  *
- * Prints one JSON line: { seconds, cpuSeconds, machineCpuSeconds, databases, statements, secrets }.
+ * Prints one JSON line: { seconds, cpuSeconds, machineCpu, databases, statements, secrets }.
  */
 import { readFile } from "node:fs/promises";
 import https from "node:https";
 import pg from "pg";
 import { renameFor, type TemplateStep } from "./floor-template.js";
-import { machineBusySeconds } from "./proc.js";
+import { machineCpuBetween, readMachine } from "./proc.js";
 
 /** What the floor needs to know. */
 export interface FloorConfig {
@@ -48,7 +48,8 @@ async function main(configPath: string): Promise<void> {
     key: config.kube.keyPem,
   });
   const cpuBefore = process.cpuUsage();
-  const machineBefore = await machineBusySeconds();
+  const floorProcess = new Map([[process.pid, "floor"]]);
+  const machineBefore = await readMachine(floorProcess);
   const started = performance.now();
   let next = 0;
   let statements = 0;
@@ -67,12 +68,12 @@ async function main(configPath: string): Promise<void> {
   await Promise.all(Array.from({ length: config.concurrency }, worker));
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
-  const machineCpuSeconds = (await machineBusySeconds()) - machineBefore;
+  const machineCpu = machineCpuBetween(machineBefore, await readMachine(floorProcess));
   agent.destroy();
   const result = {
     seconds,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
-    machineCpuSeconds,
+    machineCpu,
     databases: config.databases,
     statements,
     secrets: config.databases * config.secrets.length,

@@ -8,7 +8,7 @@ import type { ControlPlane } from "../../test/harness/control-plane.js";
 import { delay } from "../../test/support/eventually.js";
 import type { Activity, BenchLogs, Mark } from "./logs.js";
 import type { BenchOperator } from "./operator.js";
-import { machineBusySeconds } from "./proc.js";
+import { machineCpuBetween, readMachine, type MachineCpu, type MachineReading } from "./proc.js";
 
 /** How many creates the bench itself sends at once, for Kompost and its peer (its own requests are not counted: it is not the operator). */
 export const CREATE_PARALLELISM = 8;
@@ -24,8 +24,8 @@ export interface Start {
   readonly mark: Mark;
   readonly time: number;
   readonly cpu: number;
-  /** The whole machine's busy CPU seconds so far. */
-  readonly machine: number;
+  /** The whole machine's CPU so far. */
+  readonly machine: MachineReading;
 }
 
 /** Flushes the page cache's dirty pages, then marks both logs and reads the operator's CPU time. */
@@ -35,13 +35,21 @@ export async function measureStart(logs: BenchLogs, operator: BenchOperator): Pr
     mark: await logs.mark(),
     time: Date.now(),
     cpu: await operator.cpuSeconds(),
-    machine: await machineBusySeconds(),
+    machine: await readMachine(named(operator)),
   };
 }
 
-/** The whole machine's busy CPU seconds since `start` (read when the timed part ends, before settling). */
-export async function machineSince(start: Start): Promise<number> {
-  return (await machineBusySeconds()) - start.machine;
+/** The whole machine's CPU since `start` (read when the timed part ends, before settling). */
+export async function machineSince(start: Start, operator: BenchOperator): Promise<MachineCpu> {
+  return machineCpuBetween(start.machine, await readMachine(named(operator)));
+}
+
+/** The operator's and the bench's own process under those names; every other process under its command's. */
+function named(operator: BenchOperator): Map<number, string> {
+  return new Map([
+    [operator.pid, "operator"],
+    [process.pid, "bench"],
+  ]);
 }
 
 /**

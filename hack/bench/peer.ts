@@ -179,7 +179,7 @@ async function createPhase(env: PeerEnv, order: Order) {
   const users = env.n * PEER_USERS.length;
   await env.users.until(`all ${users} PostgresUsers succeeded`, () => env.users.readyCount === users, TIMEOUT);
   const seconds = (Date.now() - before.time) / 1000;
-  const machineCpuSeconds = await machineSince(before);
+  const machineCpu = await machineSince(before, env.operator);
   const readyAfter = Array.from({ length: env.n }, (_, i) =>
     Math.max(...peerUserNames(i, stem).map((name) => env.users.firstReady.get(name)! - before.time)),
   ).map((ms) => ms / 1000);
@@ -195,7 +195,7 @@ async function createPhase(env: PeerEnv, order: Order) {
     seconds,
     readySeconds: percentiles(readyAfter),
     cpuSeconds: activity.cpuSeconds,
-    machineCpuSeconds,
+    machineCpu,
     reconciles: {
       postgres: after.postgres - counters.postgres,
       postgresuser: after.postgresuser - counters.postgresuser,

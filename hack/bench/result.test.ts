@@ -110,12 +110,15 @@ describe("benchmark result table", () => {
   it("shows how many cores the machine kept busy where it was measured, and nothing where it was not", () => {
     const measured = {
       ...size,
-      create: { ...size.create, machineCpuSeconds: 27 },
-      floor: { ...floor, machineCpuSeconds: 18 },
+      create: { ...size.create, machineCpu: { seconds: 27, byProcess: { "kube-apiserver": 9, operator: 5 } } },
+      floor: { ...floor, machineCpu: { seconds: 18, byProcess: { postgres: 8 } } },
     };
     const text = markdown({ machine, sizes: [measured] });
     expect(text).to.match(/\| 100 \| create → all Ready [^|]* \| 15\.0 s \| 5\.0 s \| 27\.0 s \(1\.80\) \|/);
     expect(text).to.include("| 100 | floor (same SQL) | 10.0 s | 1.0 s | 18.0 s (1.80) |");
     expect(text).to.include("| 100 | restart → all re-verified | 2.0 s | 1.0 s |  |");
+    expect(text).to.include("- N=100, create: 27.0 in all; kube-apiserver 9.00, operator 5.00");
+    expect(text).to.include("- N=100, floor: 18.0 in all; postgres 8.00");
+    expect(text).not.to.include("- N=100, floor without reads:");
   });
 });

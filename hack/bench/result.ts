@@ -1,13 +1,14 @@
 /** The figures of a bench run, as written to bench/results/<timestamp>.json, and their Markdown table. */
 import type { ActivityFigures } from "./logs.js";
+import type { MachineCpu } from "./proc.js";
 import type { ProfileSummary, Share } from "./profile.js";
 
 /** What the floor script reported, and what PostgreSQL logged of it. */
 export interface FloorFigures {
   readonly seconds: number;
   readonly cpuSeconds: number;
-  /** The whole machine's busy CPU seconds while the floor ran (absent in results from before it was measured). */
-  readonly machineCpuSeconds?: number;
+  /** The whole machine's CPU while the floor ran (absent in results from before it was measured). */
+  readonly machineCpu?: MachineCpu;
   readonly databases: number;
   readonly statements: number;
   readonly secrets: number;
@@ -21,8 +22,8 @@ export type CreateFigures<Reconciles> = ActivityFigures & {
   /** Seconds from the first create until a database was ready, over the N databases (the throughput curve): 10th, 50th, 90th percentile. */
   readySeconds: { p10: number; p50: number; p90: number };
   cpuSeconds: number;
-  /** The whole machine's busy CPU seconds from the first create until all were ready (absent in older results). */
-  machineCpuSeconds?: number;
+  /** The whole machine's CPU from the first create until all were ready (absent in older results). */
+  machineCpu?: MachineCpu;
   reconciles: Reconciles;
 };
 
@@ -131,10 +132,12 @@ export interface BenchResult {
 
 const s = (seconds: number) => `${seconds.toFixed(1)} s`;
 /** The machine's busy CPU seconds in a phase and the cores that makes on average; blank where not measured. */
-const machineCell = (f: object, wall: number) =>
-  !("machineCpuSeconds" in f) || typeof f.machineCpuSeconds !== "number"
-    ? ""
-    : `${f.machineCpuSeconds.toFixed(1)} s (${(f.machineCpuSeconds / wall).toFixed(2)})`;
+function machineCell(f: object, wall: number): string {
+  const cpu = machineCpuOf(f);
+  return cpu ? `${cpu.seconds.toFixed(1)} s (${(cpu.seconds / wall).toFixed(2)})` : "";
+}
+/** A phase's machine CPU, where it was measured (only some phases' figures have it). */
+const machineCpuOf = (f: object) => ("machineCpu" in f ? (f.machineCpu as MachineCpu | undefined) : undefined);
 const perDb = (value: number, n: number) => (value / n).toFixed(1);
 
 /**
@@ -275,6 +278,21 @@ export function markdown(result: BenchResult): string {
     `³ every process on the machine (/proc/stat), and in brackets that over the wall time: how many of the ${machine.cores} ` +
       "cores were busy on average; near their number, the phase was bound by CPU. Measured for the create phases and the floor.",
   );
+  lines.push("", "## Where the machine's CPU went, by process (seconds)", "");
+  for (const r of sizes) {
+    const phases: [string, object][] = [
+      ["create", r.create],
+      ["floor", r.floor],
+      ["floor without reads", r.floorWritesOnly],
+      ...peerRuns(r).map(([name, run]): [string, object] => [`${name} create`, run.create]),
+    ];
+    for (const [phase, f] of phases) {
+      const cpu = machineCpuOf(f);
+      if (!cpu) continue;
+      const shares = Object.entries(cpu.byProcess).map(([name, seconds]) => `${name} ${seconds.toFixed(2)}`);
+      lines.push(`- N=${r.n}, ${phase}: ${cpu.seconds.toFixed(1)} in all; ${shares.join(", ")}`);
+    }
+  }
   lines.push("", "## Operator API requests by verb and resource", "");
   for (const r of sizes) {
     const phases: [string, ActivityFigures][] = [

@@ -155,7 +155,7 @@ async function createPhase(env: Env, operator: BenchOperator) {
   await createAll(env.cp, bodies, () => PostgresDatabaseKind);
   await env.watch.until(`all ${env.n} PostgresDatabases Ready`, () => env.watch.readyCount === env.n, 30 * 60_000);
   const seconds = (Date.now() - before.time) / 1000;
-  const machineCpuSeconds = await machineSince(before);
+  const machineCpu = await machineSince(before, operator);
   const readyAfter = names.map((name) => (env.watch.firstReady.get(name)! - before.time) / 1000);
   await settle(operator);
   const activity = await measureEnd(env.logs, env.who, operator, before);
@@ -168,7 +168,7 @@ async function createPhase(env: Env, operator: BenchOperator) {
       seconds,
       readySeconds: percentiles(readyAfter),
       cpuSeconds: activity.cpuSeconds,
-      machineCpuSeconds,
+      machineCpu,
       reconciles: await operator.counter("controller_runtime_reconcile_total", { controller: "postgresdatabase" }),
       ...figures(activity),
     },
@@ -192,7 +192,12 @@ async function restartPhase(env: Env, old: BenchOperator) {
   }
   const reverifiedSeconds = (Date.now() - started) / 1000;
   await settle(operator);
-  const activity = await measureEnd(env.logs, env.who, operator, { mark, time: started, cpu: 0, machine: 0 });
+  const activity = await measureEnd(env.logs, env.who, operator, {
+    mark,
+    time: started,
+    cpu: 0,
+    machine: { busy: 0, byProcess: {} },
+  });
   const fig = figures(activity);
   return {
     operator,
