@@ -277,8 +277,9 @@ export function markdown(result: BenchResult): string {
     "",
     `³ every process on the machine (/proc/stat), and in brackets that over the wall time: how many of the ${machine.cores} ` +
       "cores were busy on average; near their number, the phase was bound by CPU. Measured for the create phases and the floor.",
+    "",
   );
-  lines.push("", "## Where the machine's CPU went, by process (seconds)", "");
+  lines.push("## Where the machine's CPU went, by process (seconds)", "");
   for (const r of sizes) {
     const phases: [string, object][] = [
       ["create", r.create],
