@@ -118,7 +118,18 @@ describe("benchmark result table", () => {
     expect(text).to.include("| 100 | floor (same SQL) | 10.0 s | 1.0 s | 18.0 s (1.80) |");
     expect(text).to.include("| 100 | restart → all re-verified | 2.0 s | 1.0 s |  |");
     expect(text).to.include("- N=100, create: 27.0 in all; kube-apiserver 9.00, operator 5.00");
-    expect(text).to.include("- N=100, floor: 18.0 in all; postgres 8.00");
+    expect(text).to.include("- N=100, floor (same SQL): 18.0 in all; postgres 8.00");
     expect(text).not.to.include("- N=100, floor without reads:");
+  });
+
+  it("gives the floor with bookkeeping its own column, with Kompost's ratio to it, and its requests in the phases", () => {
+    const books = { ...floor, seconds: 12, apiRequests: 600 };
+    const text = markdown({
+      machine: { ...machine, peer: "no peer source" },
+      sizes: [{ ...size, floorWithBookkeeping: books }],
+    });
+    expect(text).to.include("| 100 | 15.0 s | no peer source | 10.0 s | 1.50× | 10.0 s | 12.0 s (1.25×) |");
+    expect(text).to.include("| 100 | floor with bookkeeping | 12.0 s | 1.0 s |  | 600 (600) |");
+    expect(markdown({ machine, sizes: [size] })).not.to.include("floor with bookkeeping |");
   });
 });

@@ -6,8 +6,10 @@
  *   node --import tsx hack/bench/run.ts <N> <result.json>      (hack/bench.ts runs it)
  *   env: BENCH_MAIN (compiled entrypoint), BENCH_RESYNC_SECONDS, BENCH_PROFILE=1, BENCH_WORK_DIR
  */
-import { CoreV1Api, type V1Secret } from "@kubernetes/client-node";
-import { PostgresDatabaseKind } from "../../api/v1alpha1/index.js";
+import { CoreV1Api, type CoreV1Event, type V1Secret } from "@kubernetes/client-node";
+import { PostgresDatabaseKind, type PostgresDatabase } from "../../api/v1alpha1/index.js";
+import { FINALIZER } from "../../controllers/constants.js";
+import { apiVersionOf, collectionPath } from "../../runtime/resource-kind.js";
 import { execFile } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -17,11 +19,11 @@ import type { ControlPlane } from "../../test/harness/control-plane.js";
 import { stopAll } from "../../test/harness/lifecycle.js";
 import type { PostgresServer } from "../../test/harness/postgres.js";
 import { renderFixture, serverValues } from "../../test/e2e/fixtures.js";
-import { kubectl } from "../../test/e2e/kubectl.js";
+import { getJson, kubectl } from "../../test/e2e/kubectl.js";
 import { installOperator, type OperatorDeployment } from "../../test/e2e/operator-process.js";
 import { delay } from "../../test/support/eventually.js";
 import { extractTemplate, probePattern, type Template, writesOnly } from "./floor-template.js";
-import type { FloorConfig } from "./floor.js";
+import type { Bookkeeping, FloorConfig } from "./floor.js";
 import { WRITE_VERBS } from "./audit-log.js";
 import { type BenchLogs, figures } from "./logs.js";
 import {
@@ -70,6 +72,7 @@ async function main(n: number, resultPath: string): Promise<void> {
   const loadAtCreate = await loadAverage();
   const create = await createPhase(env, baseline);
   const probeSecrets = await secretsOf(env, "db-0");
+  const probeBooks = await bookkeepingOf(env, "db-0");
   const restart = await restartPhase(env, baseline);
   const idle = await idlePhase(env, restart.operator);
   const deletion = await deletionPhase(env, restart.operator);
@@ -81,6 +84,7 @@ async function main(n: number, resultPath: string): Promise<void> {
   const floor = await floorPhase(env, create.template, probeSecrets, "floor");
   const bare = { ...create.template, steps: writesOnly(create.template.steps) };
   const floorWritesOnly = await floorPhase(env, bare, probeSecrets, "bare");
+  const floorWithBookkeeping = await floorPhase(env, create.template, probeSecrets, "books", probeBooks);
   const result: SizeResult = {
     n,
     postgresVersion: await serverVersion(env.srv),
@@ -94,6 +98,7 @@ async function main(n: number, resultPath: string): Promise<void> {
     deletion,
     floor,
     floorWritesOnly,
+    floorWithBookkeeping,
     templateStatements: create.template.steps.length,
     ...(env.profileDir ? { profileDir: path.relative(process.cwd(), env.profileDir) } : {}),
     ...(profile ? { profile } : {}),
@@ -254,6 +259,7 @@ async function floorPhase(
   template: Template,
   secrets: readonly V1Secret[],
   stem: string,
+  bookkeeping?: Bookkeeping,
 ): Promise<FloorFigures> {
   const kc = env.cp.kubeConfig;
   const decode = (data: string | undefined) => Buffer.from(data ?? "", "base64").toString();
@@ -288,6 +294,7 @@ async function floorPhase(
       type: secret.type,
       data: secret.data ?? {},
     })),
+    ...(bookkeeping ? { bookkeeping } : {}),
   };
   const configPath = path.join(env.dir, `${stem}.json`);
   await writeFile(configPath, JSON.stringify(config));
@@ -299,6 +306,30 @@ async function floorPhase(
   const activity = await env.logs.between(mark, await env.logs.mark(), { apiUser: "", pgUser: env.who.pgUser });
   const result = JSON.parse(stdout.trim().split("\n").pop()!) as Omit<FloorFigures, "connections" | "sqlStatements">;
   return { ...result, sqlStatements: activity.statements.length, connections: activity.connections };
+}
+
+/** The probe's PostgresDatabase as the user created it, the status and the Events Kompost wrote for it. */
+async function bookkeepingOf(env: Env, name: string): Promise<Bookkeeping> {
+  const database = await getJson<PostgresDatabase>(env.cp, ["pgdb", name, "-n", NAMESPACE]);
+  const events = await getJson<{ items: CoreV1Event[] }>(env.cp, [
+    "events",
+    "-n",
+    NAMESPACE,
+    "--field-selector",
+    `involvedObject.kind=PostgresDatabase,involvedObject.name=${name}`,
+  ]);
+  return {
+    collection: collectionPath(PostgresDatabaseKind, FLOOR_NAMESPACE),
+    database: {
+      apiVersion: apiVersionOf(PostgresDatabaseKind),
+      kind: "PostgresDatabase",
+      metadata: { name },
+      spec: database.spec,
+    },
+    finalizer: FINALIZER,
+    status: database.status,
+    events: events.items.map(({ type, reason, message }) => ({ type: type!, reason: reason!, message: message! })),
+  };
 }
 
 async function secretsOf(env: Env, owner: string): Promise<V1Secret[]> {
