@@ -10,6 +10,7 @@ import { CoreV1Api, type CoreV1Event, type V1Secret } from "@kubernetes/client-n
 import { PostgresDatabaseKind, type PostgresDatabase } from "../../api/v1alpha1/index.js";
 import { FINALIZER } from "../../controllers/constants.js";
 import { apiVersionOf, collectionPath } from "../../runtime/resource-kind.js";
+import { quoteIdent } from "../../services/postgres/sql.js";
 import { execFile } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -82,8 +83,10 @@ async function main(n: number, resultPath: string): Promise<void> {
   const profile = env.profileDir ? await summarizeProfiles(env.profileDir) : undefined;
   const loadAtFloor = await loadAverage();
   const floor = await floorPhase(env, create.template, probeSecrets, "floor");
+  await dropFloorDatabases(env, "floor");
   const bare = { ...create.template, steps: writesOnly(create.template.steps) };
   const floorWritesOnly = await floorPhase(env, bare, probeSecrets, "bare");
+  await dropFloorDatabases(env, "bare");
   const floorWithBookkeeping = await floorPhase(env, create.template, probeSecrets, "books", probeBooks);
   const result: SizeResult = {
     n,
@@ -330,6 +333,24 @@ async function bookkeepingOf(env: Env, name: string): Promise<Bookkeeping> {
     status: database.status,
     events: events.items.map(({ type, reason, message }) => ({ type: type!, reason: reason!, message: message! })),
   };
+}
+
+/**
+ * Drops the databases a floor run made (untimed), so that each run starts from the same server:
+ * every CREATE DATABASE copies its template, and three runs of N=1000 hold some 22 GB, more than
+ * the RAM disk of this project's machine holds (the servers' files are on /dev/shm).
+ */
+async function dropFloorDatabases(env: Env, stem: string): Promise<void> {
+  const client = await env.srv.connect();
+  try {
+    const { rows } = await client.query<{ name: string }>(
+      "SELECT datname AS name FROM pg_catalog.pg_database WHERE starts_with(datname, $1)",
+      [`bench_${stem}_`],
+    );
+    for (const { name } of rows) await client.query(`DROP DATABASE ${quoteIdent(name)}`);
+  } finally {
+    await client.end();
+  }
 }
 
 async function secretsOf(env: Env, owner: string): Promise<V1Secret[]> {
