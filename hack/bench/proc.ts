@@ -6,10 +6,15 @@ const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf
 
 /** CPU seconds the process has used so far, user plus system (utime + stime). */
 export async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-  // The command name in parentheses may hold spaces: the fields are counted after its closing one.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const { fields } = parseStat(await readFile(`/proc/${pid}/stat`, "utf8"));
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/** A /proc/<pid>/stat line: the command name, and the fields after it (fields[11] is utime). */
+function parseStat(stat: string): { command: string; fields: string[] } {
+  // The command name in parentheses may hold spaces: the fields are counted after its closing one.
+  const close = stat.lastIndexOf(")");
+  return { command: stat.slice(stat.indexOf("(") + 1, close), fields: stat.slice(close + 2).split(" ") };
 }
 
 /** Resident memory now (VmRSS) and its peak so far (VmHWM), in bytes. */
@@ -49,8 +54,7 @@ async function cpuByProcess(named: ReadonlyMap<number, string>): Promise<Record<
   for (const pid of pids) {
     const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined);
     if (stat === undefined) continue; // exited since the listing
-    const command = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const { command, fields } = parseStat(stat);
     const ticks = [11, 12, 13, 14].reduce((sum, field) => sum + Number(fields[field]), 0);
     const name = named.get(Number(pid)) ?? command;
     totals[name] = (totals[name] ?? 0) + ticks / CLOCK_TICKS;
