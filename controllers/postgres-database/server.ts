@@ -287,7 +287,7 @@ export class TenantServer {
     password: string,
     fresh: boolean,
   ): Promise<boolean> {
-    if (this.instance.superuser) return passwordMatchesFact(fact, password) === true;
+    if (this.instance.superuser) return (await passwordMatchesFact(fact, password)) === true;
     const mayDiffer = fresh || this.verify.passwordUnconfirmed?.(role, password) === true;
     if (!this.verify.deep && !mayDiffer) return true;
     return passwordAcceptedBy(this.loginProbe(), role, password);

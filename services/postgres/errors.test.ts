@@ -38,8 +38,8 @@ describe("errors", () => {
     expect(sqlStateOf(new Error("plain"))).to.equal(undefined);
   });
 
-  it("never lets a verifier or a given secret into a message", () => {
-    const verifier = scramSha256Verifier("hunter2-secret");
+  it("never lets a verifier or a given secret into a message", async () => {
+    const verifier = await scramSha256Verifier("hunter2-secret");
     const err = classify(
       databaseError("42601", `syntax error at or near "'${verifier}'" near hunter2-secret`),
       "while creating role r",

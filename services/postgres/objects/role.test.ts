@@ -73,14 +73,14 @@ for (const kind of ADMIN_KINDS) {
       });
       const verifier = await storedVerifier(tenant.names.app);
       expect(verifier).to.match(/^SCRAM-SHA-256\$4096:/);
-      expect(verifierMatches(verifier!, tenant.appPassword)).to.equal(true);
+      expect(await verifierMatches(verifier!, tenant.appPassword)).to.equal(true);
     });
 
     it("sees a password changed on the server and puts the Secret's password back", async () => {
       const role = tenant.names.inspector;
       expect(await rolePasswordInSync(admin, role, tenant.inspectorPassword, probe)).to.equal(true);
       await superuser.query(
-        `ALTER ROLE ${quoteIdent(role)} PASSWORD ${quoteLiteral(scramSha256Verifier(generatePassword()))}`,
+        `ALTER ROLE ${quoteIdent(role)} PASSWORD ${quoteLiteral(await scramSha256Verifier(generatePassword()))}`,
       );
       expect(await rolePasswordInSync(admin, role, tenant.inspectorPassword, probe)).to.equal(false);
       await setRolePassword(admin, role, tenant.inspectorPassword, tenant.marker);
@@ -108,7 +108,7 @@ for (const kind of ADMIN_KINDS) {
     it("leaves an unmarked role with the target name alone: no password, attribute or drop", async () => {
       const role = foreign.names.app;
       await superuser.query(
-        `CREATE ROLE ${quoteIdent(role)} LOGIN CREATEDB PASSWORD ${quoteLiteral(scramSha256Verifier("theirs"))}`,
+        `CREATE ROLE ${quoteIdent(role)} LOGIN CREATEDB PASSWORD ${quoteLiteral(await scramSha256Verifier("theirs"))}`,
       );
       const before = await storedVerifier(role);
       for (const attempt of [

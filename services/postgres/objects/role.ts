@@ -69,7 +69,7 @@ export function roleFromFact(fact: RoleFact | null, expected: Marker): RoleInspe
  * Whether the fact proves the role's password is `password`: true or false when it carries the
  * stored verifier, undefined when it does not (an admin that cannot read pg_authid: see rolePasswordInSync).
  */
-export function passwordMatchesFact(fact: RoleFact | null, password: string): boolean | undefined {
+export async function passwordMatchesFact(fact: RoleFact | null, password: string): Promise<boolean | undefined> {
   if (typeof fact?.verifier !== "string") return undefined;
   return verifierMatches(fact.verifier, password);
 }
@@ -91,7 +91,7 @@ function judgeRole(row: RoleRow | undefined, expected: Marker): RoleInspection {
 
 /** Creates the role (LOGIN, nothing more) with the password's SCRAM verifier and our marker, in one transaction. */
 export async function createRole(db: Queryable, name: string, password: string, owner: Marker): Promise<void> {
-  const verifier = scramSha256Verifier(password);
+  const verifier = await scramSha256Verifier(password);
   await whileDoing(
     `while creating role "${name}"`,
     () =>
@@ -140,7 +140,7 @@ export async function setRolePassword(db: Queryable, name: string, password: str
       `role "${name}" does not exist; it is re-created on the next reconcile`,
     );
   }
-  const verifier = scramSha256Verifier(password);
+  const verifier = await scramSha256Verifier(password);
   await whileDoing(doing, () => db.query(setRolePasswordSql(name, verifier)), [password, verifier]);
 }
 
@@ -163,7 +163,7 @@ export async function rolePasswordInSync(
   if (canRead) {
     const { rows } = await whileDoing(doing, () => db.query<{ verifier: string | null }>(READS.rolePassword, [name]));
     const verifier = rows[0]?.verifier;
-    return typeof verifier === "string" && verifierMatches(verifier, password);
+    return typeof verifier === "string" && (await verifierMatches(verifier, password));
   }
   if (probe === undefined) {
     throw new Error(`${doing}: the admin cannot read pg_authid and no login probe was given`);

@@ -31,8 +31,10 @@ for (const kind of ADMIN_KINDS) {
       expect(databaseFromFact(facts.database, other.marker).state).to.equal("foreign");
       expect(roleFromFact(facts.app, tenant.marker)).to.deep.equal({ state: "ours", drift: [] });
       expect(roleFromFact(facts.inspector, tenant.marker)).to.deep.equal({ state: "ours", drift: [] });
-      expect(passwordMatchesFact(facts.app, tenant.appPassword)).to.equal(readsPasswords ? true : undefined);
-      expect(passwordMatchesFact(facts.app, tenant.inspectorPassword)).to.equal(readsPasswords ? false : undefined);
+      expect(await passwordMatchesFact(facts.app, tenant.appPassword)).to.equal(readsPasswords ? true : undefined);
+      expect(await passwordMatchesFact(facts.app, tenant.inspectorPassword)).to.equal(
+        readsPasswords ? false : undefined,
+      );
       expect(missingHoldsFromFact(facts.adminHolds, tenant.names)).to.deep.equal([]);
       expect(databaseGrantDrift(facts.databasePrivileges, tenant.names)).to.deep.equal([]);
 
