@@ -77,7 +77,7 @@ test-shuffled: ## Run npm test's files in a random file order (not in CI); TEST_
 	KUBEBUILDER_ASSETS="$$(hack/build-control-plane.sh)" $(NPX) tsx hack/shuffle-test-files.ts $(TEST_ONLY)
 
 .PHONY: bench
-bench: ## Kompost side by side with the floor and the Go peer for N databases: create, restart, idle, delete; writes bench/results/ (BENCH_SIZES=100,300,1000 BENCH_PROFILE=1 BENCH_REF=HEAD BENCH_PEER_SRC=dir).
+bench: ## Kompost side by side with the floor and the Go peer for N databases: create, restart, idle, delete; writes bench/results/ (BENCH_SIZES=100,300,1000 BENCH_CONCURRENCY=4 BENCH_PROFILE=1 BENCH_REF=HEAD BENCH_PEER_SRC=dir).
 	hack/setup-test-env.sh
 	KUBEBUILDER_ASSETS="$$(hack/build-control-plane.sh)" $(NPX) tsx hack/bench.ts
 

@@ -11,6 +11,7 @@
  *
  *   BENCH_SIZES=100,300,1000      sizes N, one fresh run each ("20" for a quick look)
  *   BENCH_RESYNC_SECONDS=60       --resync-period after the restart: the idle phase lasts one period
+ *   BENCH_CONCURRENCY=4           --max-concurrent-reconciles, and the floor's sessions (default: the Deployment's, 4)
  *   BENCH_PROFILE=1               node --cpu-prof for the operator (.kompost/bench/n<N>/profile)
  *   BENCH_REF=HEAD                build a commit (git archive) instead of the working tree
  *   BENCH_TMPDIR=/dev/shm         where the servers keep their files (default /dev/shm when it exists;

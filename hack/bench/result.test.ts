@@ -132,4 +132,11 @@ describe("benchmark result table", () => {
     expect(text).to.include("| 100 | floor with bookkeeping | 12.0 s | 1.0 s |  | 600 (600) |");
     expect(markdown({ machine, sizes: [size] })).not.to.include("floor with bookkeeping |");
   });
+
+  it("says how many reconcile workers ran, the Deployment's 4 when a run did not record it", () => {
+    expect(markdown({ machine, sizes: [{ ...size, concurrency: 8 }] })).to.include(
+      "- N=100: 8 reconcile workers (and floor sessions); 1-minute load average",
+    );
+    expect(markdown({ machine, sizes: [size] })).to.include("- N=100: 4 reconcile workers (and floor sessions);");
+  });
 });

@@ -71,6 +71,8 @@ export interface SizeResult {
   readonly n: number;
   readonly postgresVersion: string;
   readonly resyncSeconds: number;
+  /** Kompost's --max-concurrent-reconciles, and the floor's sessions (absent in runs before it was recorded: 4). */
+  readonly concurrency?: number;
   /** The machine's 1-minute load average when Kompost began creating and when the floor began. */
   readonly loadAverage: { readonly create: number; readonly floor: number };
   /** The operator's RSS with the instance Ready and no database yet. */
@@ -233,7 +235,8 @@ export function markdown(result: BenchResult): string {
     "",
     ...sizes.map(
       (r) =>
-        `- N=${r.n}: 1-minute load average ${r.loadAverage.create.toFixed(1)} when Kompost began creating, ` +
+        `- N=${r.n}: ${r.concurrency ?? 4} reconcile workers (and floor sessions); ` +
+        `1-minute load average ${r.loadAverage.create.toFixed(1)} when Kompost began creating, ` +
         `${r.loadAverage.floor.toFixed(1)} when the floor began` +
         (r.peer
           ? `, ${r.peer.loadAverage.toFixed(1)} when the Go peer began; the peer: peak RSS ` +

@@ -47,8 +47,8 @@ import { serverVersion, startServers } from "./servers.js";
 const NAMESPACE = "bench";
 const FLOOR_NAMESPACE = "bench-floor";
 const INSTANCE = "bench";
-/** Kompost's default --max-concurrent-reconciles: the floor works with as many sessions. */
-const CONCURRENCY = 4;
+/** Kompost's default --max-concurrent-reconciles (BENCH_CONCURRENCY sets another): the floor works with as many sessions. */
+const DEFAULT_CONCURRENCY = 4;
 const MiB = 1024 * 1024;
 const run = promisify(execFile);
 
@@ -62,6 +62,10 @@ interface Env {
   readonly dir: string;
   readonly main: string;
   readonly resyncSeconds: number;
+  /** Kompost's --max-concurrent-reconciles, and the floor's sessions. */
+  readonly concurrency: number;
+  /** The flag, when BENCH_CONCURRENCY overrides the Deployment's default. */
+  readonly concurrencyArgs: readonly string[];
   readonly profileDir: string | undefined;
   readonly who: Who;
 }
@@ -92,6 +96,7 @@ async function main(n: number, resultPath: string): Promise<void> {
     n,
     postgresVersion: await serverVersion(env.srv),
     resyncSeconds: env.resyncSeconds,
+    concurrency: env.concurrency,
     loadAverage: { create: loadAtCreate, floor: loadAtFloor },
     baselineRssMiB: baselineRss / MiB,
     peakRssMiB: Math.max(create.peakRssMiB, restartedPeak),
@@ -134,6 +139,7 @@ async function setUp(n: number): Promise<Env> {
     dir,
     main: process.env.BENCH_MAIN ?? path.join("dist", "cmd", "main.js"),
     resyncSeconds: Number(process.env.BENCH_RESYNC_SECONDS ?? 60),
+    ...concurrencyOf(process.env.BENCH_CONCURRENCY),
     profileDir,
     who: {
       apiUser: `system:serviceaccount:${deployment.namespace}:${deployment.serviceAccount}`,
@@ -142,10 +148,18 @@ async function setUp(n: number): Promise<Env> {
   };
 }
 
+function concurrencyOf(setting: string | undefined): Pick<Env, "concurrency" | "concurrencyArgs"> {
+  if (setting === undefined || setting === "") return { concurrency: DEFAULT_CONCURRENCY, concurrencyArgs: [] };
+  const concurrency = Number(setting);
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new Error(`BENCH_CONCURRENCY must be a whole number of reconcile workers, such as 8; got "${setting}"`);
+  return { concurrency, concurrencyArgs: [`--max-concurrent-reconciles=${concurrency}`] };
+}
+
 async function startOperator(env: Env, extraArgs: readonly string[]): Promise<BenchOperator> {
   const operator = await BenchOperator.start(env.deployment, {
     main: env.main,
-    extraArgs,
+    extraArgs: [...env.concurrencyArgs, ...extraArgs],
     ...(env.profileDir ? { profileDir: env.profileDir } : {}),
   });
   await kubectl(env.cp, ["wait", `pginst/${INSTANCE}`, "-n", NAMESPACE, "--for=condition=Ready", "--timeout=120s"]);
@@ -268,7 +282,7 @@ async function floorPhase(
   const decode = (data: string | undefined) => Buffer.from(data ?? "", "base64").toString();
   const config: FloorConfig = {
     databases: env.n,
-    concurrency: CONCURRENCY,
+    concurrency: env.concurrency,
     probe: probePattern(0).source,
     stem,
     steps: template.steps,
