@@ -2,7 +2,7 @@
  * SCRAM-SHA-256 verifiers (RFC 5802, RFC 7677) in PostgreSQL's stored format, so
  * a password reaches the server only as a verifier the operator computed.
  *
- * The salted password takes 4096 rounds of PBKDF2, about 2 ms of CPU: it runs on libuv's
+ * The salted password takes 4096 rounds of PBKDF2, about 1 ms of CPU: it runs on libuv's
  * thread pool, never on the event loop, and a pair this process has proved (by making the
  * verifier or by matching it) is remembered, so each verification of an unchanged role is free.
  */
