@@ -2,7 +2,14 @@ import { expect } from "chai";
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import type pg from "pg";
 import { type PostgresServer, postgres } from "../../test/harness/postgres.js";
-import { parseVerifier, scramDerivationsTotal, scramKeys, scramSha256Verifier, verifierMatches } from "./scram.js";
+import {
+  formatVerifier,
+  parseVerifier,
+  scramDerivationsTotal,
+  scramKeys,
+  scramSha256Verifier,
+  verifierMatches,
+} from "./scram.js";
 import { quoteIdent, quoteLiteral } from "./sql.js";
 
 describe("scramSha256Verifier", () => {
@@ -75,8 +82,7 @@ async function derivations(): Promise<number> {
 /** A verifier of `password` computed from the keys directly, as another client would: not one this process made. */
 async function verifierNotMadeHere(password: string): Promise<string> {
   const salt = randomBytes(16);
-  const { storedKey, serverKey } = await scramKeys(password, salt, 4096);
-  return `SCRAM-SHA-256$4096:${salt.toString("base64")}$${storedKey.toString("base64")}:${serverKey.toString("base64")}`;
+  return formatVerifier({ iterations: 4096, salt, ...(await scramKeys(password, salt, 4096)) });
 }
 
 describe("scramSha256Verifier against PostgreSQL", () => {

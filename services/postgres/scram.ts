@@ -40,7 +40,7 @@ export async function scramSha256Verifier(password: string, options: VerifierOpt
     throw new Error(`while computing a SCRAM verifier: ${iterations} is not a valid iteration count`);
   }
   const { storedKey, serverKey } = await scramKeys(password, salt, iterations);
-  const verifier = `SCRAM-SHA-256$${iterations}:${salt.toString("base64")}$${storedKey.toString("base64")}:${serverKey.toString("base64")}`;
+  const verifier = formatVerifier({ iterations, salt, storedKey, serverKey });
   provenPairs.remember(verifier, password);
   return verifier;
 }
@@ -99,6 +99,11 @@ export interface ParsedVerifier {
   readonly salt: Buffer;
   readonly storedKey: Buffer;
   readonly serverKey: Buffer;
+}
+
+/** The stored form of a verifier's parts (the inverse of parseVerifier). */
+export function formatVerifier({ iterations, salt, storedKey, serverKey }: ParsedVerifier): string {
+  return `SCRAM-SHA-256$${iterations}:${salt.toString("base64")}$${storedKey.toString("base64")}:${serverKey.toString("base64")}`;
 }
 
 /** Splits a stored verifier into its parts; undefined if it is not one (e.g. an md5 hash or null). */
